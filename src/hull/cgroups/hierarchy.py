@@ -1,0 +1,109 @@
+"""Where the host mounts its cgroup hierarchies, and which mode that makes (v1, hybrid, v2)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hull.errors import InvalidArgument
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """One mounted cgroup hierarchy: its controllers (or 'name=X'), mount point and root."""
+    controllers: tuple[str, ...]
+    mountpoint: Path
+    root: str            # the cgroup path the mount shows at its top (not "/" inside a cgroupns)
+    version: int
+
+
+def detect_mode(root: str = CGROUP_ROOT) -> str:
+    """'v2' when root is cgroup2, 'hybrid' when v1 sits beside a v2 'unified' mount, else 'v1'."""
+    from hull.linux.fs import CGROUP2_SUPER_MAGIC, fs_magic
+    if fs_magic(root) == CGROUP2_SUPER_MAGIC:
+        return "v2"
+    try:
+        if fs_magic(f"{root}/unified") == CGROUP2_SUPER_MAGIC:
+            return "hybrid"
+    except OSError:
+        pass
+    return "v1"
+
+
+def mounted_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[Hierarchy]:
+    out = []
+    with open(mountinfo) as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            fstype, options = fields[sep + 1], fields[sep + 3]
+            if fstype == "cgroup":
+                ctrls = tuple(o for o in options.split(",") if o not in _MOUNT_OPTIONS)
+                out.append(Hierarchy(ctrls, Path(fields[4]), fields[3], 1))
+            elif fstype == "cgroup2":
+                out.append(Hierarchy((), Path(fields[4]), fields[3], 2))
+    return out
+
+
+_MOUNT_OPTIONS = {"rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime",
+                  "xattr", "clone_children", "noprefix", "cpuset_v2_mode", "nsdelegate",
+                  "memory_recursiveprot", "memory_localevents", "favordynmods"}
+
+
+def own_cgroups(path: str = "/proc/self/cgroup") -> dict[str, str]:
+    """The calling process's cgroup per controller key ('' is the v2 entry)."""
+    out: dict[str, str] = {}
+    with open(path) as f:
+        for line in f:
+            _, ctrls, cgpath = line.rstrip("\n").split(":", 2)
+            for ctrl in ctrls.split(",") if ctrls else [""]:
+                out[ctrl] = cgpath
+    return out
+
+
+def resolve(cgroups_path: str, container_id: str, own: str, systemd: bool = False) -> str:
+    """The container's cgroup path below a hierarchy's root (OCI linux.cgroupsPath rules).
+
+    Absolute paths are taken from the hierarchy root; relative ones from the runtime's own
+    cgroup (runc does the same); empty means a directory named after the container there.
+    """
+    if systemd:
+        raise InvalidArgument("--systemd-cgroup: the systemd cgroup driver is not supported "
+                              "by hull; use the cgroupfs driver (a /path cgroupsPath)")
+    path = cgroups_path or container_id
+    if ".." in path.split("/"):
+        raise InvalidArgument(f"linux.cgroupsPath: {cgroups_path!r} must not contain '..'")
+    if not path.startswith("/"):
+        path = own.rstrip("/") + "/" + path
+    return "/" + path.strip("/")
+
+
+def destroy_dirs(leaves: list[Path], created: list[Path]) -> None:
+    """Remove the container's leaf cgroups, then the parents it created if nothing else
+    lives there now. Leaves are retried while the kernel still lists exiting tasks."""
+    for leaf in leaves:
+        _rmdir_retrying(leaf)
+    for parent in sorted(set(created) - set(leaves), key=lambda p: len(p.parts), reverse=True):
+        try:
+            parent.rmdir()
+        except OSError:
+            pass   # another container's cgroup lives there too
+
+
+def _rmdir_retrying(d: Path) -> None:
+    delay = 0.001
+    for _ in range(15):
+        try:
+            d.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno != 16:   # EBUSY: tasks still exiting
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+    d.rmdir()

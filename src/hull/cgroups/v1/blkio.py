@@ -1,0 +1,56 @@
+"""v1 blkio: CFQ/BFQ weights and throttling. Only direct I/O is throttled on v1: buffered
+writes reach the disk from the kernel's writeback threads, outside the container's cgroup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hull.cgroups.files import read
+from hull.cgroups.files import write as write_file
+from hull.cgroups.resources import BlockIO
+from hull.cgroups.stats import BlkioEntry
+
+
+def _weight_file(d: Path, name: str) -> str:
+    # kernels with BFQ instead of CFQ name the files blkio.bfq.*
+    return name if (d / name).exists() else name.replace("blkio.", "blkio.bfq.")
+
+
+def apply(d: Path, bio: BlockIO) -> None:
+    if bio.weight is not None:
+        write_file(d, _weight_file(d, "blkio.weight"), bio.weight)
+    if bio.leaf_weight is not None:
+        write_file(d, _weight_file(d, "blkio.leaf_weight"), bio.leaf_weight)
+    for wd in bio.weight_device:
+        if wd.weight is not None:
+            write_file(d, _weight_file(d, "blkio.weight_device"),
+                       f"{wd.major}:{wd.minor} {wd.weight}")
+        if wd.leaf_weight is not None:
+            write_file(d, _weight_file(d, "blkio.leaf_weight_device"),
+                       f"{wd.major}:{wd.minor} {wd.leaf_weight}")
+    for name, devices in (("read_bps_device", bio.throttle_read_bps),
+                          ("write_bps_device", bio.throttle_write_bps),
+                          ("read_iops_device", bio.throttle_read_iops),
+                          ("write_iops_device", bio.throttle_write_iops)):
+        for t in devices:
+            write_file(d, f"blkio.throttle.{name}", f"{t.major}:{t.minor} {t.rate}")
+
+
+def wanted(bio: BlockIO) -> bool:
+    return bio.weight is not None or bio.leaf_weight is not None or bool(
+        bio.weight_device or bio.throttle_read_bps or bio.throttle_write_bps
+        or bio.throttle_read_iops or bio.throttle_write_iops)
+
+
+def entries(d: Path, name: str) -> list[BlkioEntry]:
+    out = []
+    try:
+        text = read(d, name)
+    except OSError:
+        return out
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and ":" in parts[0]:
+            major, minor = parts[0].split(":")
+            out.append(BlkioEntry(int(major), int(minor), parts[1], int(parts[2])))
+    return out

@@ -1,0 +1,12 @@
+"""v1 pids: the task limit and current count (same files as v2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hull.cgroups.files import write
+
+
+def apply(d: Path, limit: int | None) -> None:
+    if limit is not None:
+        write(d, "pids.max", "max" if limit <= 0 else limit)

@@ -1,0 +1,1 @@
+"""The Docker-compatible `hull` command line."""

@@ -1,0 +1,159 @@
+"""A ctypes binding to libseccomp: build a filter from rules and load it.
+
+libseccomp is the library made for this job (it knows every architecture's syscall table
+and compiles argument conditions to BPF); hull only translates OCI names to its calls.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass, field
+from functools import cache
+
+from hull.linux.libc import cstr
+
+SCMP_ACT_KILL_PROCESS = 0x80000000
+SCMP_ACT_KILL_THREAD = 0x00000000
+SCMP_ACT_TRAP = 0x00030000
+SCMP_ACT_NOTIFY = 0x7FC00000
+SCMP_ACT_LOG = 0x7FFC0000
+SCMP_ACT_ALLOW = 0x7FFF0000
+
+
+def act_errno(errno: int) -> int:
+    return 0x00050000 | (errno & 0xFFFF)
+
+
+def act_trace(msg: int) -> int:
+    return 0x7FF00000 | (msg & 0xFFFF)
+
+
+# OCI compare op -> libseccomp enum scmp_compare
+OPERATORS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
+             "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
+
+# OCI architecture name -> libseccomp token name (seccomp_arch_resolve_name)
+ARCHES = {
+    "SCMP_ARCH_X86": "x86", "SCMP_ARCH_X86_64": "x86_64", "SCMP_ARCH_X32": "x32",
+    "SCMP_ARCH_ARM": "arm", "SCMP_ARCH_AARCH64": "aarch64", "SCMP_ARCH_MIPS": "mips",
+    "SCMP_ARCH_MIPS64": "mips64", "SCMP_ARCH_MIPS64N32": "mips64n32",
+    "SCMP_ARCH_MIPSEL": "mipsel", "SCMP_ARCH_MIPSEL64": "mipsel64",
+    "SCMP_ARCH_MIPSEL64N32": "mipsel64n32", "SCMP_ARCH_PPC": "ppc",
+    "SCMP_ARCH_PPC64": "ppc64", "SCMP_ARCH_PPC64LE": "ppc64le", "SCMP_ARCH_S390": "s390",
+    "SCMP_ARCH_S390X": "s390x", "SCMP_ARCH_PARISC": "parisc", "SCMP_ARCH_PARISC64": "parisc64",
+    "SCMP_ARCH_RISCV64": "riscv64",
+}
+
+# OCI filter flag -> libseccomp filter attribute set to 1
+_FLAG_ATTRS = {
+    "SECCOMP_FILTER_FLAG_TSYNC": 4,        # SCMP_FLTATR_CTL_TSYNC
+    "SECCOMP_FILTER_FLAG_LOG": 6,          # SCMP_FLTATR_CTL_LOG
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 7,   # SCMP_FLTATR_CTL_SSB
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 10,  # SCMP_FLTATR_CTL_WAITKILL (2.6+)
+}
+_SCMP_FLTATR_API_TSKIP = 5
+
+
+class _ArgCmp(ctypes.Structure):
+    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
+                ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+
+
+@dataclass
+class Condition:
+    index: int
+    op: str
+    value: int
+    value_two: int = 0
+
+
+@dataclass
+class Rule:
+    names: list[str]
+    action: int
+    conditions: list[Condition] = field(default_factory=list)
+
+
+@dataclass
+class Filter:
+    default_action: int
+    architectures: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+
+
+@cache
+def _lib() -> ctypes.CDLL:
+    lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+    lib.seccomp_init.restype = ctypes.c_void_p
+    lib.seccomp_init.argtypes = [ctypes.c_uint32]
+    lib.seccomp_release.argtypes = [ctypes.c_void_p]
+    lib.seccomp_load.argtypes = [ctypes.c_void_p]
+    lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+    lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
+    lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
+    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
+    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
+                                           ctypes.c_uint, ctypes.POINTER(_ArgCmp)]
+    lib.seccomp_notify_fd.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def available() -> bool:
+    try:
+        _lib()
+    except OSError:
+        return False
+    return True
+
+
+def syscall_number(name: str) -> int:
+    """The native syscall number, or -1 (NR_SCMP_ERROR) when this arch has no such call."""
+    return int(_lib().seccomp_syscall_resolve_name(cstr(name)))
+
+
+def _rc(value: int, what: str) -> None:
+    if value < 0:
+        import os
+        raise OSError(-value, f"seccomp {what}: {os.strerror(-value)}")
+
+
+def load(spec: Filter) -> int | None:
+    """Compile and load the filter into this process; returns the notify fd if any rule
+    uses SCMP_ACT_NOTIFY, else None."""
+    lib = _lib()
+    ctx = lib.seccomp_init(spec.default_action)
+    if not ctx:
+        raise OSError("seccomp_init failed (invalid default action?)")
+    try:
+        _rc(lib.seccomp_attr_set(ctx, _SCMP_FLTATR_API_TSKIP, 1), "attr tskip")
+        for arch in spec.architectures:
+            token = lib.seccomp_arch_resolve_name(cstr(ARCHES[arch]))
+            rc = lib.seccomp_arch_add(ctx, token)
+            if rc not in (0, -17):   # -EEXIST: the native arch is already in
+                _rc(rc, f"arch {arch}")
+        for flag in spec.flags:
+            _rc(lib.seccomp_attr_set(ctx, _FLAG_ATTRS[flag], 1), f"flag {flag}")
+        notify = False
+        for rule in spec.rules:
+            if rule.action == spec.default_action:
+                continue   # libseccomp refuses rules equal to the default action
+            notify = notify or rule.action == SCMP_ACT_NOTIFY
+            conds = (_ArgCmp * max(1, len(rule.conditions)))()
+            for i, cond in enumerate(rule.conditions):
+                conds[i] = _ArgCmp(cond.index, OPERATORS[cond.op], cond.value, cond.value_two)
+            for name in rule.names:
+                number = syscall_number(name)
+                if number == -1:
+                    continue   # unknown on this architecture: skipped, as runc does
+                _rc(lib.seccomp_rule_add_array(ctx, rule.action, number,
+                                               len(rule.conditions), conds), f"rule {name}")
+        _rc(lib.seccomp_load(ctx), "load")
+        if notify:
+            fd = lib.seccomp_notify_fd(ctx)
+            _rc(fd, "notify fd")
+            return int(fd)
+        return None
+    finally:
+        lib.seccomp_release(ctx)

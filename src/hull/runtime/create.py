@@ -1,0 +1,185 @@
+"""The runtime side of `create`: validate, claim the ID, make the cgroup, fork the init and
+walk it through the protocol drawn in init.py. On any failure everything made so far is
+undone (process killed, cgroup removed, state directory deleted) before the error surfaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from hull.cgroups import manager
+from hull.cgroups.driver import CgroupDriver
+from hull.cgroups.resources import DeviceRule, Resources
+from hull.errors import FailedPrecondition, InvalidArgument, Unavailable
+from hull.runtime import hooks
+from hull.runtime.init import InitContext, stage1
+from hull.runtime.spec import Spec, load
+from hull.runtime.state import EXEC_FIFO, State, StateStore, Status, now_rfc3339, \
+    process_start_time
+from hull.runtime.sync import Channel
+
+
+@dataclass
+class CreateOptions:
+    pid_file: Path | None = None
+    console_socket: Path | None = None
+    preserve_fds: int = 0
+    no_pivot: bool = False
+    no_new_keyring: bool = False
+    systemd_cgroup: bool = False
+
+
+def _check_host_support(spec: Spec) -> None:
+    if spec.process is None:
+        raise InvalidArgument("process: required to create a container")
+    if spec.linux.intel_rdt and not os.path.ismount("/sys/fs/resctrl"):
+        raise Unavailable("linux.intelRdt: resctrl is not mounted on this host "
+                          "(Intel RDT unsupported or /sys/fs/resctrl not mounted)")
+    if spec.process.terminal and spec.linux.namespace("mount") is None:
+        raise InvalidArgument("process.terminal: needs a mount namespace for /dev/pts")
+    if spec.linux.namespace("time") and not os.path.exists("/proc/self/ns/time"):
+        raise Unavailable("linux.namespaces: this kernel has no time namespace")
+
+
+def create(store: StateStore, container_id: str, bundle: Path,
+           opts: CreateOptions) -> State:
+    spec = load(bundle)
+    _check_host_support(spec)
+    state_dir = store.reserve(container_id)
+    state = State(id=container_id, bundle=str(bundle.resolve()), rootfs=str(spec.root_path),
+                  created=now_rfc3339(), annotations=spec.annotations, config=spec.raw)
+    driver = None
+    pid = 0
+    console = None
+    try:
+        driver = manager.new_driver(spec.linux.cgroups_path, container_id, opts.systemd_cgroup)
+        driver.create()
+        state.cgroup = manager.save(driver)
+        store.save(state)   # status "creating": a crash from here on leaves a deletable record
+        driver.apply(with_default_device_rules(spec))
+        fifo = state_dir / EXEC_FIFO
+        os.mkfifo(fifo, 0o622)
+        if opts.console_socket is not None:
+            console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                console.connect(str(opts.console_socket))
+            except OSError as e:
+                raise InvalidArgument(f"--console-socket {opts.console_socket}: "
+                                      f"{e.strerror}") from None
+        parent, child = Channel.pair()
+        ctx = InitContext(spec, child, str(fifo), console, opts.preserve_fds, opts.no_pivot,
+                          opts.no_new_keyring,
+                          {k: str(v) for k, v in driver.paths().items()},
+                          {"ociVersion": spec.oci_version, "id": container_id,
+                           "status": "creating", "pid": 0, "bundle": state.bundle,
+                           "annotations": spec.annotations})
+        first = os.fork()
+        if first == 0:
+            parent.close()
+            stage1(ctx)
+        child.close()
+        if console is not None:
+            console.close()
+            console = None
+        pid = _drive(parent, first, spec, state, driver)
+        state.pid = pid
+        state.pid_start = process_start_time(pid) or 0
+        state.status = Status.CREATED
+        store.save(state)
+        if opts.pid_file is not None:
+            _write_pid_file(opts.pid_file, pid)
+        return state
+    except BaseException:
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if driver is not None:
+            with contextlib.suppress(Exception):
+                driver.kill_all(signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                driver.destroy()
+        shutil.rmtree(state_dir, ignore_errors=True)
+        raise
+    finally:
+        if console is not None:
+            console.close()
+
+
+def _drive(ch: Channel, first: int, spec: Spec, state: State, driver: CgroupDriver) -> int:
+    """Walk the init through the protocol; returns the container's PID (in our namespace)."""
+    pid = 0
+    try:
+        driver.add_process(first)
+        ch.send("go")
+        while True:
+            msg = ch.recv()
+            if msg["type"] == "userns":
+                _write_id_maps(first, spec)
+                ch.send("mapped")
+            elif msg["type"] == "pid":
+                pid = int(msg["pid"])
+                state.pid = pid
+                os.waitpid(first, 0)
+                first = 0
+            elif msg["type"] == "create-runtime":
+                hook_state = {**state.oci(), "status": "created", "pid": pid}
+                hooks.run("prestart", spec.hooks.get("prestart", []), hook_state)
+                hooks.run("createRuntime", spec.hooks.get("createRuntime", []), hook_state)
+                ch.send("continue")
+            elif msg["type"] == "ready":
+                return pid
+            else:
+                raise FailedPrecondition(f"protocol error: unexpected {msg['type']!r}")
+    except BaseException:
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        ch.close()
+        if first:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(first, 0)
+
+
+def _write_id_maps(pid: int, spec: Spec) -> None:
+    for name, maps in (("uid_map", spec.linux.uid_mappings),
+                       ("gid_map", spec.linux.gid_mappings)):
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write("".join(m.line() for m in maps))
+        except OSError as e:
+            raise InvalidArgument(f"linux.{'uid' if name == 'uid_map' else 'gid'}Mappings: "
+                                  f"the kernel refused the mapping: {e.strerror}") from None
+
+
+def _write_pid_file(path: Path, pid: int) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.replace(tmp, path)
+
+
+# Appended after the config's own rules, as runc does, so a deny-all list still lets the
+# container use the devices every container gets (and the ones linux.devices names).
+_ALWAYS_ALLOWED = [("c", None, None, "m"), ("b", None, None, "m"),
+                   ("c", 1, 3, "rwm"), ("c", 1, 5, "rwm"), ("c", 1, 7, "rwm"),
+                   ("c", 1, 8, "rwm"), ("c", 1, 9, "rwm"), ("c", 5, 0, "rwm"),
+                   ("c", 5, 1, "rwm"), ("c", 5, 2, "rwm"), ("c", 136, None, "rwm")]
+
+
+def with_default_device_rules(spec: Spec) -> Resources:
+    res = spec.linux.resources
+    if not res.devices:
+        return res
+    extra = [DeviceRule(True, t, major, minor, access)
+             for t, major, minor, access in _ALWAYS_ALLOWED]
+    extra += [DeviceRule(True, "c" if d.type == "u" else d.type, d.major, d.minor, "rwm")
+              for d in spec.linux.devices if d.type != "p"]
+    return replace(res, devices=[*res.devices, *extra])

@@ -1,0 +1,153 @@
+"""`exec`: start one more process inside a running container.
+
+    parent                        first (forked child)               target (in the container)
+    become child subreaper
+    fork ─────────────────────────►
+    add first to the cgroup
+    "go" ─────────────────────────►
+                                  non-dumpable; open /proc/<pid>/ns/*,
+                                  setns user first, mount last
+                                  fork ───────────────────────────────►
+         ◄───────────────── "pid" {pid}
+                                  exit                                 pty?, exec lookup
+         ◄──────────────────────────────────────────────────── "ready" (or an error)
+    pid file; --detach returns,                                        identity, caps,
+    else wait and pass the exit code                                   seccomp, execve
+
+The first child stays non-dumpable while it holds host state, so nothing in the container
+can open it through /proc (CVE-2019-5736 class); execve resets that for the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from hull.errors import InvalidArgument
+from hull.linux import namespaces as ns
+from hull.linux import process as proc
+from hull.runtime import procsetup
+from hull.runtime.spec import Linux, Process, parse_linux
+from hull.runtime.state import State
+from hull.runtime.sync import Channel
+
+# join order: the user namespace first (it owns the others), the mount namespace last
+JOIN_ORDER = ["user", "ipc", "uts", "net", "pid", "cgroup", "time", "mnt"]
+
+
+def _namespace_fds(pid: int) -> list[tuple[int, int]]:
+    out = []
+    for name in JOIN_ORDER:
+        flag = next(f for f, n in ns.NAMESPACES.values() if n == name)
+        try:
+            theirs = os.stat(f"/proc/{pid}/ns/{name}")
+            ours = os.stat(f"/proc/self/ns/{name}")
+        except FileNotFoundError:
+            continue
+        if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino):
+            continue   # already there (and setns into one's own user namespace fails)
+        out.append((os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag))
+    return out
+
+
+def _first(ch: Channel, st: State, process: Process, linux: Linux,
+           console: socket.socket | None, preserve_fds: int) -> NoReturn:
+    try:
+        proc.prctl(proc.PR_SET_DUMPABLE, 0)
+        ch.recv("go")
+        for fd, flag in _namespace_fds(st.pid):
+            ns.setns(fd, flag)
+            os.close(fd)
+        pid = os.fork()
+        if pid == 0:
+            _target(ch, process, linux, console, preserve_fds)
+        ch.send("pid", pid=pid)
+        os._exit(0)
+    except BaseException as e:
+        from hull.runtime.init import _kind, _message
+        try:
+            ch.send_error(_message(e), _kind(e))
+        finally:
+            os._exit(1)
+
+
+def _target(ch: Channel, process: Process, linux: Linux, console: socket.socket | None,
+            preserve_fds: int) -> NoReturn:
+    from hull.runtime.init import _kind, _message
+    try:
+        os.chdir("/")
+        if process.terminal:
+            os.setsid()
+            from hull.runtime.console import setup_pty
+            if console is None:
+                raise InvalidArgument("--tty needs --console-socket")
+            setup_pty(console, process.console_size)
+        procsetup.apply_rlimits(process)
+        procsetup.apply_scheduling(process)
+        exe = procsetup.find_executable(process.args[0], procsetup.env_dict(process.env),
+                                        process.cwd)
+        ch.send("ready")
+        ch.close()
+    except BaseException as e:
+        try:
+            ch.send_error(_message(e), _kind(e))
+        finally:
+            os._exit(1)
+    try:
+        procsetup.finalize_and_exec(process, linux, exe, preserve_fds)
+    except BaseException as e:
+        try:
+            print(f"hull-runtime exec: {_message(e)}", file=sys.stderr)
+        finally:
+            os._exit(126)
+
+
+def start_process(st: State, process: Process, console_socket: Path | None = None,
+                  preserve_fds: int = 0, pid_file: Path | None = None) -> int:
+    """Start process in the container; returns its PID (a child of ours, as subreaper)."""
+    from hull.cgroups import manager
+    linux = parse_linux(st.config.get("linux"))
+    console = None
+    if console_socket is not None:
+        console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            console.connect(str(console_socket))
+        except OSError as e:
+            raise InvalidArgument(f"--console-socket {console_socket}: {e.strerror}") from None
+    proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)
+    parent, child = Channel.pair()
+    first = os.fork()
+    if first == 0:
+        parent.close()
+        _first(child, st, process, linux, console, preserve_fds)
+    child.close()
+    if console is not None:
+        console.close()
+    pid = 0
+    try:
+        if st.cgroup:
+            manager.load(st.cgroup).add_process(first)
+        parent.send("go")
+        pid = int(parent.recv("pid")["pid"])
+        os.waitpid(first, 0)
+        first = 0
+        parent.recv("ready")
+    except BaseException:
+        if pid:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+        raise
+    finally:
+        parent.close()
+        if first:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(first, 0)
+    if pid_file is not None:
+        from hull.runtime.create import _write_pid_file
+        _write_pid_file(pid_file, pid)
+    return pid

@@ -1,0 +1,202 @@
+"""The container side of `create`: what runs in the forked children until execve.
+
+Message sequence on the sync socket (parent = the runtime process):
+
+    parent                         stage-1 (forked child)           stage-2 (container PID 1)
+    fork ──────────────────────────►
+    add stage-1 to the cgroup
+    "go" ──────────────────────────►
+                                   setns(joined namespaces, user first)
+                                   unshare(CLONE_NEWUSER)?
+         ◄────────────────── "userns"
+    write uid_map / gid_map
+    "mapped" ──────────────────────►
+                                   unshare(the other new namespaces)
+                                   fork ─────────────────────────────►
+         ◄────────────────── "pid" {pid}
+                                   exit
+                                                                    mounts, devices (pre-pivot)
+         ◄─────────────────────────────────────────────── "create-runtime"
+    prestart + createRuntime hooks
+    "continue" ──────────────────────────────────────────────────────►
+                                                                    createContainer hooks,
+                                                                    pivot_root, masks, hostname,
+                                                                    sysctl, pty, exec lookup
+         ◄────────────────────────────────────────────────────── "ready"
+    pid file, state "created", exit
+                                                                    open(exec.fifo, O_WRONLY)
+                                                                    …blocks until `start`…
+                                                                    startContainer hooks,
+                                                                    identity, caps, seccomp,
+                                                                    execve
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from hull.errors import CannotInvoke, CommandNotFound, HullError
+from hull.linux import namespaces as ns
+from hull.linux import process as proc
+from hull.runtime.spec import Spec
+from hull.runtime.sync import Channel
+
+
+@dataclass
+class InitContext:
+    spec: Spec
+    channel: Channel
+    fifo_path: str
+    console: socket.socket | None
+    preserve_fds: int
+    no_pivot: bool
+    no_new_keyring: bool
+    cgroup_dirs: dict[str, str]
+    hook_state: dict[str, Any]
+
+
+def _kind(e: BaseException) -> str:
+    if isinstance(e, CommandNotFound):
+        return "not-found"
+    if isinstance(e, CannotInvoke):
+        return "cannot-invoke"
+    return "error"
+
+
+def _message(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror + (f": {e.filename}" if e.filename else "")
+    return str(e) or type(e).__name__
+
+
+def stage1(ctx: InitContext) -> NoReturn:
+    ch = ctx.channel
+    try:
+        proc.prctl(proc.PR_SET_DUMPABLE, 0)
+        ch.recv("go")
+        linux = ctx.spec.linux
+        joined = sorted((n for n in linux.namespaces if n.path), key=lambda n: n.type != "user")
+        fds = [(os.open(n.path, os.O_RDONLY | os.O_CLOEXEC), n) for n in joined]
+        for fd, n in fds:
+            try:
+                ns.setns(fd, ns.NAMESPACES[n.type][0])
+            except OSError as e:
+                raise HullError(f"linux.namespaces: cannot join {n.type} namespace {n.path}: "
+                                f"{e.strerror}") from None
+            os.close(fd)
+        new = [n.type for n in linux.namespaces if not n.path]
+        if "user" in new:
+            ns.unshare(ns.CLONE_NEWUSER)
+            ch.send("userns")
+            ch.recv("mapped")
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        flags = 0
+        for kind in new:
+            if kind != "user":
+                flags |= ns.NAMESPACES[kind][0]
+        if flags:
+            ns.unshare(flags)
+        if linux.time_offsets:
+            with open("/proc/self/timens_offsets", "w") as f:
+                for clock, (secs, nsecs) in linux.time_offsets.items():
+                    f.write(f"{clock} {secs} {nsecs}\n")
+        pid = os.fork()
+        if pid == 0:
+            stage2(ctx)
+        ch.send("pid", pid=pid)
+        os._exit(0)
+    except BaseException as e:
+        ch.send_error(_message(e), _kind(e))
+    finally:
+        os._exit(1)   # a forked child never returns into the runtime's stack
+
+
+def stage2(ctx: InitContext) -> NoReturn:
+    from hull.runtime import hooks, procsetup, rootfs
+    spec, ch = ctx.spec, ctx.channel
+    assert spec.process is not None
+    process = spec.process
+    try:
+        os.setsid()
+        if not ctx.no_new_keyring:
+            try:
+                proc.join_new_session_keyring(None)
+            except OSError:
+                pass   # keyrings disabled or blocked by seccomp on the host: not fatal
+        fifo_fd = os.open(ctx.fifo_path, os.O_PATH | os.O_CLOEXEC)
+        new_mnt = any(n.type == "mount" and not n.path for n in spec.linux.namespaces)
+        in_userns = spec.linux.namespace("user") is not None
+        new_cgroupns = any(n.type == "cgroup" and not n.path for n in spec.linux.namespaces)
+        if new_mnt:
+            rootfs.prepare(spec, in_userns, ctx.cgroup_dirs, new_cgroupns)
+        ch.send("create-runtime")
+        ch.recv("continue")
+        if spec.hooks.get("createContainer"):
+            hooks.run_in_process("createContainer", spec.hooks["createContainer"],
+                                 ctx.hook_state)
+        if new_mnt:
+            rootfs.pivot(str(spec.root_path), ctx.no_pivot)
+            rootfs.finish(spec)
+        else:
+            os.chroot(str(spec.root_path))
+            os.chdir("/")
+        if spec.hostname:
+            socket.sethostname(spec.hostname)
+        if spec.domainname:
+            proc.setdomainname(spec.domainname)
+        if spec.linux.sysctl:
+            _sysctl(spec.linux.sysctl)
+        if spec.linux.personality is not None:
+            proc.personality(spec.linux.personality)
+        procsetup.apply_rlimits(process)
+        procsetup.apply_scheduling(process)
+        if process.terminal:
+            from hull.runtime.console import setup_pty
+            if ctx.console is None:
+                raise HullError("process.terminal is true but no --console-socket was given")
+            setup_pty(ctx.console, process.console_size)
+        env = procsetup.env_dict(process.env)
+        exe = procsetup.find_executable(process.args[0], env, process.cwd)
+        ch.send("ready")
+        ch.close()
+    except BaseException as e:
+        try:
+            ch.send_error(_message(e), _kind(e))
+        finally:
+            os._exit(1)
+    try:
+        # the rendezvous with `start`: this open blocks until start opens the FIFO to read
+        wfd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+        os.write(wfd, b"0")
+        os.close(wfd)
+        os.close(fifo_fd)
+        if spec.hooks.get("startContainer"):
+            hooks.run_in_process("startContainer", spec.hooks["startContainer"],
+                                 {**ctx.hook_state, "status": "running"})
+        procsetup.finalize_and_exec(process, spec.linux, exe, ctx.preserve_fds)
+    except BaseException as e:
+        try:
+            print(f"hull-runtime: container init: {_message(e)}", file=sys.stderr)
+        finally:
+            os._exit(127 if isinstance(e, CommandNotFound) else
+                     126 if isinstance(e, CannotInvoke) else 1)
+
+
+def _sysctl(values: dict[str, str]) -> None:
+    from hull.errors import Unavailable
+    from hull.linux.fs import PROC_SUPER_MAGIC, fs_magic
+    if fs_magic("/proc/sys") != PROC_SUPER_MAGIC:
+        raise Unavailable("linux.sysctl: /proc/sys in the container is not procfs; refusing "
+                          "to write through it")
+    for key, value in values.items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as e:
+            raise HullError(f"linux.sysctl: cannot set {key}={value}: {e.strerror}") from None

@@ -1,0 +1,61 @@
+"""Typed messages between the runtime and the processes it forks.
+
+One socketpair(AF_UNIX, SOCK_SEQPACKET): every send is exactly one message, so there is no
+framing to get wrong, and a crashed peer shows up as end-of-file rather than a hang.
+Messages are small JSON objects with a "type"; an {"type": "error"} from the child turns
+into an exception in the parent, carrying the child's one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+from hull.errors import CannotInvoke, CommandNotFound, HullError
+
+_ERRORS: dict[str, type[HullError]] = {
+    "not-found": CommandNotFound, "cannot-invoke": CannotInvoke, "error": HullError,
+}
+
+
+class ChildError(HullError):
+    """A failure reported by the container's side of the protocol."""
+
+
+class Channel:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    @staticmethod
+    def pair() -> tuple[Channel, Channel]:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        return Channel(a), Channel(b)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, msg_type: str, **data: Any) -> None:
+        self.sock.send(json.dumps({"type": msg_type, **data}).encode())
+
+    def send_error(self, message: str, kind: str = "error") -> None:
+        try:
+            self.send("error", message=message, kind=kind)
+        except Exception:
+            pass
+
+    def recv(self, expect: str | None = None) -> dict[str, Any]:
+        raw = self.sock.recv(65536)
+        if not raw:
+            raise ChildError("container init exited before finishing setup")
+        msg: dict[str, Any] = json.loads(raw)
+        if msg["type"] == "error":
+            cls = _ERRORS.get(msg.get("kind", "error"), HullError)
+            err = cls(msg["message"])
+            raise err
+        if expect is not None and msg["type"] != expect:
+            raise ChildError(f"protocol error: expected {expect!r}, got {msg['type']!r}")
+        return msg
+
+    def close(self) -> None:
+        self.sock.close()

@@ -1,0 +1,34 @@
+"""Waiting for a foreground container process while passing the user's signals on to it."""
+
+from __future__ import annotations
+
+import os
+import signal
+from types import FrameType
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+             signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
+
+
+def wait_forwarding(pid: int) -> int:
+    """Reap pid (our child, directly or as subreaper) and return its shell-style exit code;
+    other reparented children are reaped on the way so no zombie is left."""
+    def forward(sig: int, _frame: FrameType | None) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    old = {s: signal.signal(s, forward) for s in FORWARDED}
+    try:
+        while True:
+            try:
+                reaped, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                return 255
+            if reaped == pid:
+                code = os.waitstatus_to_exitcode(status)
+                return 128 - code if code < 0 else code
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
