@@ -155,7 +155,8 @@ def parse(raw: dict[str, Any] | None, where: str = "linux.resources") -> Resourc
         weight_device=[WeightDevice(_int(d, "major", w, 0) or 0, _int(d, "minor", w, 0) or 0,
                                     _int(d, "weight", w, 0), _int(d, "leafWeight", w, 0))
                        for d in bio.get("weightDevice") or []],
-        throttle_read_bps=_throttles(bio.get("throttleReadBpsDevice"), f"{w}.throttleReadBpsDevice"),
+        throttle_read_bps=_throttles(bio.get("throttleReadBpsDevice"),
+                                     f"{w}.throttleReadBpsDevice"),
         throttle_write_bps=_throttles(bio.get("throttleWriteBpsDevice"),
                                       f"{w}.throttleWriteBpsDevice"),
         throttle_read_iops=_throttles(bio.get("throttleReadIOPSDevice"),

@@ -43,28 +43,48 @@ def mkdir_all_in_root(root_fd: int, path: str, mode: int = 0o755) -> int:
     """Create path (and its parents) inside the root; returns an O_PATH fd of the directory.
 
     Each prefix is resolved from the root, so a symlinked component is followed as the
-    container would see it (an absolute link target means the rootfs, never the host).
+    container would see it: an absolute link target means the rootfs, never the host. A
+    dangling link is followed too, and its target created inside the root (as runc's
+    securejoin.MkdirAll does).
     """
     parts = [p for p in path.split("/") if p and p != "."]
-    try:
-        return open_in_root(root_fd, "/".join(parts), os.O_PATH | os.O_DIRECTORY)
-    except FileNotFoundError:
-        pass
-    for i in range(1, len(parts) + 1):
-        prefix = "/".join(parts[:i])
+    links = 0
+    i = 0
+    while i < len(parts):
+        prefix = "/".join(parts[: i + 1])
         try:
             os.close(open_in_root(root_fd, prefix, os.O_PATH | os.O_DIRECTORY))
+            i += 1
             continue
         except FileNotFoundError:
             pass
-        parent = open_in_root(root_fd, "/".join(parts[: i - 1]), os.O_PATH | os.O_DIRECTORY)
+        parent = open_in_root(root_fd, "/".join(parts[:i]), os.O_PATH | os.O_DIRECTORY)
         try:
-            os.mkdir(parts[i - 1], mode, dir_fd=parent)
+            os.mkdir(parts[i], mode, dir_fd=parent)
+            i += 1
         except FileExistsError:
-            pass   # a dangling symlink or a racing creator: the open below decides
+            target = os.readlink(parts[i], dir_fd=parent)   # a dangling symlink
+            links += 1
+            if links > 40:
+                raise OSError(40, f"too many levels of symbolic links in {path}") from None
+            base = [] if target.startswith("/") else parts[:i]
+            parts = base + [p for p in target.split("/") if p and p != "."] + parts[i + 1:]
+            parts = _normalize(parts)
+            i = 0
         finally:
             os.close(parent)
     return open_in_root(root_fd, "/".join(parts), os.O_PATH | os.O_DIRECTORY)
+
+
+def _normalize(parts: list[str]) -> list[str]:
+    out: list[str] = []
+    for p in parts:
+        if p == "..":
+            if out:
+                out.pop()   # ".." never climbs above the root
+        else:
+            out.append(p)
+    return out
 
 
 def ensure_in_root(root_fd: int, path: str, directory: bool) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -88,7 +87,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    states = _runtime(args).list()
+    states = _runtime(args).containers()
     if args.quiet:
         for st in states:
             print(st.id)
@@ -119,7 +118,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
     except ValueError:
         raise InvalidArgument("ps: the output has no PID column") from None
     print(lines[0])
-    wanted = set(pids)
+    wanted: set[int] = set(pids)
     for line in lines[1:]:
         fields = line.split(None, col + 1)
         if len(fields) > col and fields[col].isdigit() and int(fields[col]) in wanted:

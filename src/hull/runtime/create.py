@@ -19,9 +19,8 @@ from hull.cgroups.resources import DeviceRule, Resources
 from hull.errors import FailedPrecondition, InvalidArgument, Unavailable
 from hull.runtime import hooks
 from hull.runtime.init import InitContext, stage1
-from hull.runtime.spec import Spec, load
-from hull.runtime.state import EXEC_FIFO, State, StateStore, Status, now_rfc3339, \
-    process_start_time
+from hull.runtime.spec import IdMapping, Spec, load
+from hull.runtime.state import EXEC_FIFO, State, StateStore, Status, now_rfc3339, process_start_time
 from hull.runtime.sync import Channel
 
 
@@ -65,6 +64,10 @@ def create(store: StateStore, container_id: str, bundle: Path,
         driver.apply(with_default_device_rules(spec))
         fifo = state_dir / EXEC_FIFO
         os.mkfifo(fifo, 0o622)
+        root_uid = _host_id(spec.linux.uid_mappings, 0)
+        root_gid = _host_id(spec.linux.gid_mappings, 0)
+        if (root_uid, root_gid) != (0, 0):
+            os.chown(fifo, root_uid, root_gid)
         if opts.console_socket is not None:
             console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -73,7 +76,8 @@ def create(store: StateStore, container_id: str, bundle: Path,
                 raise InvalidArgument(f"--console-socket {opts.console_socket}: "
                                       f"{e.strerror}") from None
         parent, child = Channel.pair()
-        ctx = InitContext(spec, child, str(fifo), console, opts.preserve_fds, opts.no_pivot,
+        fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        ctx = InitContext(spec, child, fifo_fd, console, opts.preserve_fds, opts.no_pivot,
                           opts.no_new_keyring,
                           {k: str(v) for k, v in driver.paths().items()},
                           {"ociVersion": spec.oci_version, "id": container_id,
@@ -84,6 +88,7 @@ def create(store: StateStore, container_id: str, bundle: Path,
             parent.close()
             stage1(ctx)
         child.close()
+        os.close(fifo_fd)
         if console is not None:
             console.close()
             console = None
@@ -157,6 +162,13 @@ def _write_id_maps(pid: int, spec: Spec) -> None:
         except OSError as e:
             raise InvalidArgument(f"linux.{'uid' if name == 'uid_map' else 'gid'}Mappings: "
                                   f"the kernel refused the mapping: {e.strerror}") from None
+
+
+def _host_id(mappings: list[IdMapping], container_id: int) -> int:
+    for m in mappings:
+        if m.container_id <= container_id < m.container_id + m.size:
+            return m.host_id + container_id - m.container_id
+    return container_id
 
 
 def _write_pid_file(path: Path, pid: int) -> None:

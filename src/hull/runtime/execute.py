@@ -31,6 +31,7 @@ from hull.errors import InvalidArgument
 from hull.linux import namespaces as ns
 from hull.linux import process as proc
 from hull.runtime import procsetup
+from hull.runtime.init import _kind, _message
 from hull.runtime.spec import Linux, Process, parse_linux
 from hull.runtime.state import State
 from hull.runtime.sync import Channel
@@ -59,16 +60,18 @@ def _first(ch: Channel, st: State, process: Process, linux: Linux,
     try:
         proc.prctl(proc.PR_SET_DUMPABLE, 0)
         ch.recv("go")
+        from hull.runtime.init import preload, seal_imports
+        preload(linux.seccomp is not None, process.terminal)
         for fd, flag in _namespace_fds(st.pid):
             ns.setns(fd, flag)
             os.close(fd)
+        seal_imports()   # the mount namespace is the container's now
         pid = os.fork()
         if pid == 0:
             _target(ch, process, linux, console, preserve_fds)
         ch.send("pid", pid=pid)
         os._exit(0)
     except BaseException as e:
-        from hull.runtime.init import _kind, _message
         try:
             ch.send_error(_message(e), _kind(e))
         finally:
@@ -77,7 +80,6 @@ def _first(ch: Channel, st: State, process: Process, linux: Linux,
 
 def _target(ch: Channel, process: Process, linux: Linux, console: socket.socket | None,
             preserve_fds: int) -> NoReturn:
-    from hull.runtime.init import _kind, _message
     try:
         os.chdir("/")
         if process.terminal:

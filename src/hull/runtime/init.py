@@ -50,7 +50,7 @@ from hull.runtime.sync import Channel
 class InitContext:
     spec: Spec
     channel: Channel
-    fifo_path: str
+    fifo_fd: int   # O_PATH from the runtime: a userns root may not reach the path
     console: socket.socket | None
     preserve_fds: int
     no_pivot: bool
@@ -128,7 +128,7 @@ def stage2(ctx: InitContext) -> NoReturn:
                 proc.join_new_session_keyring(None)
             except OSError:
                 pass   # keyrings disabled or blocked by seccomp on the host: not fatal
-        fifo_fd = os.open(ctx.fifo_path, os.O_PATH | os.O_CLOEXEC)
+        fifo_fd = ctx.fifo_fd
         new_mnt = any(n.type == "mount" and not n.path for n in spec.linux.namespaces)
         in_userns = spec.linux.namespace("user") is not None
         new_cgroupns = any(n.type == "cgroup" and not n.path for n in spec.linux.namespaces)
@@ -139,24 +139,27 @@ def stage2(ctx: InitContext) -> NoReturn:
         if spec.hooks.get("createContainer"):
             hooks.run_in_process("createContainer", spec.hooks["createContainer"],
                                  ctx.hook_state)
+        preload(spec.linux.seccomp is not None, process.terminal)
         if new_mnt:
             rootfs.pivot(str(spec.root_path), ctx.no_pivot)
-            rootfs.finish(spec)
         else:
             os.chroot(str(spec.root_path))
             os.chdir("/")
+        seal_imports()
         if spec.hostname:
             socket.sethostname(spec.hostname)
         if spec.domainname:
             proc.setdomainname(spec.domainname)
         if spec.linux.sysctl:
             _sysctl(spec.linux.sysctl)
+        if new_mnt:
+            rootfs.finish(spec)   # read-only /proc/sys etc. only after sysctl wrote there
         if spec.linux.personality is not None:
             proc.personality(spec.linux.personality)
         procsetup.apply_rlimits(process)
         procsetup.apply_scheduling(process)
         if process.terminal:
-            from hull.runtime.console import setup_pty
+            from hull.runtime.console import setup_pty  # preloaded: no file is read
             if ctx.console is None:
                 raise HullError("process.terminal is true but no --console-socket was given")
             setup_pty(ctx.console, process.console_size)
@@ -185,6 +188,30 @@ def stage2(ctx: InitContext) -> NoReturn:
         finally:
             os._exit(127 if isinstance(e, CommandNotFound) else
                      126 if isinstance(e, CannotInvoke) else 1)
+
+
+def preload(seccomp: bool, terminal: bool) -> None:
+    """Import and dlopen now, while "/" is still the host's, everything needed after the
+    switch to the container's root: a lazy import or dlopen later would read the file from
+    the container's filesystem and run it with the runtime's privileges."""
+    import hull.errors
+    import hull.linux.fs
+    import hull.runtime.procsetup
+    if seccomp:
+        from hull.linux import seccomp as sc
+        sc._lib()
+    if terminal:
+        import hull.runtime.console  # noqa: F401
+
+
+def seal_imports() -> None:
+    """From here on no module may be loaded from disk: the disk is the container's."""
+    import importlib.machinery
+    sys.path.clear()
+    sys.path_importer_cache.clear()
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if f in (importlib.machinery.BuiltinImporter,
+                                 importlib.machinery.FrozenImporter)]
 
 
 def _sysctl(values: dict[str, str]) -> None:

@@ -18,10 +18,11 @@ from typing import Any
 
 from hull.cgroups import manager
 from hull.cgroups.driver import CgroupDriver
+from hull.cgroups.resources import parse as parse_resources
 from hull.errors import FailedPrecondition, HullError
 from hull.runtime import hooks
 from hull.runtime.create import CreateOptions, create
-from hull.runtime.spec import parse_hooks, parse_resources
+from hull.runtime.spec import parse_hooks
 from hull.runtime.state import EXEC_FIFO, State, StateStore, Status
 
 
@@ -72,7 +73,7 @@ class Runtime:
     def state(self, container_id: str) -> State:
         return self.store.load(container_id)
 
-    def list(self) -> list[State]:
+    def containers(self) -> list[State]:
         out = []
         for cid in self.store.ids():
             with contextlib.suppress(HullError, OSError, ValueError):

@@ -12,7 +12,7 @@ import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ EXEC_FIFO = "exec.fifo"
 STATE_FILE = "state.json"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     CREATING = "creating"
     CREATED = "created"
     RUNNING = "running"
@@ -129,10 +129,12 @@ class StateStore:
     def reserve(self, container_id: str) -> Path:
         """Claim the ID atomically (mkdir): two creates of one ID cannot both win."""
         validate_id(container_id)
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # 0711: a container whose root is an unprivileged host uid (user namespace) must
+        # reach its exec FIFO, but nobody may list the containers
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o711)
         d = self.dir(container_id)
         try:
-            d.mkdir(mode=0o700)
+            d.mkdir(mode=0o711)
         except FileExistsError:
             raise AlreadyExists(f"container {container_id!r} already exists") from None
         return d

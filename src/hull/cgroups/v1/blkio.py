@@ -43,7 +43,7 @@ def wanted(bio: BlockIO) -> bool:
 
 
 def entries(d: Path, name: str) -> list[BlkioEntry]:
-    out = []
+    out: list[BlkioEntry] = []
     try:
         text = read(d, name)
     except OSError:

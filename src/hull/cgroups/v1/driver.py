@@ -8,7 +8,13 @@ import signal
 from pathlib import Path
 
 from hull.cgroups import files
-from hull.cgroups.hierarchy import CGROUP_ROOT, destroy_dirs, mounted_hierarchies, own_cgroups, resolve
+from hull.cgroups.hierarchy import (
+    CGROUP_ROOT,
+    destroy_dirs,
+    mounted_hierarchies,
+    own_cgroups,
+    resolve,
+)
 from hull.cgroups.resources import Resources
 from hull.cgroups.stats import CgroupStats
 from hull.cgroups.v1 import blkio, cpu, cpuset, devices, freezer, hugetlb, memory, net, pids

@@ -1,0 +1,134 @@
+"""Shared fixtures: a busybox rootfs built once from Debian's busybox-static, bundles made
+from it, and a hull-runtime with its own temporary --root that deletes what a test leaves."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+HULL_RUNTIME = str(Path(sys.executable).parent / "hull-runtime")
+IS_ROOT = os.geteuid() == 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip = pytest.mark.skip(reason="needs root and a real kernel (namespaces, mounts, cgroups)")
+    for item in items:
+        if "root" in item.keywords and not IS_ROOT:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("busybox") is None:
+        pytest.skip("busybox-static is not installed (scripts/install installs it)")
+    root = tmp_path_factory.mktemp("busybox") / "rootfs"
+    subprocess.run([str(REPO / "scripts" / "busybox-rootfs"), str(root)], check=True)
+    return root
+
+
+class Bundle:
+    """A bundle directory whose config.json a test edits through .config before use."""
+
+    def __init__(self, path: Path, config: dict[str, Any]) -> None:
+        self.path = path
+        self.config = config
+
+    def write(self) -> Path:
+        (self.path / "config.json").write_text(json.dumps(self.config))
+        return self.path
+
+    @property
+    def process(self) -> dict[str, Any]:
+        p: dict[str, Any] = self.config["process"]
+        return p
+
+    @property
+    def linux(self) -> dict[str, Any]:
+        lx: dict[str, Any] = self.config["linux"]
+        return lx
+
+
+@pytest.fixture
+def bundle(tmp_path: Path, busybox_rootfs: Path, runtime: RuntimeCLI) -> Bundle:
+    return make_bundle(tmp_path / "bundle", busybox_rootfs, runtime)
+
+
+def make_bundle(path: Path, rootfs: Path, runtime: RuntimeCLI) -> Bundle:
+    from hull.runtime.defaults import default_spec
+    spec = default_spec(args=["true"], terminal=False)
+    spec["root"] = {"path": str(rootfs), "readonly": True}
+    spec["hostname"] = "hull-test"
+    cgroup = f"/hull-test/{os.getpid()}-{path.parent.name}-{path.name}"
+    spec["linux"]["cgroupsPath"] = cgroup
+    runtime.cgroups.append(cgroup)
+    path.mkdir()
+    return Bundle(path, spec)
+
+
+class RuntimeCLI:
+    """Runs hull-runtime (or runc, for comparison) with a private --root."""
+
+    def __init__(self, root: Path, binary: str = HULL_RUNTIME) -> None:
+        self.root = root
+        self.binary = binary
+        self.cgroups: list[str] = []
+
+    def __call__(self, *args: str, check: bool = True, input: str | None = None,
+                 timeout: float = 60, **kw: Any) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([self.binary, "--root", str(self.root), *args], text=True,
+                              capture_output=True, input=input, timeout=timeout, **kw)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{self.binary} {' '.join(args)} failed "
+                                 f"({proc.returncode}): {proc.stderr}")
+        return proc
+
+    def run(self, bundle: Bundle, cid: str = "t", **kw: Any) -> subprocess.CompletedProcess[str]:
+        return self("run", "--bundle", str(bundle.write()), cid, **kw)
+
+    def detached(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """create / run -d: the container keeps its stdio, so give it a file, not the pipe
+        that capture_output would wait on until the container exits."""
+        log = self.root.parent / "container-output"
+        with open(log, "a") as out:
+            proc = subprocess.run([self.binary, "--root", str(self.root), *args], text=True,
+                                  stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=60)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed: {log.read_text()}")
+        return proc
+
+    def state(self, cid: str) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self("state", cid).stdout)
+        return out
+
+    def ids(self) -> list[str]:
+        out = self("list", "--format", "json").stdout
+        return [c["id"] for c in json.loads(out or "[]")]
+
+
+def leftover_cgroups(cgroup: str) -> list[str]:
+    return [str(base / cgroup.lstrip("/")) for base in Path("/sys/fs/cgroup").iterdir()
+            if (base / cgroup.lstrip("/")).exists()]
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[RuntimeCLI]:
+    rt = RuntimeCLI(tmp_path / "runtime-root")
+    yield rt
+    for cid in rt.ids() if rt.root.exists() else []:
+        rt("delete", "--force", cid, check=False)
+    leaked = [p for p in rt.root.iterdir()] if rt.root.exists() else []
+    assert not leaked, f"state left behind: {leaked}"
+    mounts = [line for line in Path("/proc/self/mounts").read_text().splitlines()
+              if str(tmp_path) in line]
+    assert not mounts, f"mounts left behind: {mounts}"
+    cgroups = [p for cg in rt.cgroups for p in leftover_cgroups(cg)]
+    assert not cgroups, f"cgroups left behind: {cgroups}"
