@@ -148,7 +148,7 @@ def test_masked_and_readonly_paths(runtime: RuntimeCLI, bundle: Bundle) -> None:
 
 def test_default_devices_and_links(runtime: RuntimeCLI, bundle: Bundle) -> None:
     sh(bundle, "for d in null zero full random urandom tty; do stat -c '%n %t:%T' /dev/$d; done;"
-               " readlink /dev/fd; readlink /dev/stdin; readlink /dev/ptmx; ls -d /dev/shm /dev/mqueue")
+               " readlink /dev/fd; readlink /dev/stdin; readlink /dev/ptmx")
     out = runtime.run(bundle).stdout.splitlines()
     assert out[:6] == ["/dev/null 1:3", "/dev/zero 1:5", "/dev/full 1:7", "/dev/random 1:8",
                        "/dev/urandom 1:9", "/dev/tty 5:0"]
@@ -293,7 +293,7 @@ def test_apparmor_and_selinux_ignored_when_absent(runtime: RuntimeCLI, bundle: B
 def test_preserve_fds(runtime: RuntimeCLI, bundle: Bundle, tmp_path: Path) -> None:
     secret = tmp_path / "passed"
     secret.write_text("passed through fd 3\n")
-    leak = open(tmp_path / "leak", "w")   # fd 4 would leak without close-on-exec
+    leak = open(tmp_path / "leak", "w")  # noqa: SIM115 - fd 4 must leak without cloexec
     fd3 = os.open(secret, os.O_RDONLY)
     try:
         os.dup2(fd3, 3, inheritable=True)

@@ -134,10 +134,15 @@ def start_process(st: State, process: Process, console_socket: Path | None = Non
         if st.cgroup:
             manager.load(st.cgroup).add_process(first)
         parent.send("go")
-        pid = int(parent.recv("pid")["pid"])
-        os.waitpid(first, 0)
-        first = 0
-        parent.recv("ready")
+        ready = False
+        while not (pid and ready):   # "pid" (first) and "ready" (target) may cross
+            msg = parent.recv()
+            if msg["type"] == "pid":
+                pid = int(msg["pid"])
+                os.waitpid(first, 0)
+                first = 0
+            elif msg["type"] == "ready":
+                ready = True
     except BaseException:
         if pid:
             with contextlib.suppress(ProcessLookupError, ChildProcessError):

@@ -174,10 +174,10 @@ def stage2(ctx: InitContext) -> NoReturn:
             os._exit(1)
     try:
         # the rendezvous with `start`: this open blocks until start opens the FIFO to read
+        # the write end stays open (close-on-exec): `start` reads until end-of-file, which
+        # comes at execve, so poststart hooks run after the process has really started
         wfd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
         os.write(wfd, b"0")
-        os.close(wfd)
-        os.close(fifo_fd)
         if spec.hooks.get("startContainer"):
             hooks.run_in_process("startContainer", spec.hooks["startContainer"],
                                  {**ctx.hook_state, "status": "running"})

@@ -50,11 +50,17 @@ class Runtime:
             poller.register(fd, select.POLLIN)
             if pidfd is not None:
                 poller.register(pidfd, select.POLLIN)
+            started = False
             while True:
                 events = dict(poller.poll(1000))
-                if fd in events and os.read(fd, 1):
-                    break
-                if (pidfd is not None and pidfd in events) or not st.alive():
+                if fd in events:
+                    data = os.read(fd, 64)
+                    if data:
+                        started = True
+                    elif started:
+                        break   # end-of-file: the init has exec'd the user process
+                if not started and ((pidfd is not None and pidfd in events)
+                                    or not st.alive()):
                     raise FailedPrecondition(f"container {container_id} init exited before "
                                              "start")
         finally:
