@@ -19,11 +19,41 @@ HULL_RUNTIME = str(Path(sys.executable).parent / "hull-runtime")
 IS_ROOT = os.geteuid() == 0
 
 
+def _cgroup2_host() -> bool:
+    return Path("/sys/fs/cgroup/cgroup.controllers").exists()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    skip = pytest.mark.skip(reason="needs root and a real kernel (namespaces, mounts, cgroups)")
+    skip_root = pytest.mark.skip(reason="needs root and a real kernel (namespaces, mounts, "
+                                 "cgroups)")
+    skip_v2 = pytest.mark.skip(reason="needs a cgroup v2 host: run scripts/cgroup2-tests")
     for item in items:
         if "root" in item.keywords and not IS_ROOT:
-            item.add_marker(skip)
+            item.add_marker(skip_root)
+        if "cgroup_v2" in item.keywords and not _cgroup2_host():
+            item.add_marker(skip_v2)
+
+
+_skipped_privileged: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if not report.skipped:
+        return
+    if "cgroup_v2" in report.keywords:
+        if _cgroup2_host():   # elsewhere scripts/cgroup2-tests runs them in a VM
+            _skipped_privileged.append(report.nodeid)
+    elif "root" in report.keywords:
+        _skipped_privileged.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """As root on this machine kind the privileged suite must really run: a skip there
+    means a missing dependency or a broken fixture, and CI must fail, not pass quietly."""
+    if os.environ.get("HULL_REQUIRE_PRIVILEGED") and _skipped_privileged:
+        print("\nprivileged tests were skipped although HULL_REQUIRE_PRIVILEGED is set:\n  "
+              + "\n  ".join(_skipped_privileged))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -98,6 +98,17 @@ def _int(obj: dict[str, Any], key: str, where: str, minimum: int | None = None) 
     return value
 
 
+def _set(value: int | None) -> int | None:
+    """0 means "not set" for these fields: runc reads them as Go zero values, and Docker
+    and Podman send 0 for every limit the user did not give."""
+    return None if value == 0 else value
+
+
+def _swappiness(value: int | None) -> int | None:
+    # -1 (and Go's uint64 wrap of it) means "leave the kernel default", as in runc
+    return None if value is None or value == -1 or value >= 2**63 else value
+
+
 def _bool(obj: dict[str, Any], key: str, where: str) -> bool | None:
     value = obj.get(key)
     if value is not None and not isinstance(value, bool):
@@ -124,10 +135,10 @@ def parse(raw: dict[str, Any] | None, where: str = "linux.resources") -> Resourc
     cpu = raw.get("cpu") or {}
     w = f"{where}.cpu"
     res.cpu = Cpu(
-        shares=_int(cpu, "shares", w, 0), quota=_int(cpu, "quota", w),
-        period=_int(cpu, "period", w, 0), burst=_int(cpu, "burst", w, 0),
-        realtime_runtime=_int(cpu, "realtimeRuntime", w),
-        realtime_period=_int(cpu, "realtimePeriod", w, 0),
+        shares=_set(_int(cpu, "shares", w, 0)), quota=_set(_int(cpu, "quota", w)),
+        period=_set(_int(cpu, "period", w, 0)), burst=_int(cpu, "burst", w, 0),
+        realtime_runtime=_set(_int(cpu, "realtimeRuntime", w)),
+        realtime_period=_set(_int(cpu, "realtimePeriod", w, 0)),
         cpus=cpu.get("cpus") or None, mems=cpu.get("mems") or None, idle=_int(cpu, "idle", w),
     )
     if res.cpu.quota is not None and 0 <= res.cpu.quota < 1000:
@@ -137,9 +148,11 @@ def parse(raw: dict[str, Any] | None, where: str = "linux.resources") -> Resourc
     mem = raw.get("memory") or {}
     w = f"{where}.memory"
     res.memory = Memory(
-        limit=_int(mem, "limit", w, -1), reservation=_int(mem, "reservation", w, -1),
-        swap=_int(mem, "swap", w, -1), kernel=_int(mem, "kernel", w, -1),
-        kernel_tcp=_int(mem, "kernelTCP", w, -1), swappiness=_int(mem, "swappiness", w, 0),
+        limit=_set(_int(mem, "limit", w, -1)),
+        reservation=_set(_int(mem, "reservation", w, -1)),
+        swap=_set(_int(mem, "swap", w, -1)), kernel=_set(_int(mem, "kernel", w, -1)),
+        kernel_tcp=_set(_int(mem, "kernelTCP", w, -1)),
+        swappiness=_swappiness(_int(mem, "swappiness", w, -1)),
         disable_oom_killer=_bool(mem, "disableOOMKiller", w),
         use_hierarchy=_bool(mem, "useHierarchy", w),
         check_before_update=_bool(mem, "checkBeforeUpdate", w),
@@ -147,11 +160,11 @@ def parse(raw: dict[str, Any] | None, where: str = "linux.resources") -> Resourc
     if res.memory.swappiness is not None and res.memory.swappiness > 100:
         raise InvalidArgument(f"{w}.swappiness: {res.memory.swappiness} is above 100")
     pids = raw.get("pids") or {}
-    res.pids_limit = _int(pids, "limit", f"{where}.pids", -1) if pids else None
+    res.pids_limit = _set(_int(pids, "limit", f"{where}.pids", -1)) if pids else None
     bio = raw.get("blockIO") or {}
     w = f"{where}.blockIO"
     res.block_io = BlockIO(
-        weight=_int(bio, "weight", w, 0), leaf_weight=_int(bio, "leafWeight", w, 0),
+        weight=_set(_int(bio, "weight", w, 0)), leaf_weight=_set(_int(bio, "leafWeight", w, 0)),
         weight_device=[WeightDevice(_int(d, "major", w, 0) or 0, _int(d, "minor", w, 0) or 0,
                                     _int(d, "weight", w, 0), _int(d, "leafWeight", w, 0))
                        for d in bio.get("weightDevice") or []],
