@@ -145,8 +145,11 @@ class RuntimeCLI:
 
 
 def leftover_cgroups(cgroup: str) -> list[str]:
-    return [str(base / cgroup.lstrip("/")) for base in Path("/sys/fs/cgroup").iterdir()
-            if (base / cgroup.lstrip("/")).exists()]
+    """The container's cgroup directory wherever it could be: under each v1 hierarchy, or
+    directly under the v2 root."""
+    root = Path("/sys/fs/cgroup")
+    bases = [root] + [p for p in root.iterdir() if p.is_dir()]
+    return [str(b / cgroup.lstrip("/")) for b in bases if (b / cgroup.lstrip("/")).exists()]
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from hull.runtime.state import Status, validate_id
 
 def test_default_spec_parses(tmp_path: Path) -> None:
     (tmp_path / "rootfs").mkdir()
-    spec = parse(default_spec(), tmp_path)
-    assert spec.root_path == tmp_path / "rootfs"
+    spec = parse(default_spec(), str(tmp_path))
+    assert spec.root_path == str(tmp_path / "rootfs")
     assert [n.type for n in spec.linux.namespaces] == ["pid", "network", "ipc", "uts",
                                                        "mount", "cgroup"]
     assert spec.process is not None and spec.process.no_new_privileges

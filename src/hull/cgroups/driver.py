@@ -1,8 +1,10 @@
-"""The one interface every cgroup implementation offers (DESIGN.md)."""
+"""The one interface every cgroup implementation offers (DESIGN.md).
+
+Only type checkers import this module: the drivers satisfy it structurally, and the
+runtime's start-up does not pay for the typing module."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Protocol
 
 from hull.cgroups.resources import Resources
@@ -19,5 +21,5 @@ class CgroupDriver(Protocol):
     def stats(self) -> CgroupStats: ...
     def oom_kills(self) -> int: ...
     def kill_all(self, sig: int) -> None: ...
-    def paths(self) -> dict[str, Path]: ...
+    def paths(self) -> dict[str, str]: ...
     def destroy(self) -> None: ...

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from hull.errors import InvalidArgument, Unavailable
 
 
-def write(directory: Path, name: str, value: str | int) -> None:
-    path = directory / name
+def write(directory: str, name: str, value: str | int) -> None:
+    path = f"{directory}/{name}"
     data = str(value).encode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
@@ -24,12 +23,12 @@ def write(directory: Path, name: str, value: str | int) -> None:
         os.close(fd)
 
 
-def read(directory: Path, name: str) -> str:
-    with open(directory / name) as f:
+def read(directory: str, name: str) -> str:
+    with open(f"{directory}/{name}") as f:
         return f.read().strip()
 
 
-def read_int(directory: Path, name: str, default: int = 0) -> int:
+def read_int(directory: str, name: str, default: int = 0) -> int:
     try:
         text = read(directory, name)
     except OSError:
@@ -37,7 +36,7 @@ def read_int(directory: Path, name: str, default: int = 0) -> int:
     return -1 if text == "max" else int(text)
 
 
-def read_keyed(directory: Path, name: str) -> dict[str, int]:
+def read_keyed(directory: str, name: str) -> dict[str, int]:
     """A flat keyed file (memory.stat, cpu.stat, memory.events): "key value" per line."""
     out: dict[str, int] = {}
     try:
@@ -51,7 +50,7 @@ def read_keyed(directory: Path, name: str) -> dict[str, int]:
     return out
 
 
-def read_pids(directory: Path) -> list[int]:
+def read_pids(directory: str) -> list[int]:
     try:
         return [int(p) for p in read(directory, "cgroup.procs").split()]
     except FileNotFoundError:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 from hull.errors import InvalidArgument
+from hull.record import record
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
-@dataclass(frozen=True)
+@record
 class Hierarchy:
     """One mounted cgroup hierarchy: its controllers (or 'name=X'), mount point and root."""
     controllers: tuple[str, ...]
-    mountpoint: Path
+    mountpoint: str
     root: str            # the cgroup path the mount shows at its top (not "/" inside a cgroupns)
     version: int
 
@@ -42,9 +42,9 @@ def mounted_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[Hierarc
             fstype, options = fields[sep + 1], fields[sep + 3]
             if fstype == "cgroup":
                 ctrls = tuple(o for o in options.split(",") if o not in _MOUNT_OPTIONS)
-                out.append(Hierarchy(ctrls, Path(fields[4]), fields[3], 1))
+                out.append(Hierarchy(ctrls, fields[4], fields[3], 1))
             elif fstype == "cgroup2":
-                out.append(Hierarchy((), Path(fields[4]), fields[3], 2))
+                out.append(Hierarchy((), fields[4], fields[3], 2))
     return out
 
 
@@ -81,23 +81,23 @@ def resolve(cgroups_path: str, container_id: str, own: str, systemd: bool = Fals
     return "/" + path.strip("/")
 
 
-def destroy_dirs(leaves: list[Path], created: list[Path]) -> None:
+def destroy_dirs(leaves: list[str], created: list[str]) -> None:
     """Remove the container's leaf cgroups, then the parents it created if nothing else
     lives there now. Leaves are retried while the kernel still lists exiting tasks."""
     for leaf in leaves:
         _rmdir_retrying(leaf)
-    for parent in sorted(set(created) - set(leaves), key=lambda p: len(p.parts), reverse=True):
+    for parent in sorted(set(created) - set(leaves), key=len, reverse=True):
         try:
-            parent.rmdir()
+            os.rmdir(parent)
         except OSError:
             pass   # another container's cgroup lives there too
 
 
-def _rmdir_retrying(d: Path) -> None:
+def _rmdir_retrying(d: str) -> None:
     delay = 0.001
     for _ in range(15):
         try:
-            d.rmdir()
+            os.rmdir(d)
             return
         except FileNotFoundError:
             return
@@ -106,4 +106,4 @@ def _rmdir_retrying(d: Path) -> None:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
-    d.rmdir()
+    os.rmdir(d)

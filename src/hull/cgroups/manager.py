@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from hull.cgroups.driver import CgroupDriver
 from hull.cgroups.hierarchy import CGROUP_ROOT, detect_mode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from hull.cgroups.driver import CgroupDriver
 
 
 def new_driver(cgroups_path: str, container_id: str, systemd: bool = False,
@@ -28,8 +30,8 @@ def save(driver: CgroupDriver) -> dict[str, Any]:
 
 
 def load(saved: dict[str, Any]) -> CgroupDriver:
-    paths = {k: Path(v) for k, v in saved.get("paths", {}).items()}
-    created = [Path(p) for p in saved.get("created", [])]
+    paths: dict[str, str] = dict(saved.get("paths", {}))
+    created: list[str] = list(saved.get("created", []))
     if list(paths) == [""]:
         from hull.cgroups.v2.driver import V2Driver
         return V2Driver(paths[""], created)

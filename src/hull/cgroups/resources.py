@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from hull.errors import InvalidArgument
+from hull.record import field, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass
+@record
 class Cpu:
     shares: int | None = None
     quota: int | None = None
@@ -20,8 +22,14 @@ class Cpu:
     mems: str | None = None
     idle: int | None = None
 
+    def scheduler_set(self) -> bool:
+        """Anything for the cpu controller (cpus/mems belong to cpuset)."""
+        return any(v is not None for v in (self.shares, self.quota, self.period, self.burst,
+                                           self.realtime_runtime, self.realtime_period,
+                                           self.idle))
 
-@dataclass
+
+@record
 class Memory:
     limit: int | None = None
     reservation: int | None = None
@@ -33,8 +41,11 @@ class Memory:
     use_hierarchy: bool | None = None
     check_before_update: bool | None = None
 
+    def any_set(self) -> bool:
+        return any(v is not None for v in vars(self).values())
 
-@dataclass
+
+@record
 class DeviceRule:
     allow: bool
     type: str = "a"          # a, b, c
@@ -48,14 +59,14 @@ class DeviceRule:
         return f"{self.type} {num(self.major)}:{num(self.minor)} {self.access}"
 
 
-@dataclass
+@record
 class ThrottleDevice:
     major: int
     minor: int
     rate: int
 
 
-@dataclass
+@record
 class WeightDevice:
     major: int
     minor: int
@@ -63,7 +74,7 @@ class WeightDevice:
     leaf_weight: int | None = None
 
 
-@dataclass
+@record
 class BlockIO:
     weight: int | None = None
     leaf_weight: int | None = None
@@ -73,8 +84,13 @@ class BlockIO:
     throttle_read_iops: list[ThrottleDevice] = field(default_factory=list)
     throttle_write_iops: list[ThrottleDevice] = field(default_factory=list)
 
+    def any_set(self) -> bool:
+        return self.weight is not None or self.leaf_weight is not None or bool(
+            self.weight_device or self.throttle_read_bps or self.throttle_write_bps
+            or self.throttle_read_iops or self.throttle_write_iops)
 
-@dataclass
+
+@record
 class Resources:
     cpu: Cpu = field(default_factory=Cpu)
     memory: Memory = field(default_factory=Memory)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from hull.record import field, record, to_dict
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass
+@record
 class CpuStats:
     usage_total: int = 0           # ns
     usage_user: int = 0            # ns
@@ -17,7 +20,7 @@ class CpuStats:
     throttled_time: int = 0        # ns
 
 
-@dataclass
+@record
 class MemoryStats:
     usage: int = 0
     max_usage: int = 0
@@ -29,7 +32,7 @@ class MemoryStats:
     raw: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class BlkioEntry:
     major: int
     minor: int
@@ -37,7 +40,7 @@ class BlkioEntry:
     value: int
 
 
-@dataclass
+@record
 class CgroupStats:
     cpu: CpuStats = field(default_factory=CpuStats)
     memory: MemoryStats = field(default_factory=MemoryStats)
@@ -51,7 +54,7 @@ class CgroupStats:
     def to_runc(self) -> dict[str, Any]:
         """The `data` object of `runc events --stats`."""
         def blk(entries: list[BlkioEntry]) -> list[dict[str, Any]]:
-            return [asdict(e) for e in entries]
+            return [to_dict(e) for e in entries]
         return {
             "cpu": {
                 "usage": {"total": self.cpu.usage_total, "percpu": self.cpu.usage_percpu,

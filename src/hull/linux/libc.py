@@ -5,7 +5,10 @@ from __future__ import annotations
 import ctypes
 import os
 from functools import cache
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # x86_64 and aarch64 syscall numbers for the calls glibc 2.36 has no wrapper for.
 _SYSCALLS: dict[str, dict[str, int]] = {

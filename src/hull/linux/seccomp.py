@@ -7,10 +7,10 @@ and compiles argument conditions to BPF); hull only translates OCI names to its 
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass, field
 from functools import cache
 
 from hull.linux.libc import cstr
+from hull.record import field, record
 
 SCMP_ACT_KILL_PROCESS = 0x80000000
 SCMP_ACT_KILL_THREAD = 0x00000000
@@ -59,7 +59,7 @@ class _ArgCmp(ctypes.Structure):
                 ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
 
 
-@dataclass
+@record
 class Condition:
     index: int
     op: str
@@ -67,14 +67,14 @@ class Condition:
     value_two: int = 0
 
 
-@dataclass
+@record
 class Rule:
     names: list[str]
     action: int
     conditions: list[Condition] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Filter:
     default_action: int
     architectures: list[str] = field(default_factory=list)

@@ -9,112 +9,179 @@ runc's format (JSON lines with "level" and "msg" under --log-format json).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
-from typing import Any
+from types import SimpleNamespace as Args
 
 from hull.errors import HullError, InvalidArgument
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 DEFAULT_ROOT = "/run/hull-runtime"
 
+# A flag is (names, destination, kind): kind "bool" takes no value, "value" one, "list" one
+# per use. argparse would do, but costs ~10 ms of imports on every container start; the
+# grammar here is urfave/cli's as runc uses it: --flag VALUE, --flag=VALUE, -f VALUE.
+Flag = tuple[tuple[str, ...], str, str]
+GLOBAL: list[Flag] = [
+    (("--root",), "root", "value"), (("--log",), "log", "value"),
+    (("--log-format",), "log_format", "value"), (("--debug",), "debug", "bool"),
+    (("--systemd-cgroup",), "systemd_cgroup", "bool"), (("--rootless",), "rootless", "value"),
+    (("--criu",), "criu", "value"), (("-v", "--version"), "version", "bool"),
+    (("-h", "--help"), "help", "bool"),
+]
+_CREATE: list[Flag] = [
+    (("-b", "--bundle"), "bundle", "value"), (("--pid-file",), "pid_file", "value"),
+    (("--console-socket",), "console_socket", "value"),
+    (("--preserve-fds",), "preserve_fds", "value"), (("--no-pivot",), "no_pivot", "bool"),
+    (("--no-new-keyring",), "no_new_keyring", "bool"),
+]
+_UPDATE = [((f"--{n}",), n.replace("-", "_"), "value") for n in (
+    "blkio-weight", "cpu-period", "cpu-quota", "cpu-burst", "cpu-share", "cpu-rt-period",
+    "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems", "memory", "memory-reservation",
+    "memory-swap", "kernel-memory", "kernel-memory-tcp", "pids-limit", "l3-cache-schema",
+    "mem-bw-schema")]
+# command -> (flags, positional names, name of the list that takes everything after them)
+COMMANDS: dict[str, tuple[list[Flag], list[str], str | None]] = {
+    "create": (_CREATE, ["id"], None),
+    "run": ([*_CREATE, (("-d", "--detach"), "detach", "bool"), (("--keep",), "keep", "bool")],
+            ["id"], None),
+    "start": ([], ["id"], None),
+    "state": ([], ["id"], None),
+    "kill": ([(("-a", "--all"), "all", "bool")], ["id", "signal?"], None),
+    "delete": ([(("-f", "--force"), "force", "bool")], ["id"], None),
+    "exec": ([(("-p", "--process"), "process", "value"), (("-d", "--detach"), "detach", "bool"),
+              (("--pid-file",), "pid_file", "value"),
+              (("--console-socket",), "console_socket", "value"),
+              (("-t", "--tty"), "tty", "bool"), (("--cwd",), "cwd", "value"),
+              (("-e", "--env"), "env", "list"), (("-u", "--user"), "user", "value"),
+              (("-g", "--additional-gids"), "additional_gids", "list"),
+              (("-c", "--cap"), "cap", "list"), (("--no-new-privs",), "no_new_privs", "bool"),
+              (("--apparmor",), "apparmor", "value"),
+              (("--process-label",), "process_label", "value"),
+              (("--preserve-fds",), "preserve_fds", "value"),
+              (("--ignore-paused",), "ignore_paused", "bool"),
+              (("--cgroup",), "cgroup", "list")], ["id"], "args"),
+    "ps": ([(("-f", "--format"), "format", "value")], ["id"], "ps_args"),
+    "pause": ([], ["id"], None),
+    "resume": ([], ["id"], None),
+    "update": ([(("-r", "--resources"), "resources", "value"), *_UPDATE], ["id"], None),
+    "list": ([(("-f", "--format"), "format", "value"), (("-q", "--quiet"), "quiet", "bool")],
+             [], None),
+    "spec": ([(("-b", "--bundle"), "bundle", "value"), (("--rootless",), "rootless", "bool")],
+             [], None),
+    "features": ([], [], None),
+    "events": ([(("--stats",), "stats", "bool"), (("--interval",), "interval", "value")],
+               ["id"], None),
+}
+DEFAULTS: dict[str, Any] = {
+    "root": os.environ.get("HULL_RUNTIME_ROOT", DEFAULT_ROOT), "log_format": "text",
+    "bundle": ".", "preserve_fds": "0", "format": "table", "interval": "5s", "signal": "SIGTERM",
+}
+USAGE = """usage: hull-runtime [global flags] COMMAND [flags] ID [ARGS...]
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hull-runtime", description="hull's OCI runtime")
-    p.add_argument("--root", default=os.environ.get("HULL_RUNTIME_ROOT", DEFAULT_ROOT))
-    p.add_argument("--log", default=None)
-    p.add_argument("--log-format", choices=["text", "json"], default="text")
-    p.add_argument("--debug", action="store_true")
-    p.add_argument("--systemd-cgroup", action="store_true")
-    p.add_argument("--rootless", default="auto")
-    p.add_argument("--criu", default=None, help=argparse.SUPPRESS)
-    p.add_argument("-v", "--version", action="store_true")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+hull's OCI runtime (runc-compatible).
+commands: create run start state kill delete exec ps pause resume update list spec
+          features events
+global flags: --root DIR  --log FILE  --log-format text|json  --debug  --systemd-cgroup
+"""
 
-    def create_flags(c: argparse.ArgumentParser) -> None:
-        c.add_argument("-b", "--bundle", default=".")
-        c.add_argument("--pid-file")
-        c.add_argument("--console-socket")
-        c.add_argument("--preserve-fds", type=int, default=0)
-        c.add_argument("--no-pivot", action="store_true")
-        c.add_argument("--no-new-keyring", action="store_true")
-        c.add_argument("id")
 
-    create_flags(sub.add_parser("create", help="create a container"))
-    r = sub.add_parser("run", help="create and start a container")
-    create_flags(r)
-    r.add_argument("-d", "--detach", action="store_true")
-    r.add_argument("--keep", action="store_true")
-    sub.add_parser("start").add_argument("id")
-    sub.add_parser("state").add_argument("id")
-    k = sub.add_parser("kill")
-    k.add_argument("-a", "--all", action="store_true")
-    k.add_argument("id")
-    k.add_argument("signal", nargs="?", default="SIGTERM")
-    d = sub.add_parser("delete")
-    d.add_argument("-f", "--force", action="store_true")
-    d.add_argument("id")
-    e = sub.add_parser("exec")
-    e.add_argument("-p", "--process")
-    e.add_argument("-d", "--detach", action="store_true")
-    e.add_argument("--pid-file")
-    e.add_argument("--console-socket")
-    e.add_argument("-t", "--tty", action="store_true")
-    e.add_argument("--cwd")
-    e.add_argument("-e", "--env", action="append", default=[])
-    e.add_argument("-u", "--user")
-    e.add_argument("-g", "--additional-gids", action="append", default=[])
-    e.add_argument("-c", "--cap", action="append", default=[])
-    e.add_argument("--no-new-privs", action="store_true")
-    e.add_argument("--apparmor")
-    e.add_argument("--process-label")
-    e.add_argument("--preserve-fds", type=int, default=0)
-    e.add_argument("--ignore-paused", action="store_true")
-    e.add_argument("--cgroup")
-    e.add_argument("id")
-    e.add_argument("args", nargs=argparse.REMAINDER)
-    ps = sub.add_parser("ps")
-    ps.add_argument("-f", "--format", choices=["table", "json"], default="table")
-    ps.add_argument("id")
-    ps.add_argument("ps_args", nargs=argparse.REMAINDER)
-    sub.add_parser("pause").add_argument("id")
-    sub.add_parser("resume").add_argument("id")
-    u = sub.add_parser("update")
-    u.add_argument("-r", "--resources")
-    for flag in ("--blkio-weight", "--cpu-period", "--cpu-quota", "--cpu-burst",
-                 "--cpu-share", "--cpu-rt-period", "--cpu-rt-runtime", "--cpuset-cpus",
-                 "--cpuset-mems", "--memory", "--memory-reservation", "--memory-swap",
-                 "--kernel-memory", "--kernel-memory-tcp", "--pids-limit",
-                 "--l3-cache-schema", "--mem-bw-schema"):
-        u.add_argument(flag)
-    u.add_argument("id")
-    ls = sub.add_parser("list")
-    ls.add_argument("-f", "--format", choices=["table", "json"], default="table")
-    ls.add_argument("-q", "--quiet", action="store_true")
-    sp = sub.add_parser("spec")
-    sp.add_argument("-b", "--bundle", default=".")
-    sp.add_argument("--rootless", action="store_true")
-    sub.add_parser("features")
-    ev = sub.add_parser("events")
-    ev.add_argument("--stats", action="store_true")
-    ev.add_argument("--interval", default="5s")
-    ev.add_argument("id")
-    return p
+def _take(argv: list[str], i: int, flags: list[Flag], out: Args) -> int:
+    """Consume one flag at argv[i]; returns the index after it."""
+    arg = argv[i]
+    name, eq, inline = arg.partition("=")
+    for names, dest, kind in flags:
+        if name in names:
+            if kind == "bool":
+                if eq:
+                    raise InvalidArgument(f"flag {name} takes no value")
+                setattr(out, dest, True)
+                return i + 1
+            if eq:
+                value, nxt = inline, i + 1
+            elif i + 1 < len(argv):
+                value, nxt = argv[i + 1], i + 2
+            else:
+                raise InvalidArgument(f"flag {name} needs a value")
+            if kind == "list":
+                getattr(out, dest).append(value)
+            else:
+                setattr(out, dest, value)
+            return nxt
+    raise InvalidArgument(f"unknown flag {name}")
+
+
+def parse_args(argv: list[str]) -> Args:
+    out = Args(command=None, **DEFAULTS)
+    for _, dest, kind in GLOBAL:
+        if not hasattr(out, dest):
+            setattr(out, dest, [] if kind == "list" else False if kind == "bool" else None)
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i = _take(argv, i, GLOBAL, out)
+    if i == len(argv):
+        return out
+    out.command = argv[i]
+    if out.command not in COMMANDS:
+        raise InvalidArgument(f"unknown command {out.command!r}")
+    flags, positionals, rest = COMMANDS[out.command]
+    for _, dest, kind in flags:
+        if not hasattr(out, dest) or kind != "value" or dest not in DEFAULTS:
+            setattr(out, dest, [] if kind == "list" else False if kind == "bool" else
+                    DEFAULTS.get(dest))
+    if rest:
+        setattr(out, rest, [])
+    i += 1
+    filled = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--" and filled == len(positionals) and rest:
+            getattr(out, rest).extend(argv[i + 1:])
+            break
+        if arg.startswith("-") and len(arg) > 1 and not (rest and filled == len(positionals)):
+            i = _take(argv, i, flags, out)
+            continue
+        if filled < len(positionals):
+            setattr(out, positionals[filled].rstrip("?"), arg)
+            filled += 1
+        elif rest:
+            getattr(out, rest).extend(argv[i:])
+            break
+        else:
+            raise InvalidArgument(f"{out.command}: unexpected argument {arg!r}")
+        i += 1
+    required = [p for p in positionals if not p.endswith("?")]
+    if filled < len(required):
+        raise InvalidArgument(f"{out.command}: missing {required[filled].upper()} argument")
+    try:
+        out.preserve_fds = int(getattr(out, "preserve_fds", None) or 0)
+    except ValueError:
+        raise InvalidArgument(f"--preserve-fds: {out.preserve_fds!r} is not a number") from None
+    if out.log_format not in ("text", "json"):
+        raise InvalidArgument(f"--log-format: {out.log_format!r} (want text or json)")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    raw = sys.argv[1:] if argv is None else argv
+    try:
+        args = parse_args(raw)
+    except InvalidArgument as e:
+        print(f"hull-runtime: {e}\n{USAGE}", file=sys.stderr, end="")
+        return 1
     if args.version:
         from hull import __version__
         print(f"hull-runtime version {__version__}\nspec: 1.2.0")
         return 0
-    if not args.command:
-        _parser().print_help()
+    if args.help or not args.command:
+        print(USAGE, end="")
         return 0
     try:
         from hull.runtime import commands
-        result: int = getattr(commands, "cmd_" + args.command.replace("-", "_"))(args)
+        result: int = getattr(commands, "cmd_" + args.command)(args)
         return result
     except HullError as e:
         _report(args, str(e))
@@ -130,15 +197,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _report(args: argparse.Namespace, message: str) -> None:
+def _report(args: Args, message: str) -> None:
     print(f"hull-runtime: {message}", file=sys.stderr)
     if not args.log:
         return
+    from hull import fastjson
     from hull.runtime.state import now_rfc3339
     if args.log_format == "json":
-        line = json.dumps({"level": "error", "msg": message, "time": now_rfc3339()})
+        line = fastjson.dumps({"level": "error", "msg": message, "time": now_rfc3339()})
     else:
-        line = f'time="{now_rfc3339()}" level=error msg={json.dumps(message)}'
+        line = f'time="{now_rfc3339()}" level=error msg={fastjson.dumps(message)}'
     try:
         with open(args.log, "a") as f:
             f.write(line + "\n")
@@ -147,7 +215,8 @@ def _report(args: argparse.Namespace, message: str) -> None:
 
 
 def parse_signal(value: str) -> int:
-    import signal
+    """SIGTERM, TERM or 15 (and SIGRTMIN+3 style), as runc kill accepts them."""
+    import _signal  # type: ignore[import-not-found]
     text = value.upper()
     if text.isdigit():
         number = int(text)
@@ -155,13 +224,20 @@ def parse_signal(value: str) -> int:
             raise InvalidArgument(f"invalid signal {value!r}")
         return number
     name = text if text.startswith("SIG") else "SIG" + text
-    try:
-        return int(signal.Signals[name])
-    except KeyError:
-        raise InvalidArgument(f"invalid signal {value!r}") from None
+    base, plus, offset = name.partition("+")
+    found = getattr(_signal, base, None) if base.isidentifier() and base.isupper() else None
+    if not isinstance(found, int) or base in ("SIG_DFL", "SIG_IGN", "SIG_BLOCK",
+                                               "SIG_UNBLOCK", "SIG_SETMASK"):
+        raise InvalidArgument(f"invalid signal {value!r}")
+    if plus:
+        if not offset.isdigit():
+            raise InvalidArgument(f"invalid signal {value!r}")
+        found += int(offset)
+    return found
 
 
 def print_json(obj: Any) -> None:
+    import json  # pretty output for people; the hot paths use hull.fastjson
     sys.stdout.write(json.dumps(obj, indent=2) + "\n")
 
 

@@ -2,44 +2,47 @@
 
 from __future__ import annotations
 
-import argparse
-import json
+import os
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
+from hull import fastjson
 from hull.errors import FailedPrecondition, InvalidArgument
 from hull.runtime.cli import parse_signal, print_json
 from hull.runtime.create import CreateOptions
 from hull.runtime.lifecycle import Runtime
 from hull.runtime.state import Status
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import SimpleNamespace as Args
+    from typing import Any
 
-def _runtime(args: argparse.Namespace) -> Runtime:
-    return Runtime(Path(args.root), systemd_cgroup=args.systemd_cgroup)
+
+def _runtime(args: Args) -> Runtime:
+    return Runtime(args.root, systemd_cgroup=args.systemd_cgroup)
 
 
-def _create_options(args: argparse.Namespace) -> CreateOptions:
+def _create_options(args: Args) -> CreateOptions:
     return CreateOptions(
-        pid_file=Path(args.pid_file).absolute() if args.pid_file else None,
-        console_socket=Path(args.console_socket) if args.console_socket else None,
+        pid_file=os.path.abspath(args.pid_file) if args.pid_file else None,
+        console_socket=args.console_socket,
         preserve_fds=args.preserve_fds, no_pivot=args.no_pivot,
         no_new_keyring=args.no_new_keyring,
     )
 
 
-def cmd_create(args: argparse.Namespace) -> int:
-    _runtime(args).create(args.id, Path(args.bundle), _create_options(args))
+def cmd_create(args: Args) -> int:
+    _runtime(args).create(args.id, args.bundle, _create_options(args))
     return 0
 
 
-def cmd_start(args: argparse.Namespace) -> int:
+def cmd_start(args: Args) -> int:
     _runtime(args).start(args.id)
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: Args) -> int:
     from hull.linux import process as proc
     from hull.runtime.waiting import wait_forwarding
     rt = _runtime(args)
@@ -47,7 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # the container's PID 1 is reparented to us when the init's first stage exits,
         # so we can wait for it like a child
         proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)
-    st = rt.create(args.id, Path(args.bundle), _create_options(args))
+    st = rt.create(args.id, args.bundle, _create_options(args))
     try:
         rt.start(args.id)
     except BaseException:
@@ -61,38 +64,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-def cmd_state(args: argparse.Namespace) -> int:
+def cmd_state(args: Args) -> int:
     print_json(_runtime(args).state(args.id).oci())
     return 0
 
 
-def cmd_kill(args: argparse.Namespace) -> int:
+def cmd_kill(args: Args) -> int:
     _runtime(args).kill(args.id, parse_signal(args.signal), all_processes=args.all)
     return 0
 
 
-def cmd_delete(args: argparse.Namespace) -> int:
+def cmd_delete(args: Args) -> int:
     _runtime(args).delete(args.id, force=args.force)
     return 0
 
 
-def cmd_pause(args: argparse.Namespace) -> int:
+def cmd_pause(args: Args) -> int:
     _runtime(args).pause(args.id)
     return 0
 
 
-def cmd_resume(args: argparse.Namespace) -> int:
+def cmd_resume(args: Args) -> int:
     _runtime(args).resume(args.id)
     return 0
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+def cmd_list(args: Args) -> int:
     states = _runtime(args).containers()
     if args.quiet:
         for st in states:
             print(st.id)
     elif args.format == "json":
-        print(json.dumps([st.oci() for st in states]))
+        print(fastjson.dumps([st.oci() for st in states]))
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(st.id, str(st.oci()["pid"]), st.status.value, st.bundle, st.created,
@@ -103,11 +106,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ps(args: argparse.Namespace) -> int:
+def cmd_ps(args: Args) -> int:
     import subprocess
     pids = _runtime(args).pids(args.id)
     if args.format == "json":
-        print(json.dumps(pids))
+        print(fastjson.dumps(pids))
         return 0
     ps_args = [a for a in args.ps_args if a != "--"] or ["-ef"]
     out = subprocess.run(["ps", *ps_args], capture_output=True, text=True, check=True).stdout
@@ -126,7 +129,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_exec(args: argparse.Namespace) -> int:
+def cmd_exec(args: Args) -> int:
     from hull.runtime.execute import start_process
     from hull.runtime.waiting import wait_forwarding
     rt = _runtime(args)
@@ -136,21 +139,21 @@ def cmd_exec(args: argparse.Namespace) -> int:
     st.status.require(st.status.can_exec or st.status is Status.PAUSED, "exec", args.id)
     process = _exec_process(args, st.config.get("process") or {})
     pid = start_process(st, process,
-                        console_socket=Path(args.console_socket) if args.console_socket else None,
+                        console_socket=args.console_socket,
                         preserve_fds=args.preserve_fds,
-                        pid_file=Path(args.pid_file).absolute() if args.pid_file else None)
+                        pid_file=os.path.abspath(args.pid_file) if args.pid_file else None)
     if args.detach:
         return 0
     return wait_forwarding(pid)
 
 
-def _exec_process(args: argparse.Namespace, base: dict[str, Any]) -> Any:
+def _exec_process(args: Args, base: dict[str, Any]) -> Any:
     from hull.runtime.spec import parse_process
     if args.process:
         try:
             with open(args.process) as f:
-                raw = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
+                raw = fastjson.loads(f.read())
+        except (OSError, ValueError) as e:
             raise InvalidArgument(f"--process {args.process}: {e}") from None
         return parse_process(raw)
     cmd = [a for a in args.args if a != "--"] if args.args and args.args[0] == "--" else args.args
@@ -197,15 +200,15 @@ def parse_size(value: str) -> int:
         raise InvalidArgument(f"invalid size {value!r}") from None
 
 
-def cmd_update(args: argparse.Namespace) -> int:
+def cmd_update(args: Args) -> int:
     if args.resources:
         try:
             if args.resources == "-":
-                resources = json.load(sys.stdin)
+                resources = fastjson.loads(sys.stdin.read())
             else:
                 with open(args.resources) as f:
-                    resources = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
+                    resources = fastjson.loads(f.read())
+        except (OSError, ValueError) as e:
             raise InvalidArgument(f"--resources: {e}") from None
     else:
         resources = {}
@@ -237,23 +240,23 @@ def cmd_update(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_events(args: argparse.Namespace) -> int:
+def cmd_events(args: Args) -> int:
     rt = _runtime(args)
     interval = _duration(args.interval)
     st = rt.state(args.id)
     driver = rt.driver(st)
     if args.stats:
-        print(json.dumps({"type": "stats", "id": args.id, "data": driver.stats().to_runc()}))
+        print(fastjson.dumps({"type": "stats", "id": args.id, "data": driver.stats().to_runc()}))
         return 0
     ooms = driver.oom_kills()
     next_stats = time.monotonic()
     while rt.state(args.id).status is not Status.STOPPED:
         now_ooms = driver.oom_kills()
         if now_ooms > ooms:
-            print(json.dumps({"type": "oom", "id": args.id}), flush=True)
+            print(fastjson.dumps({"type": "oom", "id": args.id}), flush=True)
             ooms = now_ooms
         if time.monotonic() >= next_stats:
-            print(json.dumps({"type": "stats", "id": args.id,
+            print(fastjson.dumps({"type": "stats", "id": args.id,
                               "data": driver.stats().to_runc()}), flush=True)
             next_stats = time.monotonic() + interval
         time.sleep(min(interval, 0.2))
@@ -268,16 +271,19 @@ def _duration(text: str) -> float:
     raise InvalidArgument(f"--interval: invalid duration {text!r}")
 
 
-def cmd_spec(args: argparse.Namespace) -> int:
+def cmd_spec(args: Args) -> int:
+    import json
+
     from hull.runtime.defaults import default_spec
-    path = Path(args.bundle) / "config.json"
-    if path.exists():
+    path = os.path.join(args.bundle, "config.json")
+    if os.path.exists(path):
         raise FailedPrecondition(f"{path} already exists; remove it first")
-    path.write_text(json.dumps(default_spec(rootless=args.rootless), indent=2) + "\n")
+    with open(path, "w") as f:
+        f.write(json.dumps(default_spec(rootless=args.rootless), indent=2) + "\n")
     return 0
 
 
-def cmd_features(args: argparse.Namespace) -> int:
+def cmd_features(args: Args) -> int:
     from hull.runtime.defaults import features
     print_json(features())
     return 0

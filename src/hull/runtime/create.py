@@ -5,29 +5,32 @@ undone (process killed, cgroup removed, state directory deleted) before the erro
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import signal
-import socket
-from dataclasses import dataclass, replace
-from pathlib import Path
 
 from hull.cgroups import manager
-from hull.cgroups.driver import CgroupDriver
 from hull.cgroups.resources import DeviceRule, Resources
 from hull.errors import FailedPrecondition, InvalidArgument, Unavailable
+from hull.record import record, replace
 from hull.runtime import hooks
 from hull.runtime.init import InitContext, stage1
 from hull.runtime.spec import IdMapping, Spec, load
 from hull.runtime.state import EXEC_FIFO, State, StateStore, Status, now_rfc3339, process_start_time
 from hull.runtime.sync import Channel
+from hull.suppress import suppress
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+
+    from hull.cgroups.driver import CgroupDriver
+
+SIGKILL = 9
 
 
-@dataclass
+@record
 class CreateOptions:
-    pid_file: Path | None = None
-    console_socket: Path | None = None
+    pid_file: str | None = None
+    console_socket: str | None = None
     preserve_fds: int = 0
     no_pivot: bool = False
     no_new_keyring: bool = False
@@ -46,12 +49,12 @@ def _check_host_support(spec: Spec) -> None:
         raise Unavailable("linux.namespaces: this kernel has no time namespace")
 
 
-def create(store: StateStore, container_id: str, bundle: Path,
+def create(store: StateStore, container_id: str, bundle: str,
            opts: CreateOptions) -> State:
     spec = load(bundle)
     _check_host_support(spec)
     state_dir = store.reserve(container_id)
-    state = State(id=container_id, bundle=str(bundle.resolve()), rootfs=str(spec.root_path),
+    state = State(id=container_id, bundle=os.path.realpath(bundle), rootfs=spec.root_path,
                   created=now_rfc3339(), annotations=spec.annotations, config=spec.raw)
     driver = None
     pid = 0
@@ -62,19 +65,14 @@ def create(store: StateStore, container_id: str, bundle: Path,
         state.cgroup = manager.save(driver)
         store.save(state)   # status "creating": a crash from here on leaves a deletable record
         driver.apply(with_default_device_rules(spec))
-        fifo = state_dir / EXEC_FIFO
+        fifo = f"{state_dir}/{EXEC_FIFO}"
         os.mkfifo(fifo, 0o622)
         root_uid = _host_id(spec.linux.uid_mappings, 0)
         root_gid = _host_id(spec.linux.gid_mappings, 0)
         if (root_uid, root_gid) != (0, 0):
             os.chown(fifo, root_uid, root_gid)
         if opts.console_socket is not None:
-            console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                console.connect(str(opts.console_socket))
-            except OSError as e:
-                raise InvalidArgument(f"--console-socket {opts.console_socket}: "
-                                      f"{e.strerror}") from None
+            console = connect_console(opts.console_socket)
         parent, child = Channel.pair()
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         ctx = InitContext(spec, child, fifo_fd, console, opts.preserve_fds, opts.no_pivot,
@@ -102,14 +100,15 @@ def create(store: StateStore, container_id: str, bundle: Path,
         return state
     except BaseException:
         if pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            with suppress(ProcessLookupError):
+                os.kill(pid, SIGKILL)
         if driver is not None:
-            with contextlib.suppress(Exception):
-                driver.kill_all(signal.SIGKILL)
-            with contextlib.suppress(Exception):
+            with suppress(Exception):
+                driver.kill_all(SIGKILL)
+            with suppress(Exception):
                 driver.destroy()
-        shutil.rmtree(state_dir, ignore_errors=True)
+        with suppress(OSError):
+            store.remove(container_id)
         raise
     finally:
         if console is not None:
@@ -121,13 +120,14 @@ def _drive(ch: Channel, first: int, spec: Spec, state: State, driver: CgroupDriv
     pid = 0
     try:
         driver.add_process(first)
+        if any(n.type == "user" and not n.path for n in spec.linux.namespaces):
+            ch.recv("userns")
+            _write_id_maps(first, spec)
+            ch.send("mapped")
         ch.send("go")
         while True:
             msg = ch.recv()
-            if msg["type"] == "userns":
-                _write_id_maps(first, spec)
-                ch.send("mapped")
-            elif msg["type"] == "pid":
+            if msg["type"] == "pid":
                 pid = int(msg["pid"])
                 state.pid = pid
                 os.waitpid(first, 0)
@@ -143,13 +143,13 @@ def _drive(ch: Channel, first: int, spec: Spec, state: State, driver: CgroupDriv
                 raise FailedPrecondition(f"protocol error: unexpected {msg['type']!r}")
     except BaseException:
         if pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            with suppress(ProcessLookupError):
+                os.kill(pid, SIGKILL)
         raise
     finally:
         ch.close()
         if first:
-            with contextlib.suppress(ChildProcessError):
+            with suppress(ChildProcessError):
                 os.waitpid(first, 0)
 
 
@@ -171,8 +171,20 @@ def _host_id(mappings: list[IdMapping], container_id: int) -> int:
     return container_id
 
 
-def _write_pid_file(path: Path, pid: int) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+def connect_console(path: str) -> socket.socket:
+    import socket
+    console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        console.connect(path)
+    except OSError as e:
+        console.close()
+        raise InvalidArgument(f"--console-socket {path}: {e.strerror}") from None
+    return console
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    head, tail = os.path.split(path)
+    tmp = os.path.join(head, f".{tail}.tmp")
     with open(tmp, "w") as f:
         f.write(str(pid))
     os.replace(tmp, path)

@@ -20,12 +20,8 @@ can open it through /proc (CVE-2019-5736 class); execve resets that for the targ
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import sys
-from pathlib import Path
-from typing import NoReturn
 
 from hull.errors import InvalidArgument
 from hull.linux import namespaces as ns
@@ -35,6 +31,12 @@ from hull.runtime.init import _kind, _message
 from hull.runtime.spec import Linux, Process, parse_linux
 from hull.runtime.state import State
 from hull.runtime.sync import Channel
+from hull.suppress import suppress
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    from typing import NoReturn
 
 # join order: the user namespace first (it owns the others), the mount namespace last
 JOIN_ORDER = ["user", "ipc", "uts", "net", "pid", "cgroup", "time", "mnt"]
@@ -108,18 +110,15 @@ def _target(ch: Channel, process: Process, linux: Linux, console: socket.socket 
             os._exit(126)
 
 
-def start_process(st: State, process: Process, console_socket: Path | None = None,
-                  preserve_fds: int = 0, pid_file: Path | None = None) -> int:
+def start_process(st: State, process: Process, console_socket: str | None = None,
+                  preserve_fds: int = 0, pid_file: str | None = None) -> int:
     """Start process in the container; returns its PID (a child of ours, as subreaper)."""
     from hull.cgroups import manager
     linux = parse_linux(st.config.get("linux"))
     console = None
     if console_socket is not None:
-        console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            console.connect(str(console_socket))
-        except OSError as e:
-            raise InvalidArgument(f"--console-socket {console_socket}: {e.strerror}") from None
+        from hull.runtime.create import connect_console
+        console = connect_console(console_socket)
     proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)
     parent, child = Channel.pair()
     first = os.fork()
@@ -145,14 +144,14 @@ def start_process(st: State, process: Process, console_socket: Path | None = Non
                 ready = True
     except BaseException:
         if pid:
-            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            with suppress(ProcessLookupError, ChildProcessError):
                 os.kill(pid, 9)
                 os.waitpid(pid, 0)
         raise
     finally:
         parent.close()
         if first:
-            with contextlib.suppress(ChildProcessError):
+            with suppress(ChildProcessError):
                 os.waitpid(first, 0)
     if pid_file is not None:
         from hull.runtime.create import _write_pid_file

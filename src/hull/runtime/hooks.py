@@ -8,13 +8,16 @@ delete. A failing hook before start aborts the container; after it, it is only a
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from typing import Any
 
+from hull import fastjson
 from hull.errors import HullError
 from hull.runtime.spec import Hook
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class HookFailed(HullError):
@@ -22,8 +25,10 @@ class HookFailed(HullError):
 
 
 def run(kind: str, hooks: list[Hook], state: dict[str, Any], fatal: bool = True) -> None:
+    if not hooks:
+        return
     import subprocess
-    payload = json.dumps(state).encode()
+    payload = fastjson.dumps(state).encode()
     for hook in hooks:
         env = dict(e.split("=", 1) for e in hook.env if "=" in e)
         args = hook.args or [hook.path]
@@ -51,7 +56,7 @@ def run(kind: str, hooks: list[Hook], state: dict[str, Any], fatal: bool = True)
 def run_in_process(kind: str, hooks: list[Hook], state: dict[str, Any]) -> None:
     """Run hooks from a container-side process (createContainer/startContainer), where the
     Python subprocess machinery is too heavy and threads are unwanted: fork, exec, wait."""
-    payload = json.dumps(state).encode()
+    payload = fastjson.dumps(state).encode()
     for hook in hooks:
         env = dict(e.split("=", 1) for e in hook.env if "=" in e)
         r, w = os.pipe()

@@ -4,14 +4,14 @@ Message sequence on the sync socket (parent = the runtime process):
 
     parent                         stage-1 (forked child)           stage-2 (container PID 1)
     fork ──────────────────────────►
-    add stage-1 to the cgroup
-    "go" ──────────────────────────►
-                                   setns(joined namespaces, user first)
-                                   unshare(CLONE_NEWUSER)?
+    add stage-1 to the cgroup      setns(joined namespaces, user first)
+      (meanwhile →)                unshare(CLONE_NEWUSER)?
          ◄────────────────── "userns"
     write uid_map / gid_map
     "mapped" ──────────────────────►
-                                   unshare(the other new namespaces)
+                                   unshare(the other new namespaces but cgroup)
+    "go" ──────────────────────────►
+                                   unshare(CLONE_NEWCGROUP)
                                    fork ─────────────────────────────►
          ◄────────────────── "pid" {pid}
                                    exit
@@ -33,20 +33,24 @@ Message sequence on the sync socket (parent = the runtime process):
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 import sys
-from dataclasses import dataclass
-from typing import Any, NoReturn
 
 from hull.errors import CannotInvoke, CommandNotFound, HullError
 from hull.linux import namespaces as ns
 from hull.linux import process as proc
+from hull.record import record
 from hull.runtime.spec import Spec
 from hull.runtime.sync import Channel
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    from typing import Any, NoReturn
 
-@dataclass
+
+@record
 class InitContext:
     spec: Spec
     channel: Channel
@@ -77,7 +81,6 @@ def stage1(ctx: InitContext) -> NoReturn:
     ch = ctx.channel
     try:
         proc.prctl(proc.PR_SET_DUMPABLE, 0)
-        ch.recv("go")
         linux = ctx.spec.linux
         joined = sorted((n for n in linux.namespaces if n.path), key=lambda n: n.type != "user")
         fds = [(os.open(n.path, os.O_RDONLY | os.O_CLOEXEC), n) for n in joined]
@@ -95,12 +98,19 @@ def stage1(ctx: InitContext) -> NoReturn:
             ch.recv("mapped")
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
+        # Everything but the cgroup namespace is made while the runtime is still moving us
+        # into the cgroup (a v1 migration waits for an RCU grace period, ~15 ms): the two
+        # overlap. The cgroup namespace must wait, its root is the cgroup we are in.
         flags = 0
         for kind in new:
-            if kind != "user":
+            if kind not in ("user", "cgroup"):
                 flags |= ns.NAMESPACES[kind][0]
         if flags:
             ns.unshare(flags)
+        from hull.runtime import hooks, procsetup, rootfs  # noqa: F401 - loaded for stage 2
+        ch.recv("go")
+        if "cgroup" in new:
+            ns.unshare(ns.CLONE_NEWCGROUP)
         if linux.time_offsets:
             with open("/proc/self/timens_offsets", "w") as f:
                 for clock, (secs, nsecs) in linux.time_offsets.items():
@@ -147,7 +157,7 @@ def stage2(ctx: InitContext) -> NoReturn:
             os.chdir("/")
         seal_imports()
         if spec.hostname:
-            socket.sethostname(spec.hostname)
+            _socket.sethostname(spec.hostname)
         if spec.domainname:
             proc.setdomainname(spec.domainname)
         if spec.linux.sysctl:
@@ -205,13 +215,12 @@ def preload(seccomp: bool, terminal: bool) -> None:
 
 
 def seal_imports() -> None:
-    """From here on no module may be loaded from disk: the disk is the container's."""
-    import importlib.machinery
+    """From here on no module may be loaded from disk: the disk is the container's.
+    Only the built-in and frozen importers stay (no file is read through them)."""
     sys.path.clear()
     sys.path_importer_cache.clear()
     sys.meta_path[:] = [f for f in sys.meta_path
-                        if f in (importlib.machinery.BuiltinImporter,
-                                 importlib.machinery.FrozenImporter)]
+                        if getattr(f, "__name__", "") in ("BuiltinImporter", "FrozenImporter")]
 
 
 def _sysctl(values: dict[str, str]) -> None:

@@ -7,33 +7,36 @@ checks the transition on the Status enum, and acts.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
-import shutil
-import signal
 import time
-from pathlib import Path
-from typing import Any
 
 from hull.cgroups import manager
-from hull.cgroups.driver import CgroupDriver
 from hull.cgroups.resources import parse as parse_resources
 from hull.errors import FailedPrecondition, HullError
 from hull.runtime import hooks
 from hull.runtime.create import CreateOptions, create
 from hull.runtime.spec import parse_hooks
 from hull.runtime.state import EXEC_FIFO, State, StateStore, Status
+from hull.suppress import suppress
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from hull.cgroups.driver import CgroupDriver
+
+SIGKILL = 9
 
 
 class Runtime:
-    def __init__(self, root: Path, systemd_cgroup: bool = False) -> None:
+    def __init__(self, root: str, systemd_cgroup: bool = False) -> None:
         self.store = StateStore(root)
         self.systemd_cgroup = systemd_cgroup
 
     # ---- create / start -------------------------------------------------------------------
 
-    def create(self, container_id: str, bundle: Path, opts: CreateOptions | None = None) -> State:
+    def create(self, container_id: str, bundle: str, opts: CreateOptions | None = None) -> State:
         opts = opts or CreateOptions()
         opts.systemd_cgroup = opts.systemd_cgroup or self.systemd_cgroup
         return create(self.store, container_id, bundle, opts)
@@ -41,7 +44,7 @@ class Runtime:
     def start(self, container_id: str) -> None:
         st = self.state(container_id)
         st.status.require(st.status.can_start, "start", container_id)
-        fifo = self.store.dir(container_id) / EXEC_FIFO
+        fifo = f"{self.store.dir(container_id)}/{EXEC_FIFO}"
         fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             # the init's blocked open(O_WRONLY) returns now; wait for its byte or its death
@@ -67,8 +70,8 @@ class Runtime:
             os.close(fd)
             if "pidfd" in locals() and pidfd is not None:
                 os.close(pidfd)
-            with contextlib.suppress(FileNotFoundError):
-                fifo.unlink()
+            with suppress(FileNotFoundError):
+                os.unlink(fifo)
         spec_hooks = parse_hooks(st.config.get("hooks"))
         if spec_hooks.get("poststart"):
             st.status = Status.RUNNING
@@ -82,7 +85,7 @@ class Runtime:
     def containers(self) -> list[State]:
         out = []
         for cid in self.store.ids():
-            with contextlib.suppress(HullError, OSError, ValueError):
+            with suppress(HullError, OSError, ValueError):
                 out.append(self.store.load(cid))
         return out
 
@@ -115,7 +118,7 @@ class Runtime:
             self._kill_everything(st, driver)
         if driver is not None:
             driver.destroy()
-        shutil.rmtree(self.store.dir(container_id), ignore_errors=True)
+        self.store.remove(container_id)
         spec_hooks = parse_hooks(st.config.get("hooks"))
         if spec_hooks.get("poststop"):
             st.status = Status.STOPPED
@@ -124,13 +127,13 @@ class Runtime:
     def _kill_everything(self, st: State, driver: CgroupDriver | None) -> None:
         if driver is not None:
             if driver.frozen():
-                with contextlib.suppress(Exception):
+                with suppress(Exception):
                     driver.freeze(False)
-            with contextlib.suppress(OSError, HullError):
-                driver.kill_all(signal.SIGKILL)
+            with suppress(OSError, HullError):
+                driver.kill_all(SIGKILL)
         if st.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(st.pid, signal.SIGKILL)
+            with suppress(ProcessLookupError):
+                os.kill(st.pid, SIGKILL)
         wait_gone(st.pid, st.pid_start)
         deadline = time.monotonic() + 5
         while driver is not None and driver.pids() and time.monotonic() < deadline:

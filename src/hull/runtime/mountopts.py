@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from hull.linux import mount as m
+from hull.record import field, record
 
 # option -> (clear?, flag)
 _FLAGS: dict[str, tuple[bool, int]] = {
@@ -36,7 +35,7 @@ _EXTRA = {"rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec"
           "rdiratime"}
 
 
-@dataclass
+@record
 class Options:
     flags: int = 0
     propagation: list[int] = field(default_factory=list)

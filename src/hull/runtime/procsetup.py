@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import resource
 import stat
-from typing import NoReturn
 
 from hull.errors import CannotInvoke, CommandNotFound, HullError, Unavailable
 from hull.linux import capabilities as caps
 from hull.linux import process as proc
 from hull.runtime.spec import RLIMITS, Linux, Process
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -9,7 +9,6 @@ never redirect a mount onto the host; create devices; pivot_root (or MS_MOVE + c
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -19,6 +18,7 @@ from hull.linux import fs
 from hull.linux import mount as m
 from hull.runtime import mountopts
 from hull.runtime.spec import Device, Mount, Spec
+from hull.suppress import suppress
 
 DEFAULT_DEVICES = [
     Device("/dev/null", "c", 1, 3, 0o666, 0, 0), Device("/dev/zero", "c", 1, 5, 0o666, 0, 0),
@@ -36,7 +36,7 @@ def prepare(spec: Spec, in_userns: bool, cgroup_dirs: dict[str, str], new_cgroup
     m.mount(None, "/", None, prop | m.MS_REC if prop & m.MS_REC else prop)
     m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
     # pivot_root refuses a new root whose parent mount is shared
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         m.mount(None, os.path.dirname(rootfs) or "/", None, m.MS_PRIVATE)
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -201,7 +201,7 @@ def _make_device(root_fd: int, dev: Device, in_userns: bool) -> None:
     parent, _, name = dev.path.strip("/").rpartition("/")
     pfd = fs.mkdir_all_in_root(root_fd, parent)
     try:
-        with contextlib.suppress(FileNotFoundError):
+        with suppress(FileNotFoundError):
             os.unlink(name, dir_fd=pfd)
         kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
         mode = (dev.file_mode if dev.file_mode is not None else 0o666) & 0o7777
@@ -229,7 +229,7 @@ def _symlink(root_fd: int, target: str, link: str) -> None:
 def _ptmx(root_fd: int) -> None:
     pfd = fs.mkdir_all_in_root(root_fd, "dev")
     try:
-        with contextlib.suppress(FileNotFoundError):
+        with suppress(FileNotFoundError):
             os.unlink("ptmx", dir_fd=pfd)
         os.symlink("pts/ptmx", "ptmx", dir_fd=pfd)
     finally:

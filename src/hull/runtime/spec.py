@@ -7,16 +7,18 @@ field the way the spec spells it (e.g. "linux.namespaces[2].type").
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
+from hull import fastjson
 from hull.cgroups.resources import Resources
 from hull.cgroups.resources import parse as parse_resources
 from hull.errors import InvalidArgument, NotFound
 from hull.linux.seccomp import Filter
+from hull.record import field, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart",
@@ -30,7 +32,7 @@ RLIMITS = {
 CAP_SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
 
 
-@dataclass
+@record
 class IdMapping:
     container_id: int
     host_id: int
@@ -40,7 +42,7 @@ class IdMapping:
         return f"{self.container_id} {self.host_id} {self.size}\n"
 
 
-@dataclass
+@record
 class Mount:
     destination: str
     type: str = ""
@@ -50,13 +52,13 @@ class Mount:
     gid_mappings: list[IdMapping] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Namespace:
     type: str
     path: str = ""
 
 
-@dataclass
+@record
 class User:
     uid: int = 0
     gid: int = 0
@@ -64,14 +66,14 @@ class User:
     additional_gids: list[int] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Rlimit:
     type: str
     soft: int
     hard: int
 
 
-@dataclass
+@record
 class Process:
     args: list[str]
     cwd: str = "/"
@@ -89,7 +91,7 @@ class Process:
     scheduler: dict[str, Any] | None = None
 
 
-@dataclass
+@record
 class Hook:
     path: str
     args: list[str] = field(default_factory=list)
@@ -97,7 +99,7 @@ class Hook:
     timeout: int | None = None
 
 
-@dataclass
+@record
 class Device:
     path: str
     type: str
@@ -108,7 +110,7 @@ class Device:
     gid: int | None = None
 
 
-@dataclass
+@record
 class Linux:
     namespaces: list[Namespace] = field(default_factory=list)
     uid_mappings: list[IdMapping] = field(default_factory=list)
@@ -131,10 +133,10 @@ class Linux:
         return next((n for n in self.namespaces if n.type == kind), None)
 
 
-@dataclass
+@record
 class Spec:
     oci_version: str
-    root_path: Path
+    root_path: str
     root_readonly: bool
     process: Process | None
     mounts: list[Mount]
@@ -413,7 +415,7 @@ def parse_linux(raw: Any) -> Linux:
     return out
 
 
-def parse(raw: Any, bundle: Path) -> Spec:
+def parse(raw: Any, bundle: str) -> Spec:
     cfg = _obj(raw, "config.json")
     version = _str(cfg, "ociVersion", "config.json")
     if not version.startswith("1."):
@@ -422,8 +424,9 @@ def parse(raw: Any, bundle: Path) -> Spec:
     root_path = _str(root, "path", "root")
     if not root_path:
         raise InvalidArgument("root.path: required")
-    rootfs = (bundle / root_path).resolve() if not root_path.startswith("/") else Path(root_path)
-    if not rootfs.is_dir():
+    rootfs = root_path if root_path.startswith("/") else \
+        os.path.realpath(os.path.join(bundle, root_path))
+    if not os.path.isdir(rootfs):
         raise InvalidArgument(f"root.path: {rootfs} is not a directory")
     mounts = []
     for i, m in enumerate(_list(cfg.get("mounts"), "mounts")):
@@ -447,15 +450,15 @@ def parse(raw: Any, bundle: Path) -> Spec:
                 {str(k): str(v) for k, v in annotations.items()}, linux, cfg)
 
 
-def load(bundle: Path) -> Spec:
-    path = bundle / "config.json"
-    if not bundle.is_dir():
+def load(bundle: str) -> Spec:
+    path = os.path.join(bundle, "config.json")
+    if not os.path.isdir(bundle):
         raise NotFound(f"bundle {bundle}: no such directory")
     try:
         with open(path, "rb") as f:
-            raw = json.load(f)
+            raw = fastjson.loads(f.read())
     except FileNotFoundError:
         raise NotFound(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except ValueError as e:   # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise InvalidArgument(f"{path}: malformed JSON: {e}") from None
-    return parse(raw, bundle.resolve())
+    return parse(raw, os.path.realpath(bundle))

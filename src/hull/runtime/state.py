@@ -7,29 +7,44 @@ until `start`) and the freezer.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import time
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
-from pathlib import Path
-from typing import Any
 
+from hull import fastjson
 from hull.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from hull.record import field, record, to_dict
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 OCI_VERSION = "1.2.0"
-_ID = re.compile(r"^[\w+\-.]+$")
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 EXEC_FIFO = "exec.fifo"
 STATE_FILE = "state.json"
 
 
-class Status(StrEnum):
-    CREATING = "creating"
-    CREATED = "created"
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
+class Status:
+    """A container's lifecycle state; the transition rules live here, as in youki.
+    (A plain class, not an Enum: the enum module is a measurable part of start-up.)"""
+
+    __slots__ = ("value",)
+    CREATING: ClassVar[Status]
+    CREATED: ClassVar[Status]
+    RUNNING: ClassVar[Status]
+    PAUSED: ClassVar[Status]
+    STOPPED: ClassVar[Status]
+    _ALL: ClassVar[dict[str, Status]]
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    @classmethod
+    def of(cls, value: str) -> Status:
+        return cls._ALL[value]
+
+    def __repr__(self) -> str:
+        return f"Status.{self.value.upper()}"
 
     @property
     def can_start(self) -> bool:
@@ -61,8 +76,14 @@ class Status(StrEnum):
                                      f"it is {self.value}")
 
 
+Status._ALL = {v: Status(v) for v in ("creating", "created", "running", "paused", "stopped")}
+Status.CREATING, Status.CREATED, Status.RUNNING, Status.PAUSED, Status.STOPPED = \
+    Status._ALL.values()
+
+
 def validate_id(container_id: str) -> None:
-    if not container_id or not _ID.match(container_id) or container_id in (".", ".."):
+    if not container_id or not _ID_CHARS.issuperset(container_id) or \
+            container_id in (".", ".."):
         raise InvalidArgument(f"invalid container ID {container_id!r}: use letters, digits "
                               "and _ + - . only")
 
@@ -80,7 +101,7 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
-@dataclass
+@record
 class State:
     id: str
     bundle: str
@@ -120,43 +141,43 @@ def now_rfc3339() -> str:
 class StateStore:
     """The runtime's --root directory: one subdirectory per container."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: str) -> None:
         self.root = root
 
-    def dir(self, container_id: str) -> Path:
-        return self.root / container_id
+    def dir(self, container_id: str) -> str:
+        return f"{self.root}/{container_id}"
 
-    def reserve(self, container_id: str) -> Path:
+    def reserve(self, container_id: str) -> str:
         """Claim the ID atomically (mkdir): two creates of one ID cannot both win."""
         validate_id(container_id)
         # 0711: a container whose root is an unprivileged host uid (user namespace) must
         # reach its exec FIFO, but nobody may list the containers
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o711)
+        os.makedirs(self.root, mode=0o711, exist_ok=True)
         d = self.dir(container_id)
         try:
-            d.mkdir(mode=0o711)
+            os.mkdir(d, 0o711)
         except FileExistsError:
             raise AlreadyExists(f"container {container_id!r} already exists") from None
         return d
 
     def save(self, state: State) -> None:
-        data = asdict(state)
+        data = to_dict(state)
         data["status"] = state.status.value
-        path = self.dir(state.id) / STATE_FILE
-        tmp = path.with_suffix(".tmp")
+        path = f"{self.dir(state.id)}/{STATE_FILE}"
+        tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(data, f)
+            f.write(fastjson.dumps(data))
         os.replace(tmp, path)
 
     def load(self, container_id: str) -> State:
         validate_id(container_id)
-        path = self.dir(container_id) / STATE_FILE
+        path = f"{self.dir(container_id)}/{STATE_FILE}"
         try:
             with open(path) as f:
-                data = json.load(f)
+                data = fastjson.loads(f.read())
         except FileNotFoundError:
             raise NotFound(f"container {container_id!r} does not exist") from None
-        data["status"] = Status(data["status"])
+        data["status"] = Status.of(data["status"])
         state = State(**data)
         state.status = self._status(state)
         return state
@@ -166,7 +187,7 @@ class StateStore:
             return Status.CREATING
         if not state.alive():
             return Status.STOPPED
-        if (self.dir(state.id) / EXEC_FIFO).exists():
+        if os.path.exists(f"{self.dir(state.id)}/{EXEC_FIFO}"):
             return Status.CREATED
         if state.cgroup:
             from hull.cgroups.manager import load
@@ -174,8 +195,23 @@ class StateStore:
                 return Status.PAUSED
         return Status.RUNNING
 
+    def remove(self, container_id: str) -> None:
+        """Delete a container's directory (it holds only files: state, FIFO, temp)."""
+        d = self.dir(container_id)
+        try:
+            names = os.listdir(d)
+        except FileNotFoundError:
+            return
+        for name in names:
+            try:
+                os.unlink(f"{d}/{name}")
+            except FileNotFoundError:
+                pass
+        os.rmdir(d)
+
     def ids(self) -> list[str]:
         try:
-            return sorted(p.name for p in self.root.iterdir() if (p / STATE_FILE).exists())
+            return sorted(name for name in os.listdir(self.root)
+                          if os.path.exists(f"{self.root}/{name}/{STATE_FILE}"))
         except FileNotFoundError:
             return []

@@ -8,11 +8,14 @@ into an exception in the parent, carrying the child's one-line message.
 
 from __future__ import annotations
 
-import json
-import socket
-from typing import Any
+import _socket
 
+from hull import fastjson
 from hull.errors import CannotInvoke, CommandNotFound, HullError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _ERRORS: dict[str, type[HullError]] = {
     "not-found": CommandNotFound, "cannot-invoke": CannotInvoke, "error": HullError,
@@ -24,19 +27,20 @@ class ChildError(HullError):
 
 
 class Channel:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
 
     @staticmethod
     def pair() -> tuple[Channel, Channel]:
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # _socket, not socket: the wrapper module imports enum and selectors at start-up
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         return Channel(a), Channel(b)
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
     def send(self, msg_type: str, **data: Any) -> None:
-        self.sock.send(json.dumps({"type": msg_type, **data}).encode())
+        self.sock.send(fastjson.dumps({"type": msg_type, **data}).encode())
 
     def send_error(self, message: str, kind: str = "error") -> None:
         try:
@@ -48,7 +52,7 @@ class Channel:
         raw = self.sock.recv(65536)
         if not raw:
             raise ChildError("container init exited before finishing setup")
-        msg: dict[str, Any] = json.loads(raw)
+        msg: dict[str, Any] = fastjson.loads(raw)
         if msg["type"] == "error":
             cls = _ERRORS.get(msg.get("kind", "error"), HullError)
             err = cls(msg["message"])

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+# _signal, not signal: the wrapper module imports enum, a measurable part of start-up
+import _signal as signal  # type: ignore[import-not-found]
 import os
-import signal
-from types import FrameType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)

@@ -3,7 +3,7 @@ writes reach the disk from the kernel's writeback threads, outside the container
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from hull.cgroups.files import read
 from hull.cgroups.files import write as write_file
@@ -11,12 +11,12 @@ from hull.cgroups.resources import BlockIO
 from hull.cgroups.stats import BlkioEntry
 
 
-def _weight_file(d: Path, name: str) -> str:
+def _weight_file(d: str, name: str) -> str:
     # kernels with BFQ instead of CFQ name the files blkio.bfq.*
-    return name if (d / name).exists() else name.replace("blkio.", "blkio.bfq.")
+    return name if os.path.exists(f"{d}/{name}") else name.replace("blkio.", "blkio.bfq.")
 
 
-def apply(d: Path, bio: BlockIO) -> None:
+def apply(d: str, bio: BlockIO) -> None:
     if bio.weight is not None:
         write_file(d, _weight_file(d, "blkio.weight"), bio.weight)
     if bio.leaf_weight is not None:
@@ -36,13 +36,8 @@ def apply(d: Path, bio: BlockIO) -> None:
             write_file(d, f"blkio.throttle.{name}", f"{t.major}:{t.minor} {t.rate}")
 
 
-def wanted(bio: BlockIO) -> bool:
-    return bio.weight is not None or bio.leaf_weight is not None or bool(
-        bio.weight_device or bio.throttle_read_bps or bio.throttle_write_bps
-        or bio.throttle_read_iops or bio.throttle_write_iops)
 
-
-def entries(d: Path, name: str) -> list[BlkioEntry]:
+def entries(d: str, name: str) -> list[BlkioEntry]:
     out: list[BlkioEntry] = []
     try:
         text = read(d, name)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from hull.cgroups.files import read, read_int, read_keyed, write
 from hull.cgroups.resources import Cpu
 from hull.cgroups.stats import CpuStats
 
 
-def apply(d: Path, cpu: Cpu) -> None:
+def apply(d: str, cpu: Cpu) -> None:
     if cpu.shares is not None:
         write(d, "cpu.shares", cpu.shares)
     # the period goes first: the kernel checks quota against the current period
@@ -28,19 +27,15 @@ def apply(d: Path, cpu: Cpu) -> None:
         write(d, "cpu.idle", cpu.idle)
 
 
-def wanted(cpu: Cpu) -> bool:
-    return any(v is not None for v in (cpu.shares, cpu.quota, cpu.period, cpu.burst,
-                                       cpu.realtime_period, cpu.realtime_runtime, cpu.idle))
 
-
-def throttling(d: Path, stats: CpuStats) -> None:
+def throttling(d: str, stats: CpuStats) -> None:
     st = read_keyed(d, "cpu.stat")
     stats.periods = st.get("nr_periods", 0)
     stats.throttled_periods = st.get("nr_throttled", 0)
     stats.throttled_time = st.get("throttled_time", 0)
 
 
-def usage(d: Path, stats: CpuStats) -> None:
+def usage(d: str, stats: CpuStats) -> None:
     stats.usage_total = read_int(d, "cpuacct.usage")
     try:
         stats.usage_percpu = [int(x) for x in read(d, "cpuacct.usage_percpu").split()]

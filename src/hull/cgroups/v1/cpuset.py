@@ -3,19 +3,19 @@ new cpuset empty, and an empty cpuset cannot hold a task)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from hull.cgroups.files import read, write
 from hull.cgroups.resources import Cpu
 
 
-def inherit(d: Path) -> None:
+def inherit(d: str) -> None:
     for name in ("cpuset.cpus", "cpuset.mems"):
         if not read(d, name):
-            write(d, name, read(d.parent, name))
+            write(d, name, read(os.path.dirname(d), name))
 
 
-def apply(d: Path, cpu: Cpu) -> None:
+def apply(d: str, cpu: Cpu) -> None:
     if cpu.cpus is not None:
         write(d, "cpuset.cpus", cpu.cpus)
     if cpu.mems is not None:

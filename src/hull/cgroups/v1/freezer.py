@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from hull.cgroups.files import read, write
 
 
-def set_state(d: Path, frozen: bool) -> None:
+def set_state(d: str, frozen: bool) -> None:
     want = "FROZEN" if frozen else "THAWED"
     for _ in range(2000):
         write(d, "freezer.state", want)
@@ -18,5 +17,5 @@ def set_state(d: Path, frozen: bool) -> None:
     raise TimeoutError(f"{d}: freezer did not reach {want}")
 
 
-def is_frozen(d: Path) -> bool:
+def is_frozen(d: str) -> bool:
     return read(d, "freezer.state") != "THAWED"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from hull.cgroups.files import read_int, read_keyed, write
 from hull.cgroups.resources import Memory
@@ -12,7 +12,7 @@ from hull.errors import InvalidArgument, Unavailable
 UNLIMITED = -1
 
 
-def apply(d: Path, mem: Memory) -> None:
+def apply(d: str, mem: Memory) -> None:
     if mem.kernel is not None or mem.kernel_tcp is not None:
         _kernel_limits(d, mem)
     if mem.limit is not None or mem.swap is not None:
@@ -30,7 +30,7 @@ def apply(d: Path, mem: Memory) -> None:
             pass   # fixed at 1 since Linux 6.x; the kernel refuses any write
 
 
-def _limits(d: Path, mem: Memory) -> None:
+def _limits(d: str, mem: Memory) -> None:
     limit = mem.limit if mem.limit is not None else read_int(d, "memory.limit_in_bytes")
     swap = mem.swap
     if swap is not None and swap != UNLIMITED and mem.limit is not None and mem.limit != -1 \
@@ -42,7 +42,7 @@ def _limits(d: Path, mem: Memory) -> None:
         if usage > limit:
             raise InvalidArgument(f"linux.resources.memory.limit: {limit} is below the "
                                   f"current usage {usage}")
-    has_swap = (d / "memory.memsw.limit_in_bytes").exists()
+    has_swap = os.path.exists(f"{d}/memory.memsw.limit_in_bytes")
     if swap is not None and not has_swap:
         if swap != UNLIMITED and swap != limit:
             raise Unavailable("linux.resources.memory.swap: this kernel has no swap accounting "
@@ -60,22 +60,19 @@ def _limits(d: Path, mem: Memory) -> None:
         write(d, "memory.memsw.limit_in_bytes", swap)
 
 
-def _kernel_limits(d: Path, mem: Memory) -> None:
+def _kernel_limits(d: str, mem: Memory) -> None:
     for name, value in (("memory.kmem.limit_in_bytes", mem.kernel),
                         ("memory.kmem.tcp.limit_in_bytes", mem.kernel_tcp)):
         if value is None:
             continue
-        if not (d / name).exists():
+        if not os.path.exists(f"{d}/{name}"):
             # removed from Linux 5.16 (kmem) and never on v2: say so instead of ignoring it
             raise Unavailable(f"linux.resources.memory: {name} is not supported by this kernel")
         write(d, name, value)
 
 
-def wanted(mem: Memory) -> bool:
-    return any(v is not None for v in vars(mem).values())
 
-
-def stats(d: Path, out: MemoryStats) -> None:
+def stats(d: str, out: MemoryStats) -> None:
     out.usage = read_int(d, "memory.usage_in_bytes")
     out.max_usage = read_int(d, "memory.max_usage_in_bytes")
     out.limit = read_int(d, "memory.limit_in_bytes")
@@ -86,5 +83,5 @@ def stats(d: Path, out: MemoryStats) -> None:
     out.cache = out.raw.get("cache", 0)
 
 
-def oom_kills(d: Path) -> int:
+def oom_kills(d: str) -> int:
     return read_keyed(d, "memory.oom_control").get("oom_kill", 0)

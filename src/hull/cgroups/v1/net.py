@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hull.cgroups.files import write
 
 
-def apply_classid(d: Path, classid: int) -> None:
+def apply_classid(d: str, classid: int) -> None:
     write(d, "net_cls.classid", classid)
 
 
-def apply_priorities(d: Path, priorities: dict[str, int]) -> None:
+def apply_priorities(d: str, priorities: dict[str, int]) -> None:
     for iface, prio in priorities.items():
         write(d, "net_prio.ifpriomap", f"{iface} {prio}")

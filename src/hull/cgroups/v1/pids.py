@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hull.cgroups.files import write
 
 
-def apply(d: Path, limit: int | None) -> None:
+def apply(d: str, limit: int | None) -> None:
     if limit is not None:
         write(d, "pids.max", "max" if limit <= 0 else limit)

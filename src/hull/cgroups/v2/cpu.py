@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hull.cgroups.files import read, read_keyed, write
 from hull.cgroups.resources import Cpu
 from hull.cgroups.stats import CpuStats
@@ -17,7 +15,7 @@ def shares_to_weight(shares: int) -> int:
     return 1 + ((shares - 2) * 9999) // 262142
 
 
-def apply(d: Path, cpu: Cpu) -> None:
+def apply(d: str, cpu: Cpu) -> None:
     if cpu.shares:
         write(d, "cpu.weight", shares_to_weight(cpu.shares))
     if cpu.quota is not None or cpu.period is not None:
@@ -40,7 +38,7 @@ def apply(d: Path, cpu: Cpu) -> None:
         write(d, "cpuset.mems", cpu.mems)
 
 
-def stats(d: Path, out: CpuStats) -> None:
+def stats(d: str, out: CpuStats) -> None:
     st = read_keyed(d, "cpu.stat")
     out.usage_total = st.get("usage_usec", 0) * 1000
     out.usage_user = st.get("user_usec", 0) * 1000

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
-from pathlib import Path
 
 from hull.cgroups.resources import DeviceRule
 from hull.errors import Unavailable
@@ -63,7 +62,7 @@ def program(rules: list[DeviceRule]) -> bytes:
     return b"".join(_insn(*i) for i in insns)
 
 
-def apply(cgroup: Path, rules: list[DeviceRule]) -> None:
+def apply(cgroup: str, rules: list[DeviceRule]) -> None:
     code = program(rules)
     license_ = ctypes.create_string_buffer(b"Apache")
     insns = ctypes.create_string_buffer(code, len(code))

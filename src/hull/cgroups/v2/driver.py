@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from hull.cgroups import files
 from hull.cgroups.hierarchy import CGROUP_ROOT, destroy_dirs, own_cgroups, resolve
@@ -15,33 +14,34 @@ from hull.cgroups.v2 import cpu, io, memory
 from hull.errors import Unavailable
 
 
-def locate(cgroups_path: str, container_id: str, root: str = CGROUP_ROOT) -> Path:
-    return Path(root) / resolve(cgroups_path, container_id, own_cgroups().get("", "/")).lstrip("/")
+def locate(cgroups_path: str, container_id: str, root: str = CGROUP_ROOT) -> str:
+    rel = resolve(cgroups_path, container_id, own_cgroups().get("", "/"))
+    return os.path.join(root, rel.lstrip("/")).rstrip("/")
 
 
 class V2Driver:
-    def __init__(self, path: Path, created: list[Path] | None = None,
+    def __init__(self, path: str, created: list[str] | None = None,
                  root: str = CGROUP_ROOT) -> None:
         self.path = path
-        self.root = Path(root)
-        self.created: list[Path] = created or []
+        self.root = root
+        self.created: list[str] = created or []
 
     def create(self) -> None:
         missing = []
         p = self.path
-        while not p.exists():
+        while not os.path.exists(p):
             missing.append(p)
-            p = p.parent
+            p = os.path.dirname(p)
         # delegate every available controller from the first existing ancestor downwards
         for m in reversed(missing):
-            _enable_controllers(m.parent)
+            _enable_controllers(os.path.dirname(m))
             try:
-                m.mkdir()
+                os.mkdir(m)
             except FileExistsError:
                 continue
             self.created.append(m)
         if not missing:
-            _enable_controllers(self.path.parent)
+            _enable_controllers(os.path.dirname(self.path))
 
     def add_process(self, pid: int) -> None:
         files.write(self.path, "cgroup.procs", pid)
@@ -58,7 +58,7 @@ class V2Driver:
         if c.cpus is not None or c.mems is not None:
             self._need("cpuset", "cpu.cpus")
         cpu.apply(self.path, c)
-        if any(v is not None for v in vars(res.memory).values()):
+        if res.memory.any_set():
             self._need("memory", "memory")
             memory.apply(self.path, res.memory)
         if res.pids_limit is not None:
@@ -94,7 +94,7 @@ class V2Driver:
         return files.read_pids(self.path)
 
     def kill_all(self, sig: int) -> None:
-        if sig == 9 and (self.path / "cgroup.kill").exists():
+        if sig == 9 and os.path.exists(f"{self.path}/cgroup.kill"):
             files.write(self.path, "cgroup.kill", 1)
             return
         self.freeze(True)
@@ -120,14 +120,14 @@ class V2Driver:
     def oom_kills(self) -> int:
         return memory.oom_kills(self.path)
 
-    def paths(self) -> dict[str, Path]:
+    def paths(self) -> dict[str, str]:
         return {"": self.path}
 
     def destroy(self) -> None:
         destroy_dirs([self.path], self.created)
 
 
-def _enable_controllers(parent: Path) -> None:
+def _enable_controllers(parent: str) -> None:
     """Delegate to children every controller the parent has and has not yet enabled."""
     try:
         available = files.read(parent, "cgroup.controllers").split()

@@ -4,7 +4,7 @@ are throttled too."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from hull.cgroups.files import read
 from hull.cgroups.files import write as write_file
@@ -17,8 +17,8 @@ def blkio_to_io_weight(weight: int) -> int:
     return 1 + (weight - 10) * 9999 // 990
 
 
-def apply(d: Path, bio: BlockIO) -> None:
-    bfq = (d / "io.bfq.weight").exists()
+def apply(d: str, bio: BlockIO) -> None:
+    bfq = os.path.exists(f"{d}/io.bfq.weight")
     if bio.weight:
         if bfq:
             write_file(d, "io.bfq.weight", bio.weight)
@@ -37,7 +37,7 @@ def apply(d: Path, bio: BlockIO) -> None:
             write_file(d, "io.max", f"{t.major}:{t.minor} {key}={t.rate or 'max'}")
 
 
-def entries(d: Path) -> tuple[list[BlkioEntry], list[BlkioEntry]]:
+def entries(d: str) -> tuple[list[BlkioEntry], list[BlkioEntry]]:
     """io.stat as v1-shaped (bytes, ops) entries."""
     nbytes: list[BlkioEntry] = []
     ops: list[BlkioEntry] = []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hull.cgroups.files import read_int, read_keyed, write
 from hull.cgroups.resources import Memory
 from hull.cgroups.stats import MemoryStats
@@ -14,7 +12,7 @@ def _v2(value: int) -> str | int:
     return "max" if value == -1 else value
 
 
-def apply(d: Path, mem: Memory) -> None:
+def apply(d: str, mem: Memory) -> None:
     if mem.kernel is not None or mem.kernel_tcp is not None:
         raise Unavailable("linux.resources.memory.kernel/kernelTCP: cgroup v2 has no "
                           "separate kernel memory limit")
@@ -44,7 +42,7 @@ def apply(d: Path, mem: Memory) -> None:
         write(d, "memory.low", _v2(mem.reservation))
 
 
-def stats(d: Path, out: MemoryStats) -> None:
+def stats(d: str, out: MemoryStats) -> None:
     out.usage = read_int(d, "memory.current")
     out.max_usage = read_int(d, "memory.peak")
     out.limit = read_int(d, "memory.max")
@@ -55,5 +53,5 @@ def stats(d: Path, out: MemoryStats) -> None:
     out.cache = out.raw.get("file", 0)
 
 
-def oom_kills(d: Path) -> int:
+def oom_kills(d: str) -> int:
     return read_keyed(d, "memory.events").get("oom_kill", 0)
