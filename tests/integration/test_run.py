@@ -3,6 +3,7 @@ container and, where it shows there, from the host."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -340,3 +341,50 @@ def test_mount_types_proc_sysfs_cgroup(runtime: RuntimeCLI, bundle: Bundle) -> N
     assert mounts["/dev/pts"] == "devpts"
     assert mounts["/dev/mqueue"] == "mqueue"
     assert "/sys/fs/cgroup" in mounts
+
+
+def test_seccomp_notify_listener(runtime: RuntimeCLI, bundle: Bundle, tmp_path: Path) -> None:
+    """A seccomp agent at listenerPath receives the notify fd with the container's state and
+    answers the container's mkdir with ENOANO (an errno nothing else would produce)."""
+    import fcntl
+    import socket
+    import struct
+    import threading
+    seen: dict[str, object] = {}
+    sock_path = str(tmp_path / "agent.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(1)
+    server.settimeout(30)
+
+    def agent() -> None:
+        conn, _ = server.accept()
+        with conn:
+            msg, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+        seen["state"] = json.loads(msg)
+        notify = fds[0]
+        seen["fd"] = os.readlink(f"/proc/self/fd/{notify}")
+        req = bytearray(80)
+        fcntl.ioctl(notify, 0xC0502100, req)          # SECCOMP_IOCTL_NOTIF_RECV
+        notif_id, pid = struct.unpack_from("<QI", req)
+        seen["syscall_pid"] = pid
+        fcntl.ioctl(notify, 0xC0182101, struct.pack("<QqiI", notif_id, 0, -55, 0))  # NOTIF_SEND
+        os.close(notify)
+
+    thread = threading.Thread(target=agent, daemon=True)
+    thread.start()
+    bundle.linux["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock_path,
+        "listenerMetadata": "agent-metadata",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+    bundle.config["mounts"].append({"destination": "/w", "type": "tmpfs", "source": "tmpfs"})
+    bundle.process["args"] = ["mkdir", "/w/d"]   # PID 1 itself makes the call
+    proc = runtime.run(bundle, check=False)
+    thread.join(10)
+    server.close()
+    assert proc.returncode == 1 and "No anode" in proc.stderr
+    state = seen["state"]
+    assert isinstance(state, dict)
+    assert state["fds"] == ["seccompFd"] and state["metadata"] == "agent-metadata"
+    assert state["state"]["id"] == "t" and state["pid"] == seen["syscall_pid"]
+    assert "seccomp" in str(seen["fd"])

@@ -67,6 +67,7 @@ def create(store: StateStore, container_id: str, bundle: str,
         driver.apply(with_default_device_rules(spec))
         fifo = f"{state_dir}/{EXEC_FIFO}"
         os.mkfifo(fifo, 0o622)
+        os.chmod(fifo, 0o622)   # not what umask left: the process's own user opens it to write
         root_uid = _host_id(spec.linux.uid_mappings, 0)
         root_gid = _host_id(spec.linux.gid_mappings, 0)
         if (root_uid, root_gid) != (0, 0):
@@ -137,6 +138,10 @@ def _drive(ch: Channel, first: int, spec: Spec, state: State, driver: CgroupDriv
                 hooks.run("prestart", spec.hooks.get("prestart", []), hook_state)
                 hooks.run("createRuntime", spec.hooks.get("createRuntime", []), hook_state)
                 ch.send("continue")
+            elif msg["type"] == "seccomp-fd":
+                from hull.runtime.seccomp_listener import send_notify_fd
+                send_notify_fd(spec.linux, {**state.oci(), "status": "creating", "pid": pid},
+                               pid, msg["fds"][0])
             elif msg["type"] == "ready":
                 return pid
             else:

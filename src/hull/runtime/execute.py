@@ -9,10 +9,12 @@
                                   setns user first, mount last
                                   fork ───────────────────────────────►
          ◄───────────────── "pid" {pid}
-                                  exit                                 pty?, exec lookup
-         ◄──────────────────────────────────────────────────── "ready" (or an error)
-    pid file; --detach returns,                                        identity, caps,
-    else wait and pass the exit code                                   seccomp, execve
+                                  exit                                 pty?, identity,
+                                                                       caps, seccomp
+         ◄─────────────────────────────────────────────── "seccomp-fd"? (to the listener)
+         ◄──────────────────────────────────────────── "ready" (after the exec lookup)
+    pid file; --detach returns,                                        execve
+    else wait and pass the exit code
 
 The first child stays non-dumpable while it holds host state, so nothing in the container
 can open it through /proc (CVE-2019-5736 class); execve resets that for the target.
@@ -92,6 +94,7 @@ def _target(ch: Channel, process: Process, linux: Linux, console: socket.socket 
             setup_pty(console, process.console_size)
         procsetup.apply_rlimits(process)
         procsetup.apply_scheduling(process)
+        procsetup.finalize(process, linux, preserve_fds, lambda fd: ch.send_fd("seccomp-fd", fd))
         exe = procsetup.find_executable(process.args[0], procsetup.env_dict(process.env),
                                         process.cwd)
         ch.send("ready")
@@ -102,7 +105,7 @@ def _target(ch: Channel, process: Process, linux: Linux, console: socket.socket 
         finally:
             os._exit(1)
     try:
-        procsetup.finalize_and_exec(process, linux, exe, preserve_fds)
+        procsetup.exec_now(process, exe)
     except BaseException as e:
         try:
             print(f"hull-runtime exec: {_message(e)}", file=sys.stderr)
@@ -134,14 +137,20 @@ def start_process(st: State, process: Process, console_socket: str | None = None
             manager.load(st.cgroup).add_process(first)
         parent.send("go")
         ready = False
-        while not (pid and ready):   # "pid" (first) and "ready" (target) may cross
+        notify_fd = None
+        while not (pid and ready):   # "pid" (first) and the target's messages may cross
             msg = parent.recv()
             if msg["type"] == "pid":
                 pid = int(msg["pid"])
                 os.waitpid(first, 0)
                 first = 0
+            elif msg["type"] == "seccomp-fd":
+                notify_fd = msg["fds"][0]
             elif msg["type"] == "ready":
                 ready = True
+        if notify_fd is not None:
+            from hull.runtime.seccomp_listener import send_notify_fd
+            send_notify_fd(linux, st.oci(), pid, notify_fd)
     except BaseException:
         if pid:
             with suppress(ProcessLookupError, ChildProcessError):

@@ -20,14 +20,15 @@ Message sequence on the sync socket (parent = the runtime process):
     prestart + createRuntime hooks
     "continue" ──────────────────────────────────────────────────────►
                                                                     createContainer hooks,
-                                                                    pivot_root, masks, hostname,
-                                                                    sysctl, pty, exec lookup
-         ◄────────────────────────────────────────────────────── "ready"
+                                                                    pivot_root, hostname,
+                                                                    sysctl, masks, pty,
+                                                                    identity, caps, seccomp
+         ◄───────────────────────────────────────────────── "seccomp-fd"? (to the listener)
+         ◄────────────────────────────────────────────────────── "ready" (after exec lookup)
     pid file, state "created", exit
                                                                     open(exec.fifo, O_WRONLY)
                                                                     …blocks until `start`…
                                                                     startContainer hooks,
-                                                                    identity, caps, seccomp,
                                                                     execve
 """
 
@@ -173,8 +174,12 @@ def stage2(ctx: InitContext) -> NoReturn:
             if ctx.console is None:
                 raise HullError("process.terminal is true but no --console-socket was given")
             setup_pty(ctx.console, process.console_size)
-        env = procsetup.env_dict(process.env)
-        exe = procsetup.find_executable(process.args[0], env, process.cwd)
+        procsetup.finalize(process, spec.linux, ctx.preserve_fds,
+                           lambda fd: ch.send_fd("seccomp-fd", fd))
+        # looked up as the process's own user, and before `create` returns, so a missing
+        # command is a create-time error (as in runc)
+        exe = procsetup.find_executable(process.args[0], procsetup.env_dict(process.env),
+                                        process.cwd)
         ch.send("ready")
         ch.close()
     except BaseException as e:
@@ -183,15 +188,15 @@ def stage2(ctx: InitContext) -> NoReturn:
         finally:
             os._exit(1)
     try:
-        # the rendezvous with `start`: this open blocks until start opens the FIFO to read
-        # the write end stays open (close-on-exec): `start` reads until end-of-file, which
-        # comes at execve, so poststart hooks run after the process has really started
+        # the rendezvous with `start`: this open blocks until start opens the FIFO to read.
+        # The write end stays open (close-on-exec): `start` reads until end-of-file, which
+        # comes at execve, so poststart hooks run after the process has really started.
         wfd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
         os.write(wfd, b"0")
         if spec.hooks.get("startContainer"):
             hooks.run_in_process("startContainer", spec.hooks["startContainer"],
                                  {**ctx.hook_state, "status": "running"})
-        procsetup.finalize_and_exec(process, spec.linux, exe, ctx.preserve_fds)
+        procsetup.exec_now(process, exe)
     except BaseException as e:
         try:
             print(f"hull-runtime: container init: {_message(e)}", file=sys.stderr)

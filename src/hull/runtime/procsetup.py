@@ -12,13 +12,14 @@ import os
 import resource
 import stat
 
-from hull.errors import CannotInvoke, CommandNotFound, HullError, Unavailable
+from hull.errors import CannotInvoke, CommandNotFound, Unavailable
 from hull.linux import capabilities as caps
 from hull.linux import process as proc
 from hull.runtime.spec import RLIMITS, Linux, Process
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import NoReturn
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -119,10 +120,15 @@ def _load_seccomp(linux: Linux) -> int | None:
     return seccomp.load(linux.seccomp)
 
 
-def finalize_and_exec(process: Process, linux: Linux, exe: str, preserve_fds: int,
-                      on_notify_fd: object = None) -> NoReturn:
-    """Drop to the process's identity and privileges, then execve. Never returns."""
-    env = env_dict(process.env)
+def finalize(process: Process, linux: Linux, preserve_fds: int,
+             on_notify_fd: Callable[[int], None] | None = None) -> None:
+    """Drop to the process's identity and privileges; everything before execve but execve.
+
+    The order is runc's: seccomp is loaded while CAP_SYS_ADMIN is still held unless
+    no_new_privs is set, in which case it is loaded last, so that as little of the
+    runtime's own code as possible runs under the user's filter. A notify fd (a filter with
+    SCMP_ACT_NOTIFY) goes to on_notify_fd, which passes it to the runtime for the listener.
+    """
     proc.close_range_cloexec(3 + preserve_fds)
     apply_lsm(process)
     notify_fd = None
@@ -147,9 +153,14 @@ def finalize_and_exec(process: Process, linux: Linux, exe: str, preserve_fds: in
     if process.no_new_privileges:
         proc.prctl(proc.PR_SET_NO_NEW_PRIVS, 1)
         notify_fd = _load_seccomp(linux)
-    if notify_fd is not None and callable(on_notify_fd):
-        on_notify_fd(notify_fd)
+    if notify_fd is not None:
+        if on_notify_fd is not None:
+            on_notify_fd(notify_fd)
+        os.close(notify_fd)
+
+
+def exec_now(process: Process, exe: str) -> NoReturn:
     try:
-        os.execve(exe, process.args, env)
+        os.execve(exe, process.args, env_dict(process.env))
     except OSError as e:
-        raise HullError(f"exec {process.args[0]!r}: {e.strerror}") from None
+        raise CannotInvoke(f"exec {process.args[0]!r}: {e.strerror}") from None

@@ -341,8 +341,11 @@ def _parse_seccomp(raw: Any) -> tuple[Filter, str, str]:
                                       int(a.get("valueTwo", 0))))
         flt.rules.append(sc.Rule(names, action(rule.get("action"), rule.get("errnoRet"),
                                                f"{w}.action"), conds))
-    return flt, _str(s, "listenerPath", "linux.seccomp"), \
-        _str(s, "listenerMetadata", "linux.seccomp")
+    listener = _str(s, "listenerPath", "linux.seccomp")
+    if any(r.action == sc.SCMP_ACT_NOTIFY for r in flt.rules) and not listener:
+        raise InvalidArgument("linux.seccomp.listenerPath: required when a rule uses "
+                              "SCMP_ACT_NOTIFY")
+    return flt, listener, _str(s, "listenerMetadata", "linux.seccomp")
 
 
 def parse_linux(raw: Any) -> Linux:

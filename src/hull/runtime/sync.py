@@ -42,6 +42,12 @@ class Channel:
     def send(self, msg_type: str, **data: Any) -> None:
         self.sock.send(fastjson.dumps({"type": msg_type, **data}).encode())
 
+    def send_fd(self, msg_type: str, fd: int, **data: Any) -> None:
+        """A message carrying one file descriptor (SCM_RIGHTS)."""
+        payload = fastjson.dumps({"type": msg_type, **data}).encode()
+        self.sock.sendmsg([payload], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                                       fd.to_bytes(4, "little", signed=True))])
+
     def send_error(self, message: str, kind: str = "error") -> None:
         try:
             self.send("error", message=message, kind=kind)
@@ -49,10 +55,16 @@ class Channel:
             pass
 
     def recv(self, expect: str | None = None) -> dict[str, Any]:
-        raw = self.sock.recv(65536)
+        raw, ancillary, _, _ = self.sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 8))
+        fds = [int.from_bytes(data[i:i + 4], "little", signed=True)
+               for level, kind, data in ancillary
+               if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS
+               for i in range(0, len(data) - len(data) % 4, 4)]
         if not raw:
             raise ChildError("container init exited before finishing setup")
         msg: dict[str, Any] = fastjson.loads(raw)
+        if fds:
+            msg["fds"] = fds
         if msg["type"] == "error":
             cls = _ERRORS.get(msg.get("kind", "error"), HullError)
             err = cls(msg["message"])
