@@ -388,3 +388,62 @@ def test_seccomp_notify_listener(runtime: RuntimeCLI, bundle: Bundle, tmp_path: 
     assert state["fds"] == ["seccompFd"] and state["metadata"] == "agent-metadata"
     assert state["state"]["id"] == "t" and state["pid"] == seen["syscall_pid"]
     assert "seccomp" in str(seen["fd"])
+
+
+@pytest.fixture
+def owned_dir() -> Iterator[Path]:
+    """A host directory (walkable by any uid) with files owned by host uids 0 and 1000."""
+    import shutil
+    import tempfile
+    top = Path(tempfile.mkdtemp(prefix="hull-idmap-"))
+    top.chmod(0o755)
+    (top / "root-file").write_text("r")
+    (top / "user-file").write_text("u")
+    os.chown(top / "user-file", 1000, 1000)
+    yield top
+    shutil.rmtree(top)
+
+
+def test_idmapped_mount_with_the_container_user_namespace(
+        runtime: RuntimeCLI, bundle: Bundle, public_rootfs: Path, owned_dir: Path) -> None:
+    bundle.config["root"]["path"] = str(public_rootfs)
+    for target in ("plain", "mapped"):   # the rootfs is host root's: make mount points
+        (public_rootfs / target).mkdir()
+    bundle.linux["namespaces"].append({"type": "user"})
+    bundle.linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["mounts"] += [
+        {"destination": "/plain", "type": "bind", "source": str(owned_dir),
+         "options": ["bind"]},
+        {"destination": "/mapped", "type": "bind", "source": str(owned_dir),
+         "options": ["bind", "idmap", "ro"]}]
+    sh(bundle, "stat -c '%n %u' /plain/root-file /plain/user-file /mapped/root-file "
+               "/mapped/user-file; touch /mapped/x 2>/dev/null || echo ro")
+    out = runtime.run(bundle).stdout.splitlines()
+    # without idmap the host's owners are outside the container's range: the overflow uid
+    assert out[:2] == ["/plain/root-file 65534", "/plain/user-file 65534"]
+    # idmapped through the container's own mapping, host root is the container's root
+    assert out[2:4] == ["/mapped/root-file 0", "/mapped/user-file 1000"]
+    assert out[4] == "ro"
+
+
+def test_idmapped_mount_with_its_own_mappings(runtime: RuntimeCLI, bundle: Bundle,
+                                              owned_dir: Path) -> None:
+    bundle.config["mounts"].append(
+        {"destination": "/mapped", "type": "bind", "source": str(owned_dir),
+         "options": ["rbind"],
+         "uidMappings": [{"containerID": 0, "hostID": 5000, "size": 2000}],
+         "gidMappings": [{"containerID": 0, "hostID": 5000, "size": 2000}]})
+    sh(bundle, "stat -c '%n %u' /mapped/root-file /mapped/user-file")
+    out = runtime.run(bundle).stdout.splitlines()
+    # on-disk uid k shows as 5000 + k through the mount's own mapping
+    assert out == ["/mapped/root-file 5000", "/mapped/user-file 6000"]
+
+
+def test_idmap_without_any_mapping_is_an_error(runtime: RuntimeCLI, bundle: Bundle,
+                                               owned_dir: Path) -> None:
+    bundle.config["mounts"].append({"destination": "/mapped", "type": "bind",
+                                    "source": str(owned_dir), "options": ["bind", "idmap"]})
+    proc = runtime.run(bundle, check=False)
+    assert proc.returncode != 0 and "mounts[7]: an idmapped mount needs" in proc.stderr
+    assert runtime.ids() == []

@@ -75,9 +75,14 @@ def open_tree(dirfd: int, path: str, flags: int) -> int:
     return syscall("open_tree", ctypes.c_int(dirfd), cstr(path), ctypes.c_uint(flags))
 
 
-def move_mount(from_fd: int, to_path: str) -> None:
-    syscall("move_mount", ctypes.c_int(from_fd), b"", ctypes.c_int(-100), cstr(to_path),
-            ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH))
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+
+
+def move_mount(from_fd: int, to_fd: int) -> None:
+    """Attach the detached mount from_fd onto the object to_fd refers to (both fds, so no
+    path is resolved: the target cannot be swapped for a symlink in between)."""
+    syscall("move_mount", ctypes.c_int(from_fd), b"", ctypes.c_int(to_fd), b"",
+            ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
 
 
 def mount_setattr(fd: int, attr: MountAttr, recursive: bool) -> None:

@@ -11,7 +11,7 @@ from hull.cgroups import manager
 from hull.cgroups.resources import DeviceRule, Resources
 from hull.errors import FailedPrecondition, InvalidArgument, Unavailable
 from hull.record import record, replace
-from hull.runtime import hooks
+from hull.runtime import hooks, idmap
 from hull.runtime.init import InitContext, stage1
 from hull.runtime.spec import IdMapping, Spec, load
 from hull.runtime.state import EXEC_FIFO, State, StateStore, Status, now_rfc3339, process_start_time
@@ -121,10 +121,17 @@ def _drive(ch: Channel, first: int, spec: Spec, state: State, driver: CgroupDriv
     pid = 0
     try:
         driver.add_process(first)
-        if any(n.type == "user" and not n.path for n in spec.linux.namespaces):
+        new_userns = any(n.type == "user" and not n.path for n in spec.linux.namespaces)
+        if new_userns:
             ch.recv("userns")
             _write_id_maps(first, spec)
             ch.send("mapped")
+        if any(idmap.wanted(mnt) for mnt in spec.mounts):
+            userns = spec.linux.namespace("user")
+            source = f"/proc/{first}/ns/user" if new_userns else userns.path if userns else None
+            for index, tree in idmap.make_mounts(spec, source).items():
+                ch.send_fd("mount-fd", tree, index=index)
+                os.close(tree)
         ch.send("go")
         while True:
             msg = ch.recv()

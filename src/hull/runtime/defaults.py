@@ -77,7 +77,7 @@ def features() -> dict[str, Any]:
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
         "hooks": list(HOOK_KINDS),
-        "mountOptions": sorted({*_FLAGS, *PROPAGATIONS, *_EXTRA} - {"idmap", "ridmap"}),
+        "mountOptions": sorted({*_FLAGS, *PROPAGATIONS, *_EXTRA}),
         "linux": {
             "namespaces": list(NAMESPACE_TYPES),
             "capabilities": CAPABILITIES[: last_cap() + 1],
@@ -97,7 +97,7 @@ def features() -> dict[str, Any]:
             "apparmor": {"enabled": True},
             "selinux": {"enabled": True},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": True}},
         },
         "annotations": {"org.opencontainers.runc.version": "hull-runtime"},
     }

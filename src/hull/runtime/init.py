@@ -10,6 +10,7 @@ Message sequence on the sync socket (parent = the runtime process):
     write uid_map / gid_map
     "mapped" ──────────────────────►
                                    unshare(the other new namespaces but cgroup)
+    idmapped mounts? "mount-fd" ───►
     "go" ──────────────────────────►
                                    unshare(CLONE_NEWCGROUP)
                                    fork ─────────────────────────────►
@@ -41,7 +42,7 @@ import sys
 from hull.errors import CannotInvoke, CommandNotFound, HullError
 from hull.linux import namespaces as ns
 from hull.linux import process as proc
-from hull.record import record
+from hull.record import field, record
 from hull.runtime.spec import Spec
 from hull.runtime.sync import Channel
 
@@ -62,6 +63,7 @@ class InitContext:
     no_new_keyring: bool
     cgroup_dirs: dict[str, str]
     hook_state: dict[str, Any]
+    mount_fds: dict[int, int] = field(default_factory=dict)   # idmapped, by mount index
 
 
 def _kind(e: BaseException) -> str:
@@ -109,7 +111,12 @@ def stage1(ctx: InitContext) -> NoReturn:
         if flags:
             ns.unshare(flags)
         from hull.runtime import hooks, procsetup, rootfs  # noqa: F401 - loaded for stage 2
-        ch.recv("go")
+        while True:   # idmapped mounts, made by the runtime, may come before "go"
+            msg = ch.recv()
+            if msg["type"] == "go":
+                break
+            if msg["type"] == "mount-fd":
+                ctx.mount_fds[int(msg["index"])] = msg["fds"][0]
         if "cgroup" in new:
             ns.unshare(ns.CLONE_NEWCGROUP)
         if linux.time_offsets:
@@ -144,7 +151,7 @@ def stage2(ctx: InitContext) -> NoReturn:
         in_userns = spec.linux.namespace("user") is not None
         new_cgroupns = any(n.type == "cgroup" and not n.path for n in spec.linux.namespaces)
         if new_mnt:
-            rootfs.prepare(spec, in_userns, ctx.cgroup_dirs, new_cgroupns)
+            rootfs.prepare(spec, in_userns, ctx.cgroup_dirs, new_cgroupns, ctx.mount_fds)
         ch.send("create-runtime")
         ch.recv("continue")
         if spec.hooks.get("createContainer"):

@@ -29,7 +29,8 @@ DEV_LINKS = [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
              ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr")]
 
 
-def prepare(spec: Spec, in_userns: bool, cgroup_dirs: dict[str, str], new_cgroupns: bool) -> None:
+def prepare(spec: Spec, in_userns: bool, cgroup_dirs: dict[str, str], new_cgroupns: bool,
+            mount_fds: dict[int, int]) -> None:
     """Everything before pivot_root. Runs in the container's fresh mount namespace."""
     rootfs = str(spec.root_path)
     prop = mountopts.PROPAGATIONS.get(spec.linux.rootfs_propagation, m.MS_SLAVE | m.MS_REC)
@@ -41,11 +42,14 @@ def prepare(spec: Spec, in_userns: bool, cgroup_dirs: dict[str, str], new_cgroup
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         dev_is_bind = False
-        for mnt in spec.mounts:
+        for i, mnt in enumerate(spec.mounts):
             opts = mountopts.parse(mnt.options)
             if mnt.destination.rstrip("/") == "/dev" and (opts.is_bind or mnt.type == "bind"):
                 dev_is_bind = True
-            _mount_one(root_fd, mnt, opts, in_userns, cgroup_dirs, new_cgroupns)
+            if i in mount_fds:
+                _move_idmapped(root_fd, mnt, opts, mount_fds.pop(i))
+            else:
+                _mount_one(root_fd, mnt, opts, in_userns, cgroup_dirs, new_cgroupns)
         if not dev_is_bind:
             for dev in DEFAULT_DEVICES:
                 _make_device(root_fd, dev, in_userns)
@@ -63,9 +67,6 @@ def prepare(spec: Spec, in_userns: bool, cgroup_dirs: dict[str, str], new_cgroup
 def _mount_one(root_fd: int, mnt: Mount, opts: mountopts.Options, in_userns: bool,
                cgroup_dirs: dict[str, str], new_cgroupns: bool) -> None:
     kind = mnt.type or ("bind" if opts.is_bind else "")
-    if "idmap" in opts.extra or "ridmap" in opts.extra or mnt.uid_mappings:
-        raise Unavailable(f"mount {mnt.destination}: idmapped mounts are not supported by "
-                          "hull-runtime yet")
     if kind == "bind" or opts.is_bind:
         _bind(root_fd, mnt, opts)
     elif kind == "cgroup":
@@ -91,6 +92,25 @@ def _mount_one(root_fd: int, mnt: Mount, opts: mountopts.Options, in_userns: boo
             _finish(fd, opts)
         finally:
             os.close(fd)
+
+
+def _move_idmapped(root_fd: int, mnt: Mount, opts: mountopts.Options, tree: int) -> None:
+    """Put a detached idmapped mount (made by the runtime, see idmap.py) at its target."""
+    is_dir = stat.S_ISDIR(os.fstat(tree).st_mode)
+    fd = fs.ensure_in_root(root_fd, mnt.destination, directory=is_dir)
+    try:
+        m.move_mount(tree, fd)
+    finally:
+        os.close(fd)
+        os.close(tree)
+    flags = opts.flags & ~(m.MS_BIND | m.MS_REC | m.MS_REMOUNT)
+    fd2 = fs.open_in_root(root_fd, mnt.destination)
+    try:
+        if flags:
+            _remount(fs.fd_path(fd2), flags)
+        _finish(fd2, opts)
+    finally:
+        os.close(fd2)
 
 
 def _bind(root_fd: int, mnt: Mount, opts: mountopts.Options) -> None:
