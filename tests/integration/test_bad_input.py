@@ -48,6 +48,12 @@ CASES: list[tuple[str, Edit, str]] = [
     ("hook relative path", lambda c: c.update(hooks={"prestart": [{"path": "x"}]}),
      "hooks.prestart[0].path"),
     ("old oci version", lambda c: c.update(ociVersion="0.9"), "ociVersion"),
+    ("intel rdt absent", lambda c: c["linux"].update(intelRdt={"closID": "x"}),
+     "linux.intelRdt"),
+    ("notify without listener", lambda c: c["linux"].update(seccomp={
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}),
+     "linux.seccomp.listenerPath"),
 ]
 
 

@@ -220,3 +220,20 @@ def test_run_foreground_forwards_signals(runtime: RuntimeCLI, bundle: Bundle) ->
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 42
     assert runtime.ids() == []
+
+
+def test_exec_into_a_sub_cgroup(runtime: RuntimeCLI, bundle: Bundle) -> None:
+    bundle.process["args"] = ["sleep", "60"]
+    runtime.detached("run", "-d", "--bundle", str(bundle.write()), "sub")
+    sub = cgroup_dir("pids", bundle) / "workers"
+    sub.mkdir()
+    try:
+        out = runtime("exec", "--cgroup", "pids:workers", "sub", "cat",
+                      "/proc/self/cgroup").stdout
+        assert "pids:/workers" in out
+        assert "memory:/\n" in out   # the other controllers stay in the container's cgroup
+        proc = runtime("exec", "--cgroup", "pids:nope", "sub", "true", check=False)
+        assert proc.returncode != 0 and "does not exist" in proc.stderr
+    finally:
+        runtime("delete", "--force", "sub")   # removes the sub-cgroup too
+    assert not sub.exists()

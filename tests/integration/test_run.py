@@ -447,3 +447,18 @@ def test_idmap_without_any_mapping_is_an_error(runtime: RuntimeCLI, bundle: Bund
     proc = runtime.run(bundle, check=False)
     assert proc.returncode != 0 and "mounts[7]: an idmapped mount needs" in proc.stderr
     assert runtime.ids() == []
+
+
+def test_rootfs_propagation(runtime: RuntimeCLI, bundle: Bundle) -> None:
+    sh(bundle, "awk '$5 == \"/\"' /proc/self/mountinfo")
+    default = runtime.run(bundle).stdout
+    assert default and "shared:" not in default   # default: slave, nothing goes back
+    bundle.linux["rootfsPropagation"] = "rshared"
+    assert "shared:" in runtime.run(bundle, cid="t2").stdout
+
+
+def test_no_new_keyring_keeps_the_callers_session_keyring(runtime: RuntimeCLI,
+                                                          bundle: Bundle) -> None:
+    sh(bundle, "cat /proc/self/stat > /dev/null; echo ok")
+    assert runtime("run", "--no-new-keyring", "--bundle", str(bundle.write()), "k").stdout \
+        .strip() == "ok"

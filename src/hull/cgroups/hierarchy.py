@@ -85,6 +85,10 @@ def destroy_dirs(leaves: list[str], created: list[str]) -> None:
     """Remove the container's leaf cgroups, then the parents it created if nothing else
     lives there now. Leaves are retried while the kernel still lists exiting tasks."""
     for leaf in leaves:
+        # sub-cgroups made inside the container's (exec --cgroup, nested managers) go first
+        for top, dirs, _ in sorted(os.walk(leaf, topdown=False), key=lambda t: -len(t[0])):
+            for d in dirs:
+                _rmdir_retrying(os.path.join(top, d))
         _rmdir_retrying(leaf)
     for parent in sorted(set(created) - set(leaves), key=len, reverse=True):
         try:

@@ -141,7 +141,8 @@ def cmd_exec(args: Args) -> int:
     pid = start_process(st, process,
                         console_socket=args.console_socket,
                         preserve_fds=args.preserve_fds,
-                        pid_file=os.path.abspath(args.pid_file) if args.pid_file else None)
+                        pid_file=os.path.abspath(args.pid_file) if args.pid_file else None,
+                        cgroups=args.cgroup)
     if args.detach:
         return 0
     return wait_forwarding(pid)

@@ -113,11 +113,35 @@ def _target(ch: Channel, process: Process, linux: Linux, console: socket.socket 
             os._exit(126)
 
 
+def _sub_cgroups(st: State, specs: list[str]) -> dict[str, str] | None:
+    """`exec --cgroup PATH` or `--cgroup CONTROLLERS:PATH` (runc's form): directories below
+    the container's cgroup, which must exist. None means the container's own cgroup."""
+    if not specs:
+        return None
+    paths: dict[str, str] = dict(st.cgroup.get("paths", {}))
+    out = dict(paths)
+    for spec in specs:
+        controllers, sep, sub = spec.rpartition(":")
+        if ".." in sub.split("/") or not sub.strip("/"):
+            raise InvalidArgument(f"--cgroup {spec!r}: a path below the container's cgroup")
+        keys = controllers.split(",") if sep else list(paths)
+        for key in keys:
+            if key not in paths:
+                raise InvalidArgument(f"--cgroup {spec!r}: no {key!r} controller here")
+            target = f"{paths[key]}/{sub.strip('/')}"
+            if not os.path.isdir(target):
+                raise InvalidArgument(f"--cgroup {spec!r}: {target} does not exist")
+            out[key] = target
+    return out
+
+
 def start_process(st: State, process: Process, console_socket: str | None = None,
-                  preserve_fds: int = 0, pid_file: str | None = None) -> int:
+                  preserve_fds: int = 0, pid_file: str | None = None,
+                  cgroups: list[str] | None = None) -> int:
     """Start process in the container; returns its PID (a child of ours, as subreaper)."""
     from hull.cgroups import manager
     linux = parse_linux(st.config.get("linux"))
+    targets = _sub_cgroups(st, cgroups or [])
     console = None
     if console_socket is not None:
         from hull.runtime.create import connect_console
@@ -133,7 +157,11 @@ def start_process(st: State, process: Process, console_socket: str | None = None
         console.close()
     pid = 0
     try:
-        if st.cgroup:
+        if targets is not None:
+            for directory in dict.fromkeys(targets.values()):
+                with open(f"{directory}/cgroup.procs", "w") as f:
+                    f.write(str(first))
+        elif st.cgroup:
             manager.load(st.cgroup).add_process(first)
         parent.send("go")
         ready = False

@@ -160,6 +160,7 @@ def stage2(ctx: InitContext) -> NoReturn:
         preload(spec.linux.seccomp is not None, process.terminal)
         if new_mnt:
             rootfs.pivot(str(spec.root_path), ctx.no_pivot)
+            rootfs.apply_root_propagation(spec)
         else:
             os.chroot(str(spec.root_path))
             os.chdir("/")

@@ -33,12 +33,12 @@ def prepare(spec: Spec, in_userns: bool, cgroup_dirs: dict[str, str], new_cgroup
             mount_fds: dict[int, int]) -> None:
     """Everything before pivot_root. Runs in the container's fresh mount namespace."""
     rootfs = str(spec.root_path)
-    prop = mountopts.PROPAGATIONS.get(spec.linux.rootfs_propagation, m.MS_SLAVE | m.MS_REC)
-    m.mount(None, "/", None, prop | m.MS_REC if prop & m.MS_REC else prop)
-    m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
+    # nothing the container mounts may propagate back to the host; the configured
+    # rootfsPropagation is applied to the container's "/" after pivot_root (as runc does)
+    m.mount(None, "/", None, m.MS_SLAVE | m.MS_REC)
     # pivot_root refuses a new root whose parent mount is shared
-    with suppress(OSError):
-        m.mount(None, os.path.dirname(rootfs) or "/", None, m.MS_PRIVATE)
+    m.mount(None, _mount_point_of(rootfs), None, m.MS_PRIVATE)
+    m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         dev_is_bind = False
@@ -277,6 +277,24 @@ def pivot(rootfs: str, no_pivot: bool) -> None:
     finally:
         os.close(old_root)
         os.close(new_root)
+
+
+def _mount_point_of(path: str) -> str:
+    """The mount point that holds path (the longest mountinfo entry that contains it)."""
+    best = "/"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if (path == point or path.startswith(point.rstrip("/") + "/")) and \
+                    len(point) > len(best):
+                best = point
+    return best
+
+
+def apply_root_propagation(spec: Spec) -> None:
+    prop = mountopts.PROPAGATIONS.get(spec.linux.rootfs_propagation)
+    if prop is not None:
+        m.mount(None, "/", None, prop)
 
 
 def finish(spec: Spec) -> None:
