@@ -14,6 +14,7 @@ import sys
 from types import SimpleNamespace as Args
 
 from hull.errors import HullError, InvalidArgument
+from hull.trace import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -167,6 +168,7 @@ def parse_args(argv: list[str]) -> Args:
 
 def main(argv: list[str] | None = None) -> int:
     raw = sys.argv[1:] if argv is None else argv
+    mark("cli: start")
     try:
         args = parse_args(raw)
     except InvalidArgument as e:

@@ -12,6 +12,7 @@ from hull.runtime.cli import parse_signal, print_json
 from hull.runtime.create import CreateOptions
 from hull.runtime.lifecycle import Runtime
 from hull.runtime.state import Status
+from hull.trace import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,14 +54,17 @@ def cmd_run(args: Args) -> int:
     st = rt.create(args.id, args.bundle, _create_options(args))
     try:
         rt.start(args.id)
+        mark("run: started")
     except BaseException:
         rt.delete(args.id, force=True)
         raise
     if args.detach:
         return 0
     code = wait_forwarding(st.pid)
+    mark("run: exited")
     if not args.keep:
         rt.delete(args.id, force=True)
+    mark("run: deleted")
     return code
 
 

@@ -17,6 +17,7 @@ from hull.runtime.spec import IdMapping, Spec, load
 from hull.runtime.state import EXEC_FIFO, State, StateStore, Status, now_rfc3339, process_start_time
 from hull.runtime.sync import Channel
 from hull.suppress import suppress
+from hull.trace import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def create(store: StateStore, container_id: str, bundle: str,
            opts: CreateOptions) -> State:
     spec = load(bundle)
     _check_host_support(spec)
+    mark("create: config loaded")
     state_dir = store.reserve(container_id)
     state = State(id=container_id, bundle=os.path.realpath(bundle), rootfs=spec.root_path,
                   created=now_rfc3339(), annotations=spec.annotations, config=spec.raw)
@@ -65,6 +67,7 @@ def create(store: StateStore, container_id: str, bundle: str,
         state.cgroup = manager.save(driver)
         store.save(state)   # status "creating": a crash from here on leaves a deletable record
         driver.apply(with_default_device_rules(spec))
+        mark("create: cgroup made")
         fifo = f"{state_dir}/{EXEC_FIFO}"
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)   # not what umask left: the process's own user opens it to write
@@ -121,6 +124,7 @@ def _drive(ch: Channel, first: int, spec: Spec, state: State, driver: CgroupDriv
     pid = 0
     try:
         driver.add_process(first)
+        mark("create: init in cgroup")
         new_userns = any(n.type == "user" and not n.path for n in spec.linux.namespaces)
         if new_userns:
             ch.recv("userns")
@@ -150,6 +154,7 @@ def _drive(ch: Channel, first: int, spec: Spec, state: State, driver: CgroupDriv
                 send_notify_fd(spec.linux, {**state.oci(), "status": "creating", "pid": pid},
                                pid, msg["fds"][0])
             elif msg["type"] == "ready":
+                mark("create: ready")
                 return pid
             else:
                 raise FailedPrecondition(f"protocol error: unexpected {msg['type']!r}")

@@ -45,6 +45,7 @@ from hull.linux import process as proc
 from hull.record import field, record
 from hull.runtime.spec import Spec
 from hull.runtime.sync import Channel
+from hull.trace import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -110,10 +111,12 @@ def stage1(ctx: InitContext) -> NoReturn:
                 flags |= ns.NAMESPACES[kind][0]
         if flags:
             ns.unshare(flags)
+        mark("stage1: namespaces")
         from hull.runtime import hooks, procsetup, rootfs  # noqa: F401 - loaded for stage 2
         while True:   # idmapped mounts, made by the runtime, may come before "go"
             msg = ch.recv()
             if msg["type"] == "go":
+                mark("stage1: go")
                 break
             if msg["type"] == "mount-fd":
                 ctx.mount_fds[int(msg["index"])] = msg["fds"][0]
@@ -152,6 +155,7 @@ def stage2(ctx: InitContext) -> NoReturn:
         new_cgroupns = any(n.type == "cgroup" and not n.path for n in spec.linux.namespaces)
         if new_mnt:
             rootfs.prepare(spec, in_userns, ctx.cgroup_dirs, new_cgroupns, ctx.mount_fds)
+        mark("stage2: mounts")
         ch.send("create-runtime")
         ch.recv("continue")
         if spec.hooks.get("createContainer"):
@@ -173,6 +177,7 @@ def stage2(ctx: InitContext) -> NoReturn:
             _sysctl(spec.linux.sysctl)
         if new_mnt:
             rootfs.finish(spec)   # read-only /proc/sys etc. only after sysctl wrote there
+        mark("stage2: pivoted, masked")
         if spec.linux.personality is not None:
             proc.personality(spec.linux.personality)
         procsetup.apply_rlimits(process)
@@ -190,6 +195,7 @@ def stage2(ctx: InitContext) -> NoReturn:
                                         process.cwd)
         ch.send("ready")
         ch.close()
+        mark("stage2: ready")
     except BaseException as e:
         try:
             ch.send_error(_message(e), _kind(e))
