@@ -265,6 +265,8 @@ def cmd_events(args: Args) -> int:
                               "data": driver.stats().to_runc()}), flush=True)
             next_stats = time.monotonic() + interval
         time.sleep(min(interval, 0.2))
+    if driver.oom_kills() > ooms:   # the kill that ended the container
+        print(fastjson.dumps({"type": "oom", "id": args.id}), flush=True)
     return 0
 
 

@@ -54,6 +54,8 @@ def create(store: StateStore, container_id: str, bundle: str,
            opts: CreateOptions) -> State:
     spec = load(bundle)
     _check_host_support(spec)
+    from hull.cgroups.validate import check_host
+    check_host(spec.linux.resources)
     mark("create: config loaded")
     state_dir = store.reserve(container_id)
     state = State(id=container_id, bundle=os.path.realpath(bundle), rootfs=spec.root_path,

@@ -156,6 +156,8 @@ class Runtime:
         if st.status is Status.STOPPED:
             st.status.require(False, "update", container_id)
         parsed = parse_resources(resources)
+        from hull.cgroups.validate import check_host
+        check_host(parsed)
         self.driver(st).apply(parsed)
         linux = st.config.setdefault("linux", {})
         merged = _merge(linux.get("resources") or {}, resources)

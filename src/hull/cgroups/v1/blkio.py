@@ -28,6 +28,11 @@ def apply(d: str, bio: BlockIO) -> None:
         if wd.leaf_weight is not None:
             write_file(d, _weight_file(d, "blkio.leaf_weight_device"),
                        f"{wd.major}:{wd.minor} {wd.leaf_weight}")
+    if bio.throttle_write_bps or bio.throttle_write_iops:
+        import sys
+        print("hull: warning: on cgroup v1 blkio write throttling applies to direct I/O only; "
+              "buffered writes are flushed by kernel threads outside the container's cgroup "
+              "and escape the limit (cgroup v2's io.max covers them)", file=sys.stderr)
     for name, devices in (("read_bps_device", bio.throttle_read_bps),
                           ("write_bps_device", bio.throttle_write_bps),
                           ("read_iops_device", bio.throttle_read_iops),

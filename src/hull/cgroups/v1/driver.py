@@ -164,6 +164,9 @@ class V1Driver:
         if "pids" in self.dirs:
             st.pids_current = files.read_int(self.dirs["pids"], "pids.current")
             st.pids_limit = max(0, files.read_int(self.dirs["pids"], "pids.max"))
+        if "hugetlb" in self.dirs:
+            from hull.cgroups.v1 import hugetlb
+            st.hugetlb = hugetlb.stats(self.dirs["hugetlb"])
         if "blkio" in self.dirs:
             d = self.dirs["blkio"]
             st.io_service_bytes = blkio.entries(d, "blkio.throttle.io_service_bytes")

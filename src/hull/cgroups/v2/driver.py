@@ -115,6 +115,13 @@ class V2Driver:
         st.pids_current = files.read_int(self.path, "pids.current")
         st.pids_limit = max(0, files.read_int(self.path, "pids.max"))
         st.io_service_bytes, st.io_serviced = io.entries(self.path)
+        for name in os.listdir(self.path):
+            if name.startswith("hugetlb.") and name.endswith(".current"):
+                size = name[len("hugetlb."):-len(".current")]
+                st.hugetlb[size] = {
+                    "usage": files.read_int(self.path, name),
+                    "max": files.read_int(self.path, f"hugetlb.{size}.max"),
+                    "failcnt": files.read_keyed(self.path, f"hugetlb.{size}.events").get("max", 0)}
         return st
 
     def oom_kills(self) -> int:
