@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import Bundle, RuntimeCLI, make_bundle
 
 pytestmark = [pytest.mark.root, pytest.mark.cgroups]
