@@ -48,6 +48,17 @@ def time_run(binary: str, state: Path, bundle: Path, cid: str) -> float:
     return (time.perf_counter() - start) * 1000
 
 
+def time_create(binary: str, state: Path, bundle: Path, cid: str) -> float:
+    """`create` alone (the cgroup and its resources are set up here); delete is not timed."""
+    start = time.perf_counter()
+    subprocess.run([binary, "--root", str(state), "create", "--bundle", str(bundle), cid],
+                   check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    elapsed = (time.perf_counter() - start) * 1000
+    subprocess.run([binary, "--root", str(state), "delete", "--force", cid], check=True)
+    return elapsed
+
+
 def summary(samples: list[float]) -> dict[str, float]:
     return {"median_ms": round(statistics.median(samples), 2), "min_ms": round(min(samples), 2),
             "max_ms": round(max(samples), 2), "runs": len(samples)}
@@ -80,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
                     order.reverse()           # alternate who goes first
                 for name, binary in order:
                     ms = time_run(binary, work / f"state-{name}", bundle, f"b{i}-{variant}")
+                    created = time_create(binary, work / f"state-{name}", bundle,
+                                          f"c{i}-{variant}")
                     if i >= 2:
                         samples.setdefault(f"{name}/{variant}", []).append(ms)
+                        samples.setdefault(f"{name}/create-{variant}", []).append(created)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result: dict[str, Any] = {
@@ -97,13 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         pairs = zip(samples[f"hull-runtime/{variant}"], samples[f"runc/{variant}"], strict=True)
         result["results"][f"ratio/{variant}"] = round(
             statistics.median(h / r for h, r in pairs), 2)
-    hull_cost = [r - p for r, p in zip(samples["hull-runtime/resources"],
-                                       samples["hull-runtime/plain"], strict=True)]
-    result["results"]["hull-runtime/resources-overhead_ms"] = round(
-        statistics.median(hull_cost), 2)
+    for name in engines:
+        cost = [r - p for r, p in zip(samples[f"{name}/create-resources"],
+                                      samples[f"{name}/create-plain"], strict=True)]
+        result["results"][f"{name}/create: resources cost ms"] = round(
+            statistics.median(cost), 2)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"| run of `true` ({runs} runs) | median ms | min–max ms |")
+    print(f"| {runs} runs each | median ms | min–max ms |")
     print("|---|---|---|")
     for key, val in result["results"].items():
         if isinstance(val, dict):

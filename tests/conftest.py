@@ -49,7 +49,18 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """As root on this machine kind the privileged suite must really run: a skip there
-    means a missing dependency or a broken fixture, and CI must fail, not pass quietly."""
+    means a missing dependency or a broken fixture, and CI must fail, not pass quietly.
+    And no test may leave a cgroup behind: every test container lives under /hull-test."""
+    parents = leftover_cgroups("/hull-test")
+    leaked = [str(p) for d in parents for p in Path(d).iterdir() if p.is_dir()]
+    if IS_ROOT and leaked:
+        print("\ncgroups left behind by the suite:\n  " + "\n  ".join(leaked))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    for d in parents:   # the shared parent stays between containers, as with runc
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
     if os.environ.get("HULL_REQUIRE_PRIVILEGED") and _skipped_privileged:
         print("\nprivileged tests were skipped although HULL_REQUIRE_PRIVILEGED is set:\n  "
               + "\n  ".join(_skipped_privileged))

@@ -190,6 +190,8 @@ def test_freeze_stops_progress_until_thaw(runtime: RuntimeCLI, bundle: Bundle) -
 @pytest.fixture
 def loop_fs(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """An ext4 filesystem on a loop device, mounted on the host: (mount point, maj:min)."""
+    if not Path("/dev/loop-control").exists():
+        subprocess.run(["modprobe", "loop"], check=False)   # a fresh VM has no loop yet
     image = tmp_path / "disk.img"
     with open(image, "wb") as f:
         f.truncate(96 << 20)

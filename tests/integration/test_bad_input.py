@@ -48,6 +48,14 @@ CASES: list[tuple[str, Edit, str]] = [
     ("hook relative path", lambda c: c.update(hooks={"prestart": [{"path": "x"}]}),
      "hooks.prestart[0].path"),
     ("old oci version", lambda c: c.update(ociVersion="0.9"), "ociVersion"),
+    ("negative shares", lambda c: c["linux"]["resources"].update(cpu={"shares": -5}),
+     "linux.resources.cpu.shares: -5 is below the minimum 0"),
+    ("period out of range", lambda c: c["linux"]["resources"].update(cpu={"period": 5000000}),
+     "linux.resources.cpu.period"),
+    ("missing controller", lambda c: c["linux"]["resources"].update(
+        hugepageLimits=[{"pageSize": "2MB", "limit": 1 << 21}]), "hugetlb"),
+    ("bad cpuset list", lambda c: c["linux"]["resources"].update(cpu={"cpus": "1-x"}),
+     "linux.resources.cpu.cpus"),
     ("intel rdt absent", lambda c: c["linux"].update(intelRdt={"closID": "x"}),
      "linux.intelRdt"),
     ("notify without listener", lambda c: c["linux"].update(seccomp={
