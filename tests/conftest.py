@@ -27,11 +27,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip_root = pytest.mark.skip(reason="needs root and a real kernel (namespaces, mounts, "
                                  "cgroups)")
     skip_v2 = pytest.mark.skip(reason="needs a cgroup v2 host: run scripts/cgroup2-tests")
+    skip_v1 = pytest.mark.skip(reason="needs a cgroup v1 or hybrid host")
     for item in items:
         if "root" in item.keywords and not IS_ROOT:
             item.add_marker(skip_root)
-        if "cgroup_v2" in item.keywords and not _cgroup2_host():
+        if ("cgroup_v2" in item.keywords or "only_v2" in item.keywords) and \
+                not _cgroup2_host():
             item.add_marker(skip_v2)
+        if "only_v1" in item.keywords and _cgroup2_host():
+            item.add_marker(skip_v1)
 
 
 _skipped_privileged: list[str] = []
@@ -40,6 +44,9 @@ _skipped_privileged: list[str] = []
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if not report.skipped:
         return
+    v2 = _cgroup2_host()
+    if ("only_v1" in report.keywords and v2) or ("only_v2" in report.keywords and not v2):
+        return   # the other cgroup version's suite runs it
     if "cgroup_v2" in report.keywords:
         if _cgroup2_host():   # elsewhere scripts/cgroup2-tests runs them in a VM
             _skipped_privileged.append(report.nodeid)

@@ -129,7 +129,7 @@ def test_memory_limit_oom_kill_counted_and_reported(runtime: RuntimeCLI,
     assert stats["memory"]["usage"]["limit"] == 32 << 20
 
 
-@pytest.mark.skipif(V2, reason="memory.oom_control (disableOOMKiller) exists only on v1")
+@pytest.mark.only_v1   # memory.oom_control (disableOOMKiller) exists only on v1
 def test_disabled_oom_killer_holds_the_process_under_oom(runtime: RuntimeCLI,
                                                          bundle: Bundle) -> None:
     _oom_bundle(bundle)
@@ -233,8 +233,7 @@ def test_direct_io_write_is_throttled(runtime: RuntimeCLI, bundle: Bundle,
     assert elapsed >= 6, f"8 MiB at 1 MiB/s took only {elapsed:.1f} s"
 
 
-@pytest.mark.skipif(not V2, reason="v1 blkio cannot throttle buffered writes (the seeds' "
-                    "point); the warning for it is tested below")
+@pytest.mark.only_v2   # v1 blkio cannot throttle buffered writes: the warning test below
 def test_buffered_write_is_throttled_on_v2(runtime: RuntimeCLI, bundle: Bundle,
                                            loop_fs: tuple[Path, str]) -> None:
     elapsed = _throttled_write(runtime, bundle, loop_fs,
@@ -242,7 +241,7 @@ def test_buffered_write_is_throttled_on_v2(runtime: RuntimeCLI, bundle: Bundle,
     assert elapsed >= 6, f"8 MiB of buffered writes at 1 MiB/s took only {elapsed:.1f} s"
 
 
-@pytest.mark.skipif(V2, reason="the warning is for cgroup v1 hosts")
+@pytest.mark.only_v1
 def test_v1_warns_that_buffered_writes_escape(runtime: RuntimeCLI, bundle: Bundle) -> None:
     bundle.linux["resources"]["blockIO"] = {
         "throttleWriteBpsDevice": [{"major": 7, "minor": 0, "rate": 1 << 20}]}
