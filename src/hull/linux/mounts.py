@@ -54,13 +54,14 @@ def mount_all(mounts: list[Mount], target: str) -> None:
 def _mount_overlay_relative(mnt: Mount, flags: int, target: str) -> None:
     """Mount in a child that chdirs to the common directory of every layer path, so the
     options can name them relatively (mount(2) resolves them against the cwd)."""
-    paths = [p for opt in mnt.options if "=" in opt
-             for p in opt.split("=", 1)[1].split(":")]
+    layer_keys = ("lowerdir", "upperdir", "workdir")
+    paths = [p for opt in mnt.options if opt.partition("=")[0] in layer_keys
+             for p in opt.partition("=")[2].split(":")]
     common = os.path.commonpath([os.path.dirname(p) for p in paths])
     options = []
     for opt in mnt.options:
         key, eq, value = opt.partition("=")
-        if eq and key in ("lowerdir", "upperdir", "workdir"):
+        if eq and key in layer_keys:
             value = ":".join(os.path.relpath(p, common) for p in value.split(":"))
         options.append(f"{key}{eq}{value}")
     _, data = _split(options)

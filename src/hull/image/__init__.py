@@ -1,0 +1,1 @@
+"""Images: references, manifests and configs, safe layer apply, and the image store."""
