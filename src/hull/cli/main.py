@@ -1,21 +1,61 @@
-"""`hull`: the engine's command line. The engine (images, containers) lands with its own
-issues; until then this front door says so plainly instead of pretending."""
+"""`hull`: the Docker-compatible command line. Parses, calls the engine, prints; exit codes
+are Docker's (125 engine error, 126 cannot invoke, 127 not found, 1 for "No such ...")."""
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+
+from hull.errors import HullError
+
+DEFAULT_ROOT = "/var/lib/hull"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 125, as docker's do."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        sys.exit(125)
+
+
+def parser() -> argparse.ArgumentParser:
+    from hull.cli import images
+    p = _Parser(prog="hull", description="A daemonless, Docker-compatible container engine.")
+    p.add_argument("--root", default=os.environ.get("HULL_ROOT", DEFAULT_ROOT),
+                   help="where images and containers live (default /var/lib/hull, HULL_ROOT)")
+    p.add_argument("--debug", "-D", action="store_true", help="tracebacks for errors")
+    p.add_argument("-v", "--version", action="store_true")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.add_parser("version", help="show the version")
+    images.register(sub)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help", "help"):
-        print("usage: hull COMMAND [ARGS...]\n\n"
-              "hull is a daemonless, Docker-compatible container engine.\n"
-              "Available now: version. The OCI runtime is `hull-runtime` (runc-compatible).")
-        return 0
-    if args[0] in ("version", "--version", "-v"):
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.version or args.command == "version":
         from hull import __version__
         print(f"hull version {__version__}")
         return 0
-    print(f"hull: '{args[0]}' is not a hull command yet. See 'hull --help'.", file=sys.stderr)
-    return 125
+    if not getattr(args, "run", None):
+        parser().print_help()
+        return 0 if not args.command else 125
+    try:
+        code: int = args.run(args)
+        return code
+    except HullError as e:
+        print(f"Error: {e}" if e.exit_code == 1 else f"hull: {e}", file=sys.stderr)
+        if args.debug:
+            raise
+        return e.exit_code
+    except OSError as e:
+        print(f"hull: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
+              file=sys.stderr)
+        if args.debug:
+            raise
+        return 125
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,196 @@
+"""Image commands: images/image ls, image inspect, rmi/image rm, tag, history, image prune,
+image bootstrap."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from hull.engine import humanize
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
+
+def _service(args: argparse.Namespace) -> Any:
+    from hull.engine.images import ImageService
+    return ImageService(args.root)
+
+
+def table(rows: list[list[str]], out: Any = None) -> None:
+    """Columns padded like docker's tabwriter (three spaces between)."""
+    out = out or sys.stdout
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        out.write("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    dangling = None
+    for f in args.filter or []:
+        key, _, value = f.partition("=")
+        if key != "dangling" or value not in ("true", "false"):
+            from hull.errors import InvalidArgument
+            raise InvalidArgument(f"invalid filter {f!r} (supported: dangling=true|false)")
+        dangling = value == "true"
+    rows = _service(args).rows(dangling=dangling)
+    if args.quiet:
+        seen = []
+        for r in rows:
+            ident = r["ID"] if args.no_trunc else r["ID"].split(":", 1)[1][:12]
+            if ident not in seen:
+                seen.append(ident)
+        print("\n".join(seen))
+        return 0
+    head = ["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + \
+        ["IMAGE ID", "CREATED", "SIZE"]
+    body = [[r["Repository"], r["Tag"]] + ([r["Digest"]] if args.digests else []) +
+            [r["ID"] if args.no_trunc else r["ID"].split(":", 1)[1][:12],
+             humanize.ago(r["Created"]) if r["Created"] else "N/A", humanize.size(r["Size"])]
+            for r in rows]
+    table([head, *body])
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    service = _service(args)
+    found, code = [], 0
+    for name in args.names:
+        try:
+            found.append(service.inspect(name))
+        except Exception as e:
+            from hull.errors import NotFound
+            if not isinstance(e, NotFound):
+                raise
+            print(f"Error: No such image: {name}", file=sys.stderr)
+            code = 1
+    if args.format:
+        from hull.cli.template import render
+        for obj in found:
+            print(render(args.format, obj))
+    else:
+        print(json.dumps(found, indent=4))
+    return code
+
+
+def cmd_rmi(args: argparse.Namespace) -> int:
+    service = _service(args)
+    code = 0
+    for name in args.names:
+        try:
+            for line in service.remove(name, force=args.force):
+                print(line)
+        except Exception as e:
+            from hull.errors import HullError
+            if not isinstance(e, HullError):
+                raise
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    _service(args).tag(args.source, args.target)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    rows = _service(args).history(args.image)
+    if args.quiet:
+        for r in rows:
+            print(r["ID"] if args.no_trunc or r["ID"] == "<missing>" else
+                  r["ID"].split(":", 1)[1][:12])
+        return 0
+    body = [[r["ID"] if args.no_trunc or r["ID"] == "<missing>" else
+             r["ID"].split(":", 1)[1][:12],
+             humanize.ago(r["Created"]) if r["Created"] else "N/A",
+             r["CreatedBy"] if args.no_trunc else _trunc(r["CreatedBy"], 45),
+             humanize.size(r["Size"]), r["Comment"]] for r in rows]
+    table([["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], *body])
+    return 0
+
+
+def _trunc(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    if not args.force:
+        kind = "all images without at least one container associated to them" if args.all \
+            else "all dangling images"
+        sys.stdout.write(f"WARNING! This will remove {kind}.\nAre you sure you want to "
+                         "continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    deleted, reclaimed = _service(args).prune(all_images=args.all)
+    if deleted:
+        print("Deleted Images:")
+        for image_id in deleted:
+            print(f"deleted: {image_id}")
+        print()
+    print(f"Total reclaimed space: {humanize.size(reclaimed)}")
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    image = _service(args).bootstrap(args.name)
+    print(f"{args.name}: built in from Debian's busybox-static ({image.id})")
+    return 0
+
+
+def register(sub: Any) -> None:
+    def images_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-q", "--quiet", action="store_true")
+        p.add_argument("--digests", action="store_true")
+        p.add_argument("--no-trunc", action="store_true")
+        p.add_argument("-a", "--all", action="store_true")
+        p.add_argument("-f", "--filter", action="append")
+        p.add_argument("repository", nargs="?")
+        p.set_defaults(run=cmd_images)
+
+    def inspect_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-f", "--format")
+        p.add_argument("names", nargs="+", metavar="IMAGE")
+        p.set_defaults(run=cmd_inspect)
+
+    def rmi_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-f", "--force", action="store_true")
+        p.add_argument("--no-prune", action="store_true")
+        p.add_argument("names", nargs="+", metavar="IMAGE")
+        p.set_defaults(run=cmd_rmi)
+
+    def tag_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("source")
+        p.add_argument("target")
+        p.set_defaults(run=cmd_tag)
+
+    def history_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-q", "--quiet", action="store_true")
+        p.add_argument("--no-trunc", action="store_true")
+        p.add_argument("-H", "--human", action="store_true", default=True)
+        p.add_argument("image")
+        p.set_defaults(run=cmd_history)
+
+    images_flags(sub.add_parser("images", help="list images"))
+    rmi_flags(sub.add_parser("rmi", help="remove images"))
+    tag_flags(sub.add_parser("tag", help="tag an image"))
+    history_flags(sub.add_parser("history", help="show an image's history"))
+    image = sub.add_parser("image", help="manage images")
+    isub = image.add_subparsers(dest="image_command", metavar="COMMAND",
+                                parser_class=type(image))
+    images_flags(isub.add_parser("ls", aliases=["list"], help="list images"))
+    inspect_flags(isub.add_parser("inspect", help="show image details"))
+    rmi_flags(isub.add_parser("rm", aliases=["remove"], help="remove images"))
+    tag_flags(isub.add_parser("tag", help="tag an image"))
+    history_flags(isub.add_parser("history", help="show an image's history"))
+    prune = isub.add_parser("prune", help="remove unused images")
+    prune.add_argument("-a", "--all", action="store_true")
+    prune.add_argument("-f", "--force", action="store_true")
+    prune.set_defaults(run=cmd_prune)
+    boot = isub.add_parser("bootstrap", help="build the built-in busybox image from "
+                           "Debian's busybox-static")
+    boot.add_argument("name", nargs="?", default="busybox:latest")
+    boot.set_defaults(run=cmd_bootstrap)

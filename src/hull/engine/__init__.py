@@ -1,0 +1,1 @@
+"""What a user means by "container" and "image": the engine behind the hull command line."""

@@ -1,0 +1,54 @@
+"""Sizes and ages printed the way the docker command prints them."""
+
+from __future__ import annotations
+
+import time
+
+
+def size(n: float) -> str:
+    """Decimal units with three significant digits (go-units HumanSize): 4.26MB."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            text = f"{n:.3g}"
+            return f"{text}{unit}"
+        n /= 1000
+    return f"{n}PB"
+
+
+def ago(timestamp: float, now: float | None = None) -> str:
+    """"2 months ago", "About an hour ago", "Less than a second ago" (go-units style)."""
+    seconds = max(0.0, (now or time.time()) - timestamp)
+    if seconds < 1:
+        return "Less than a second ago"
+    if seconds < 60:
+        return f"{int(seconds)} second{'s' if int(seconds) != 1 else ''} ago"
+    minutes = seconds / 60
+    if minutes < 60:
+        m = int(minutes)
+        return "About a minute ago" if m == 1 else f"{m} minutes ago"
+    hours = minutes / 60
+    if hours < 48:
+        h = round(hours)
+        return "About an hour ago" if h == 1 else f"{h} hours ago"
+    days = hours / 24
+    if days < 14:
+        return f"{int(days)} days ago"
+    if days < 60:
+        return f"{int(days / 7)} weeks ago"
+    if days < 365 * 2:
+        return f"{int(days / 30)} months ago"
+    return f"{int(days / 365)} years ago"
+
+
+def parse_time(text: str) -> float:
+    """RFC 3339 (as in image configs) to a Unix time; 0 when absent or unreadable."""
+    import calendar
+    if not text:
+        return 0.0
+    main = text.rstrip("Z").split("+")[0]
+    whole, _, frac = main.partition(".")
+    try:
+        t = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return 0.0
+    return t + (float(f"0.{frac}") if frac.isdigit() else 0.0)

@@ -1,0 +1,142 @@
+"""Image operations as the docker command offers them: list, inspect, tag, remove, prune,
+history, bootstrap the built-in image. Output shapes follow Docker's."""
+
+from __future__ import annotations
+
+from hull.engine import humanize
+from hull.errors import FailedPrecondition, NotFound
+from hull.image.reference import parse
+from hull.image.store import Image, ImageStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class ImageService:
+    def __init__(self, root: str) -> None:
+        self.store = ImageStore(root)
+
+    def rows(self, all_tags: bool = True, dangling: bool | None = None) -> list[dict[str, Any]]:
+        """One row per (image, tag) as `docker images` lists them."""
+        out = []
+        for image in self.store.images():
+            config = self.store.config(image)
+            created = humanize.parse_time(str(config.get("created", "")))
+            tags = self.store.tags_of(image.id)
+            digests = self.store.repo_digests_of(image.id)
+            if (dangling is True and tags) or (dangling is False and not tags):
+                continue
+            names = tags or ["<none>:<none>"]
+            for name in names:
+                repo, _, tag = name.rpartition(":") if name != "<none>:<none>" else \
+                    ("<none>", "", "<none>")
+                familiar = parse(repo, default_tag=None).familiar() if repo != "<none>" \
+                    else repo
+                digest = next((d.split("@", 1)[1] for d in digests
+                               if d.split("@", 1)[0] == repo), "<none>")
+                out.append({"Repository": familiar, "Tag": tag, "ID": image.id,
+                            "Digest": digest, "Created": created, "Size": image.size})
+        return out
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        image = self.store.resolve(name)
+        config = self.store.config(image)
+        cfg = config.get("config") or {}
+        return {
+            "Id": image.id,
+            "RepoTags": [parse(t).familiar() for t in self.store.tags_of(image.id)],
+            "RepoDigests": [parse(d, default_tag=None).familiar()
+                            for d in self.store.repo_digests_of(image.id)],
+            "Parent": "", "Comment": "", "Created": config.get("created", ""),
+            "Container": "", "ContainerConfig": {}, "DockerVersion": "",
+            "Author": config.get("author", ""),
+            "Config": {"Hostname": "", "Domainname": "", "User": cfg.get("User", ""),
+                       "AttachStdin": False, "AttachStdout": False, "AttachStderr": False,
+                       "Tty": False, "OpenStdin": False, "StdinOnce": False,
+                       "Env": cfg.get("Env"), "Cmd": cfg.get("Cmd"), "Image": "",
+                       "Volumes": cfg.get("Volumes"), "WorkingDir": cfg.get("WorkingDir", ""),
+                       "Entrypoint": cfg.get("Entrypoint"), "OnBuild": cfg.get("OnBuild"),
+                       "Labels": cfg.get("Labels"), "ExposedPorts": cfg.get("ExposedPorts"),
+                       "StopSignal": cfg.get("StopSignal"),
+                       "Healthcheck": cfg.get("Healthcheck")},
+            "Architecture": config.get("architecture", ""),
+            **({"Variant": config["variant"]} if config.get("variant") else {}),
+            "Os": config.get("os", ""), "Size": image.size, "VirtualSize": image.size,
+            "GraphDriver": {"Name": "overlay2", "Data": self._graph_data(image)},
+            "RootFS": {"Type": "layers", "Layers": self.store.diff_ids(image)},
+            "Metadata": {"LastTagTime": ""},
+        }
+
+    def _graph_data(self, image: Image) -> dict[str, str]:
+        top = self.store.top_snapshot(image)
+        if top is None:
+            return {}
+        sn = self.store.snapshotter
+        dirs = []
+        key: str | None = top
+        while key is not None:
+            dirs.append(sn.upper_dir(key))
+            key = next((i.parent for i in sn.walk() if i.key == key), None)
+        return {"LowerDir": ":".join(dirs[1:]), "UpperDir": dirs[0],
+                "WorkDir": "", "MergedDir": ""} if len(dirs) > 1 else {"UpperDir": dirs[0]}
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        image = self.store.resolve(name)
+        config = self.store.config(image)
+        manifest = self.store.manifest_of(image)
+        layers = iter(reversed(manifest.layers))
+        rows: list[dict[str, Any]] = []
+        for entry in reversed(config.get("history") or []):
+            layer = None if entry.get("empty_layer") else next(layers, None)
+            rows.append({"ID": image.id if not rows else "<missing>",
+                         "Created": humanize.parse_time(str(entry.get("created", ""))),
+                         "CreatedBy": entry.get("created_by", ""),
+                         "Size": layer.size if layer else 0,
+                         "Comment": entry.get("comment", "")})
+        return rows
+
+    def tag(self, source: str, target: str) -> None:
+        image = self.store.resolve(source)
+        self.store.tag(image.id, parse(target))
+
+    def remove(self, name: str, force: bool = False) -> list[str]:
+        """`docker rmi`: untag, and delete the image once no tag is left. Returns the
+        Untagged:/Deleted: lines."""
+        lines = []
+        image = self.store.resolve(name)
+        tags = self.store.tags_of(image.id)
+        by_id = name.removeprefix("sha256:") in image.id
+        if by_id and len(tags) > 1 and not force:
+            raise FailedPrecondition(f"conflict: unable to delete {image.short_id} (must be "
+                                     "forced) - image is referenced in multiple repositories")
+        targets = tags if by_id or force else [str(parse(name))]
+        for tag in targets:
+            self.store.untag(parse(tag))
+            lines.append(f"Untagged: {parse(tag).familiar()}")
+        if not self.store.tags_of(image.id):
+            for digest in self.store.repo_digests_of(image.id):
+                lines.append(f"Untagged: {parse(digest, default_tag=None).familiar()}")
+            self.store.delete(image.id)
+            self.store.gc()
+            lines.append(f"Deleted: {image.id}")
+        return lines
+
+    def prune(self, all_images: bool = False) -> tuple[list[str], int]:
+        deleted = []
+        reclaimed = 0
+        for image in self.store.images():
+            if self.store.tags_of(image.id) and not all_images:
+                continue
+            reclaimed += image.size
+            self.store.delete(image.id)
+            deleted.append(image.id)
+        if deleted:
+            self.store.gc()
+        return deleted, reclaimed
+
+    def bootstrap(self, name: str) -> Image:
+        if parse(name).repository != "library/busybox":
+            raise NotFound(f"image bootstrap: only busybox can be built in, not {name!r}")
+        from hull.image.bootstrap import bootstrap_busybox
+        return bootstrap_busybox(self.store, name)

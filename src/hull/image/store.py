@@ -1,0 +1,304 @@
+"""The image store: images and tags in <root>/metadata.db, blobs in the content store,
+unpacked layers as committed snapshots named by chainID, so a layer shared by many images
+is unpacked once."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+import uuid
+
+from hull import fastjson
+from hull.content.store import ContentStore
+from hull.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from hull.image import manifest as mf
+from hull.image.reference import Reference, parse
+from hull.record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from hull.snapshot.protocol import Snapshotter
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    id TEXT PRIMARY KEY,            -- config digest
+    manifest TEXT NOT NULL,         -- manifest digest
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,          -- unpacked bytes
+    added REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tags (
+    name TEXT PRIMARY KEY,          -- registry/repository:tag
+    image TEXT NOT NULL REFERENCES images(id),
+    tagged REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS repo_digests (
+    name TEXT NOT NULL,             -- registry/repository@digest
+    image TEXT NOT NULL REFERENCES images(id),
+    PRIMARY KEY (name, image)
+);
+"""
+
+
+@record
+class Image:
+    id: str
+    manifest: str
+    media_type: str
+    size: int
+    added: float
+
+    @property
+    def short_id(self) -> str:
+        return self.id.split(":", 1)[1][:12]
+
+
+def open_db(root: str) -> sqlite3.Connection:
+    os.makedirs(root, exist_ok=True)
+    db = sqlite3.connect(os.path.join(root, "metadata.db"), timeout=30, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.executescript(SCHEMA)
+    return db
+
+
+def choose_snapshotter(root: str) -> Snapshotter:
+    """overlay where the backing filesystem takes it (probed once, remembered), else the
+    copying snapshotter."""
+    base = os.path.join(root, "snapshots")
+    os.makedirs(base, exist_ok=True)
+    marker = os.path.join(base, "driver")
+    try:
+        with open(marker) as f:
+            driver = f.read().strip()
+    except FileNotFoundError:
+        driver = "overlay" if _overlay_works(base) else "native"
+        with open(marker, "w") as f:
+            f.write(driver + "\n")
+    if driver == "overlay":
+        from hull.snapshot.overlay import OverlaySnapshotter
+        return OverlaySnapshotter(os.path.join(base, "overlay"))
+    from hull.snapshot.native import NativeSnapshotter
+    return NativeSnapshotter(os.path.join(base, "native"))
+
+
+def _overlay_works(base: str) -> bool:
+    import shutil
+    import tempfile
+
+    from hull.linux import mount as m
+    probe = tempfile.mkdtemp(prefix=".probe-", dir=base)
+    try:
+        for d in ("lower", "upper", "work", "merged"):
+            os.mkdir(os.path.join(probe, d))
+        try:
+            m.mount("overlay", os.path.join(probe, "merged"), "overlay", 0,
+                    f"lowerdir={probe}/lower,upperdir={probe}/upper,workdir={probe}/work")
+        except OSError:
+            return False
+        m.umount(os.path.join(probe, "merged"), m.MNT_DETACH)
+        return True
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+
+
+class ImageStore:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.content = ContentStore(os.path.join(root, "content"))
+        self.db = open_db(root)
+        self._snapshotter: Snapshotter | None = None
+
+    @property
+    def snapshotter(self) -> Snapshotter:
+        if self._snapshotter is None:
+            self._snapshotter = choose_snapshotter(self.root)
+        return self._snapshotter
+
+    # ---- reading -----------------------------------------------------------------------
+
+    def config(self, image: Image) -> dict[str, Any]:
+        return mf.load_json(self.content.read(image.id), f"image config {image.id}")
+
+    def manifest_of(self, image: Image) -> mf.Manifest:
+        return mf.parse_manifest(self.content.read(image.manifest), f"manifest {image.manifest}")
+
+    def diff_ids(self, image: Image) -> list[str]:
+        rootfs = self.config(image).get("rootfs") or {}
+        return [str(d) for d in rootfs.get("diff_ids") or []]
+
+    def top_snapshot(self, image: Image) -> str | None:
+        chain = mf.chain_ids(self.diff_ids(image))
+        return chain[-1] if chain else None
+
+    def images(self) -> list[Image]:
+        rows = self.db.execute("SELECT id, manifest, media_type, size, added FROM images "
+                               "ORDER BY added DESC").fetchall()
+        return [Image(*r) for r in rows]
+
+    def tags_of(self, image_id: str) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT name FROM tags WHERE image = ? ORDER BY name", (image_id,))]
+
+    def repo_digests_of(self, image_id: str) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT name FROM repo_digests WHERE image = ? ORDER BY name", (image_id,))]
+
+    def get(self, image_id: str) -> Image:
+        row = self.db.execute("SELECT id, manifest, media_type, size, added FROM images "
+                              "WHERE id = ?", (image_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"No such image: {image_id}")
+        return Image(*row)
+
+    def resolve(self, name: str) -> Image:
+        """A tag, name@digest, full or short image ID → the image; NotFound otherwise."""
+        hexpart = name.removeprefix("sha256:")
+        if len(hexpart) >= 4 and all(c in "0123456789abcdef" for c in hexpart):
+            rows = self.db.execute("SELECT id FROM images WHERE id LIKE ?",
+                                   (f"sha256:{hexpart}%",)).fetchall()
+            if len(rows) == 1:
+                return self.get(rows[0][0])
+            if len(rows) > 1:
+                raise InvalidArgument(f"ambiguous image ID prefix {name!r}")
+        try:
+            ref = parse(name)
+        except InvalidArgument:
+            raise NotFound(f"No such image: {name}") from None
+        if ref.digest:
+            row = self.db.execute("SELECT image FROM repo_digests WHERE name = ?",
+                                  (f"{ref.name}@{ref.digest}",)).fetchone()
+            if row is None:
+                row = self.db.execute("SELECT id FROM images WHERE manifest = ?",
+                                      (ref.digest,)).fetchone()
+        else:
+            row = self.db.execute("SELECT image FROM tags WHERE name = ?",
+                                  (str(ref),)).fetchone()
+        if row is None:
+            raise NotFound(f"No such image: {name}")
+        return self.get(row[0])
+
+    # ---- writing -----------------------------------------------------------------------
+
+    def add(self, manifest_digest: str, ref: Reference | None = None) -> Image:
+        """Register an image whose manifest, config and layer blobs are all in the content
+        store, unpack its layers, and tag it. Idempotent."""
+        manifest = mf.parse_manifest(self.content.read(manifest_digest),
+                                     f"manifest {manifest_digest}")
+        config = mf.load_json(self.content.read(manifest.config.digest),
+                              f"image config {manifest.config.digest}")
+        diff_ids = [str(d) for d in (config.get("rootfs") or {}).get("diff_ids") or []]
+        if len(diff_ids) != len(manifest.layers):
+            raise InvalidArgument(f"image config {manifest.config.digest}: "
+                                  f"{len(diff_ids)} diff_ids for {len(manifest.layers)} layers")
+        size = self.unpack(manifest, diff_ids)
+        image_id = manifest.config.digest
+        self.db.execute("INSERT OR IGNORE INTO images (id, manifest, media_type, size, added) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (image_id, manifest_digest, manifest.media_type, size, time.time()))
+        if ref is not None:
+            if ref.tag:
+                self.tag(image_id, ref.with_tag(ref.tag))
+            self.db.execute("INSERT OR IGNORE INTO repo_digests (name, image) VALUES (?, ?)",
+                            (f"{ref.name}@{manifest_digest}", image_id))
+        return self.get(image_id)
+
+    def unpack(self, manifest: mf.Manifest, diff_ids: list[str]) -> int:
+        """Each layer once: snapshots are named by chainID. Returns the unpacked size."""
+        from hull.image.layer import apply_layer
+        sn = self.snapshotter
+        parent: str | None = None
+        total = 0
+        for desc, diff_id, chain in zip(manifest.layers, diff_ids, mf.chain_ids(diff_ids),
+                                        strict=True):
+            try:
+                total += sn.usage(chain).size
+                parent = chain
+                continue
+            except NotFound:
+                pass
+            key = f"extract-{uuid.uuid4().hex}"
+            sn.prepare(key, parent)
+            try:
+                with self.content.open(desc.digest) as blob:
+                    got, _ = apply_layer(blob, sn.upper_dir(key), sn.whiteouts)
+                if got != diff_id:
+                    raise InvalidArgument(f"layer {desc.digest}: unpacked content is {got}, "
+                                          f"the image config says {diff_id}")
+                total += sn.usage(key).size
+                try:
+                    sn.commit(chain, key)
+                except AlreadyExists:   # another unpack of the same layer won the race
+                    sn.remove(key)
+            except BaseException:
+                try:
+                    sn.remove(key)
+                except (NotFound, FailedPrecondition):
+                    pass
+                raise
+            parent = chain
+        return total
+
+    def tag(self, image_id: str, ref: Reference) -> None:
+        if not ref.tag or ref.digest:
+            raise InvalidArgument(f"{ref}: a tag needs name:tag, not a digest")
+        self.get(image_id)
+        self.db.execute("INSERT INTO tags (name, image, tagged) VALUES (?, ?, ?) "
+                        "ON CONFLICT(name) DO UPDATE SET image = excluded.image, "
+                        "tagged = excluded.tagged", (str(ref), image_id, time.time()))
+
+    def untag(self, ref: Reference) -> str:
+        row = self.db.execute("SELECT image FROM tags WHERE name = ?", (str(ref),)).fetchone()
+        if row is None:
+            raise NotFound(f"No such image: {ref.familiar()}")
+        self.db.execute("DELETE FROM tags WHERE name = ?", (str(ref),))
+        return str(row[0])
+
+    def delete(self, image_id: str) -> None:
+        """Forget an image and its tags; its blobs and snapshots go at gc()."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("DELETE FROM tags WHERE image = ?", (image_id,))
+            self.db.execute("DELETE FROM repo_digests WHERE image = ?", (image_id,))
+            self.db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def gc(self, keep_snapshots: set[str] = frozenset()) -> tuple[int, int]:  # type: ignore[assignment]
+        """Remove blobs and layer snapshots no image references (reference counting by
+        reachability from the images table). Returns (blobs, snapshots) removed."""
+        blobs: set[str] = set()
+        snaps: set[str] = set(keep_snapshots)
+        for image in self.images():
+            manifest = self.manifest_of(image)
+            blobs |= {image.manifest, manifest.config.digest} | {d.digest for d in
+                                                                 manifest.layers}
+            snaps |= set(mf.chain_ids(self.diff_ids(image)))
+        removed_blobs = 0
+        for info in list(self.content.walk()):
+            if info.digest not in blobs:
+                self.content.delete(info.digest)
+                removed_blobs += 1
+        removed_snaps = 0
+        changed = True
+        while changed:   # children first: a parent cannot go while a child exists
+            changed = False
+            for snap in list(self.snapshotter.walk()):
+                if snap.kind == "committed" and snap.key.startswith("sha256:") and \
+                        snap.key not in snaps:
+                    try:
+                        self.snapshotter.remove(snap.key)
+                        removed_snaps += 1
+                        changed = True
+                    except FailedPrecondition:
+                        pass
+        return removed_blobs, removed_snaps
+
+
+def config_blob(config: dict[str, Any]) -> bytes:
+    return fastjson.dumps(config).encode()
