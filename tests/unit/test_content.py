@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hull.content.digest import validate
 from hull.content.store import ContentStore
+from hull.digest import validate
 from hull.errors import AlreadyExists, InvalidArgument, NotFound
 
 

@@ -11,7 +11,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 
-from hull.content.digest import validate
+from hull.digest import validate
 from hull.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from hull.record import record
 

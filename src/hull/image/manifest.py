@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from hull import fastjson
-from hull.content.digest import Descriptor
+from hull.digest import Descriptor
 from hull.errors import InvalidArgument, NotFound
 from hull.record import field, record
 

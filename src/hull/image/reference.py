@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from hull.content.digest import validate
+from hull.digest import validate
 from hull.errors import InvalidArgument
 from hull.record import record
 

@@ -1,0 +1,161 @@
+"""Pull and push: an image between a registry and the local store.
+
+Pull: resolve the reference on the first endpoint that has it (mirrors first), pick the
+platform from an index, then fetch config and layers — layers in parallel with bounded
+concurrency, each into a resumable ingest and verified against its digest and size — and
+only then register and unpack the image. Push: blobs the registry lacks are mounted from
+another repository of the same registry when one is known to have them, else uploaded
+(monolithic, or in chunks for large blobs); the manifest goes last.
+"""
+
+from __future__ import annotations
+
+from hull.digest import Descriptor
+from hull.errors import HullError, NotFound
+from hull.image import manifest as mf
+from hull.image.reference import Reference
+from hull.image.store import Image, ImageStore
+from hull.registry.client import Registry, _NoRange
+from hull.registry.config import RegistryConfig
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import httpx
+
+    Progress = Callable[[str], None]
+
+PARALLEL_LAYERS = 3
+CHUNKED_ABOVE = 32 << 20
+
+
+def _http() -> httpx.Client:
+    import httpx
+    return httpx.Client(timeout=httpx.Timeout(30.0, read=300.0), follow_redirects=True)
+
+
+def fetch_blob(store: ImageStore, reg: Registry, repo: str, desc: Descriptor) -> None:
+    """Download one blob into the content store, resuming a partial ingest."""
+    if store.content.exists(desc.digest):
+        return
+    ref = desc.digest.replace(":", "-")
+    store.content.release(ref)     # a writer that died (e.g. a killed pull) left its lock
+    writer = store.content.writer(ref)
+    try:
+        try:
+            for chunk in reg.blob(repo, desc.digest, writer.offset):
+                writer.write(chunk)
+        except _NoRange:               # the registry ignored Range: start over
+            writer.abort()
+            writer = store.content.writer(ref)
+            for chunk in reg.blob(repo, desc.digest, 0):
+                writer.write(chunk)
+        writer.commit(desc.size, desc.digest)
+    except BaseException:
+        writer.close()                 # keep what arrived: the next pull resumes it
+        store.content.release(ref)
+        raise
+
+
+def pull(store: ImageStore, ref: Reference, config: RegistryConfig, platform: dict[str, str],
+         progress: Progress = print, http: httpx.Client | None = None) -> Image:
+    client = http or _http()
+    try:
+        last: Exception | None = None
+        for endpoint in config.endpoints(ref.registry):
+            reg = Registry(endpoint, client)
+            try:
+                return _pull_from(store, reg, ref, platform, progress)
+            except NotFound as e:
+                last = e
+            except HullError as e:
+                if endpoint == config.endpoints(ref.registry)[-1]:
+                    raise
+                last = e
+        raise NotFound(f"{ref.familiar()}: not found ({last})")
+    finally:
+        if http is None:
+            client.close()
+
+
+def _pull_from(store: ImageStore, reg: Registry, ref: Reference, platform: dict[str, str],
+               progress: Progress) -> Image:
+    repo = ref.repository
+    body, media_type, digest = reg.manifest(repo, ref.digest or ref.tag or "latest",
+                                            mf.ACCEPT)
+    if media_type in mf.INDEXES or mf.media_type_of(mf.load_json(body, str(ref)),
+                                                   str(ref)) in mf.INDEXES:
+        chosen = mf.select_platform(body, platform, f"index of {ref.familiar()}")
+        body, media_type, digest = reg.manifest(repo, chosen.digest, mf.ACCEPT)
+    manifest = mf.parse_manifest(body, f"manifest of {ref.familiar()}")
+    progress(f"{ref.tag or ref.digest}: Pulling from {repo}")
+    fetch_blob(store, reg, repo, manifest.config)
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=PARALLEL_LAYERS) as pool:
+        jobs = [(desc, pool.submit(fetch_blob, store, reg, repo, desc))
+                for desc in manifest.layers]
+        for desc, job in jobs:
+            job.result()
+            progress(f"{desc.digest.split(':', 1)[1][:12]}: Pull complete")
+    store.content.add(body, digest)
+    image = store.add(digest, ref)
+    progress(f"Digest: {digest}")
+    return image
+
+
+def push(store: ImageStore, image: Image, ref: Reference, config: RegistryConfig,
+         progress: Progress = print, http: httpx.Client | None = None,
+         chunked_above: int = CHUNKED_ABOVE) -> str:
+    client = http or _http()
+    try:
+        endpoint = config.endpoints(ref.registry)[-1]   # never push to a mirror
+        reg = Registry(endpoint, client)
+        repo = ref.repository
+        manifest = store.manifest_of(image)
+        progress(f"The push refers to repository [{ref.name}]")
+        sources = _known_sources(store, ref)
+        for desc in [*manifest.layers, manifest.config]:
+            short = desc.digest.split(":", 1)[1][:12]
+            if reg.has_blob(repo, desc.digest):
+                progress(f"{short}: Layer already exists")
+                continue
+            mounted = False
+            for source in sources:
+                if source != repo and reg.mount(repo, desc.digest, source):
+                    progress(f"{short}: Mounted from {source}")
+                    mounted = True
+                    break
+            if mounted:
+                continue
+
+            def chunks(digest: str = desc.digest) -> Iterator[bytes]:
+                with store.content.open(digest) as f:
+                    while data := f.read(1 << 20):
+                        yield data
+            reg.upload(repo, desc.digest, desc.size, chunks,
+                       chunk_size=(8 << 20) if desc.size > chunked_above else 0)
+            progress(f"{short}: Pushed")
+        body = store.content.read(image.manifest)
+        reg.put_manifest(repo, ref.tag or image.manifest, body, image.media_type)
+        progress(f"{ref.tag or 'latest'}: digest: {image.manifest} size: {len(body)}")
+        return image.manifest
+    finally:
+        if http is None:
+            client.close()
+
+
+def _known_sources(store: ImageStore, ref: Reference) -> list[str]:
+    """Repositories on the same registry that some local image came from or went to."""
+    out = []
+    for (name,) in store.db.execute("SELECT name FROM repo_digests UNION SELECT name FROM "
+                                    "tags").fetchall():
+        registry, _, rest = str(name).partition("/")
+        repo = rest.split("@")[0].rsplit(":", 1)[0]
+        if registry == ref.registry and repo not in out:
+            out.append(repo)
+    return out
+
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator

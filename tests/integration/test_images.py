@@ -1,0 +1,90 @@
+"""The image store and the image commands, on a temporary --root."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.root
+HULL = str(Path(sys.executable).parent / "hull")
+
+
+class Hull:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __call__(self, *args: str, check: bool = True,
+                 input: str | None = None) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([HULL, "--root", str(self.root), *args], text=True,
+                              capture_output=True, input=input, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"hull {' '.join(args)}: {proc.returncode}: {proc.stderr}")
+        return proc
+
+
+@pytest.fixture
+def hull(tmp_path: Path) -> Hull:
+    return Hull(tmp_path / "hull-root")
+
+
+def test_bootstrap_list_inspect_tag_rmi(hull: Hull) -> None:
+    hull("image", "bootstrap")
+    out = hull("images").stdout.splitlines()
+    assert out[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert out[1].split()[:2] == ["busybox", "latest"]
+    info = json.loads(hull("image", "inspect", "busybox").stdout)[0]
+    assert info["RepoTags"] == ["busybox:latest"] and info["Config"]["Cmd"] == ["sh"]
+    assert info["RootFS"]["Type"] == "layers" and len(info["RootFS"]["Layers"]) == 1
+    assert info["GraphDriver"]["Name"] == "overlay2"
+    upper = Path(info["GraphDriver"]["Data"]["UpperDir"])
+    assert (upper / "bin/busybox").is_file() and os.readlink(upper / "bin/sh") == "busybox"
+    short = info["Id"].split(":")[1][:12]
+    assert hull("images", "-q").stdout.split() == [short]
+    hull("tag", "busybox", "localhost:5000/me/box:v1")
+    assert "localhost:5000/me/box" in hull("images").stdout
+    proc = hull("rmi", short, check=False)        # two tags: by ID needs -f
+    assert proc.returncode == 1 and "must be forced" in proc.stderr
+    assert hull("rmi", "localhost:5000/me/box:v1").stdout.strip() == \
+        "Untagged: localhost:5000/me/box:v1"
+    lines = hull("rmi", "busybox").stdout.splitlines()
+    assert lines[-1] == f"Deleted: {info['Id']}"
+    assert hull("images", "-q").stdout.strip() == ""
+    # everything the image held is gone: blobs and unpacked layers
+    assert os.listdir(hull.root / "content" / "blobs" / "sha256") == []
+    assert not upper.exists()
+
+
+def test_layers_are_shared_and_bootstrap_is_idempotent(hull: Hull) -> None:
+    hull("image", "bootstrap")
+    hull("image", "bootstrap", "busybox:again")
+    ids = {json.loads(hull("image", "inspect", n).stdout)[0]["Id"]
+           for n in ("busybox", "busybox:again")}
+    assert len(ids) == 1
+    snapshots = [p for p in (hull.root / "snapshots" / "overlay").iterdir() if p.is_dir()]
+    assert len(snapshots) == 1
+
+
+def test_missing_image_errors(hull: Hull) -> None:
+    proc = hull("image", "inspect", "nope", check=False)
+    assert proc.returncode == 1 and "No such image: nope" in proc.stderr
+    proc = hull("rmi", "nope", check=False)
+    assert proc.returncode == 1 and "No such image" in proc.stderr
+    proc = hull("tag", "nope", "x", check=False)
+    assert proc.returncode == 1
+    proc = hull("images", "--filter", "bogus=1", check=False)
+    assert proc.returncode == 125 and "invalid filter" in proc.stderr
+    proc = hull("frobnicate", check=False)
+    assert proc.returncode == 125
+
+
+def test_prune_dangling(hull: Hull) -> None:
+    hull("image", "bootstrap")
+    hull("image", "bootstrap", "busybox:two")
+    assert "Total reclaimed space: 0B" in hull("image", "prune", "-f").stdout
+    hull("rmi", "busybox:two")
+    assert hull("images", "-q").stdout.strip()     # still tagged busybox:latest
