@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# No test may reach a public registry, not even by a DNS lookup: these are mirror-only for
+# every hull command the suite runs (tests that need a registry run one on 127.0.0.1).
+os.environ["HULL_MIRROR_ONLY"] = "docker.io,quay.io,ghcr.io,gcr.io,registry.k8s.io"
 HULL_RUNTIME = str(Path(sys.executable).parent / "hull-runtime")
 IS_ROOT = os.geteuid() == 0
 

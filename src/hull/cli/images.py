@@ -190,6 +190,16 @@ def register(sub: Any) -> None:
     prune.add_argument("-a", "--all", action="store_true")
     prune.add_argument("-f", "--force", action="store_true")
     prune.set_defaults(run=cmd_prune)
+    from hull.cli import registry
+    pull = isub.add_parser("pull", help="download an image from a registry")
+    pull.add_argument("-q", "--quiet", action="store_true")
+    pull.add_argument("--platform")
+    pull.add_argument("name")
+    pull.set_defaults(run=registry.cmd_pull)
+    push = isub.add_parser("push", help="upload an image to a registry")
+    push.add_argument("-q", "--quiet", action="store_true")
+    push.add_argument("name")
+    push.set_defaults(run=registry.cmd_push)
     boot = isub.add_parser("bootstrap", help="build the built-in busybox image from "
                            "Debian's busybox-static")
     boot.add_argument("name", nargs="?", default="busybox:latest")

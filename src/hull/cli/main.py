@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    from hull.cli import images
+    from hull.cli import images, registry
     p = _Parser(prog="hull", description="A daemonless, Docker-compatible container engine.")
     p.add_argument("--root", default=os.environ.get("HULL_ROOT", DEFAULT_ROOT),
                    help="where images and containers live (default /var/lib/hull, HULL_ROOT)")
@@ -31,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.add_parser("version", help="show the version")
     images.register(sub)
+    registry.register(sub)
     return p
 
 

@@ -10,6 +10,7 @@ from hull.image.store import Image, ImageStore
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -134,6 +135,26 @@ class ImageService:
         if deleted:
             self.store.gc()
         return deleted, reclaimed
+
+    def pull(self, name: str, platform: str | None = None,
+             progress: Callable[[str], None] = print) -> tuple[Image, bool]:
+        """Returns the image and whether anything new was stored."""
+        from hull.image.distribution import pull
+        from hull.image.manifest import parse_platform
+        from hull.registry.config import load
+        ref = parse(name)
+        before = {i.id for i in self.store.images()}
+        image = pull(self.store, ref, load(), parse_platform(platform), progress)
+        return image, image.id not in before
+
+    def push(self, name: str, progress: Callable[[str], None] = print) -> str:
+        from hull.image.distribution import push
+        from hull.registry.config import load
+        image = self.store.resolve(name)
+        ref = parse(name)
+        if ref.digest:
+            raise FailedPrecondition(f"push {name}: push a tag, not a digest")
+        return push(self.store, image, ref, load(), progress)
 
     def bootstrap(self, name: str) -> Image:
         if parse(name).repository != "library/busybox":

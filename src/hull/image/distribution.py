@@ -11,7 +11,7 @@ another repository of the same registry when one is known to have them, else upl
 from __future__ import annotations
 
 from hull.digest import Descriptor
-from hull.errors import HullError, NotFound
+from hull.errors import NotFound, Unavailable
 from hull.image import manifest as mf
 from hull.image.reference import Reference
 from hull.image.store import Image, ImageStore
@@ -60,20 +60,22 @@ def fetch_blob(store: ImageStore, reg: Registry, repo: str, desc: Descriptor) ->
 
 def pull(store: ImageStore, ref: Reference, config: RegistryConfig, platform: dict[str, str],
          progress: Progress = print, http: httpx.Client | None = None) -> Image:
+    endpoints = config.endpoints(ref.registry)
+    if not endpoints:
+        raise NotFound(f"{ref.familiar()}: registry {ref.registry} is mirror-only and has no "
+                       "mirror configured")
     client = http or _http()
     try:
-        last: Exception | None = None
-        for endpoint in config.endpoints(ref.registry):
+        misses = []
+        for endpoint in endpoints:
             reg = Registry(endpoint, client)
             try:
                 return _pull_from(store, reg, ref, platform, progress)
-            except NotFound as e:
-                last = e
-            except HullError as e:
-                if endpoint == config.endpoints(ref.registry)[-1]:
-                    raise
-                last = e
-        raise NotFound(f"{ref.familiar()}: not found ({last})")
+            except (NotFound, Unavailable) as e:
+                # only "not there" and "not reachable" move on to the next endpoint; an
+                # integrity or auth error is the answer
+                misses.append(f"{endpoint.host}: {e}")
+        raise NotFound(f"{ref.familiar()}: not found ({'; '.join(misses)})")
     finally:
         if http is None:
             client.close()
@@ -109,7 +111,7 @@ def push(store: ImageStore, image: Image, ref: Reference, config: RegistryConfig
          chunked_above: int = CHUNKED_ABOVE) -> str:
     client = http or _http()
     try:
-        endpoint = config.endpoints(ref.registry)[-1]   # never push to a mirror
+        endpoint = config.upstream(ref.registry)   # never push to a mirror
         reg = Registry(endpoint, client)
         repo = ref.repository
         manifest = store.manifest_of(image)
