@@ -120,7 +120,8 @@ def test_corrupt_blob_is_refused_and_nothing_stored(tmp_path: Path, env: dict[st
     src = ImageStore(str(pushed.root))
     layer = src.manifest_of(src.resolve("busybox")).layers[0]
     hexpart = layer.digest.split(":")[1]
-    blob = REGISTRY_DIRS[registry] / "docker/registry/v2/blobs/sha256" / hexpart[:2] / hexpart / "data"
+    blobs = REGISTRY_DIRS[registry] / "docker/registry/v2/blobs/sha256"
+    blob = blobs / hexpart[:2] / hexpart / "data"
     original = blob.read_bytes()
     blob.write_bytes(original[:-10] + b"corrupted!")
     try:
