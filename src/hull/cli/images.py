@@ -135,6 +135,55 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_save(args: argparse.Namespace) -> int:
+    from hull.errors import InvalidArgument
+    if not args.output and sys.stdout.isatty():
+        raise InvalidArgument("cowardly refusing to save to a terminal. Use the -o flag or "
+                              "redirect")
+    if args.output:
+        tmp = args.output + ".tmp"
+        with open(tmp, "wb") as out:
+            _service(args).save(args.names, out, args.format)
+        import os
+        os.replace(tmp, args.output)
+    else:
+        _service(args).save(args.names, sys.stdout.buffer, args.format)
+        sys.stdout.flush()
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    if args.input:
+        with open(args.input, "rb") as src:
+            lines = _service(args).load(src)
+    else:
+        lines = _service(args).load(sys.stdin.buffer)
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    service = _service(args)
+    if args.file == "-":
+        image = service.import_tarball(sys.stdin.buffer, args.name, args.message,
+                                       args.change or [])
+    else:
+        with open(args.file, "rb") as src:
+            image = service.import_tarball(src, args.name, args.message, args.change or [])
+    print(image.id)
+    return 0
+
+
+def cmd_system_df(args: argparse.Namespace) -> int:
+    rows = _service(args).disk_usage()
+    body = [[r["Type"], str(r["Total"]), str(r["Active"]), humanize.size(r["Size"]),
+             humanize.size(r["Reclaimable"]) + (f" ({100 * r['Reclaimable'] // r['Size']}%)"
+                                                if r["Size"] else "")] for r in rows]
+    table([["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], *body])
+    return 0
+
+
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     image = _service(args).bootstrap(args.name)
     print(f"{args.name}: built in from Debian's busybox-static ({image.id})")
@@ -174,7 +223,34 @@ def register(sub: Any) -> None:
         p.add_argument("image")
         p.set_defaults(run=cmd_history)
 
+    def save_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-o", "--output")
+        p.add_argument("--format", default="docker-archive",
+                       choices=["docker-archive", "oci-archive"])
+        p.add_argument("names", nargs="+", metavar="IMAGE")
+        p.set_defaults(run=cmd_save)
+
+    def load_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-i", "--input")
+        p.add_argument("-q", "--quiet", action="store_true")
+        p.set_defaults(run=cmd_load)
+
+    def import_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-c", "--change", action="append")
+        p.add_argument("-m", "--message", default="")
+        p.add_argument("--platform")
+        p.add_argument("file")
+        p.add_argument("name", nargs="?")
+        p.set_defaults(run=cmd_import)
+
     images_flags(sub.add_parser("images", help="list images"))
+    save_flags(sub.add_parser("save", help="write images to a tar archive"))
+    load_flags(sub.add_parser("load", help="load images from a tar archive"))
+    import_flags(sub.add_parser("import", help="make an image from a filesystem tarball"))
+    system = sub.add_parser("system", help="manage hull")
+    ssub = system.add_subparsers(dest="system_command", metavar="COMMAND",
+                                 parser_class=type(system))
+    ssub.add_parser("df", help="show disk usage").set_defaults(run=cmd_system_df)
     rmi_flags(sub.add_parser("rmi", help="remove images"))
     tag_flags(sub.add_parser("tag", help="tag an image"))
     history_flags(sub.add_parser("history", help="show an image's history"))
@@ -186,6 +262,9 @@ def register(sub: Any) -> None:
     rmi_flags(isub.add_parser("rm", aliases=["remove"], help="remove images"))
     tag_flags(isub.add_parser("tag", help="tag an image"))
     history_flags(isub.add_parser("history", help="show an image's history"))
+    save_flags(isub.add_parser("save", help="write images to a tar archive"))
+    load_flags(isub.add_parser("load", help="load images from a tar archive"))
+    import_flags(isub.add_parser("import", help="make an image from a filesystem tarball"))
     prune = isub.add_parser("prune", help="remove unused images")
     prune.add_argument("-a", "--all", action="store_true")
     prune.add_argument("-f", "--force", action="store_true")

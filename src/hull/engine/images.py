@@ -11,7 +11,7 @@ from hull.image.store import Image, ImageStore
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import IO, Any
 
 
 class ImageService:
@@ -156,8 +156,77 @@ class ImageService:
             raise FailedPrecondition(f"push {name}: push a tag, not a digest")
         return push(self.store, image, ref, load(), progress)
 
+    def save(self, names: list[str], out: IO[bytes], fmt: str) -> None:
+        from hull.image.archive import save
+        save(self.store, names, out, fmt)
+
+    def load(self, src: IO[bytes]) -> list[str]:
+        from hull.image.archive import load
+        return load(self.store, src)
+
+    def import_tarball(self, src: IO[bytes], name: str | None, message: str,
+                       changes: list[str]) -> Image:
+        from hull.image.archive import import_tarball
+        return import_tarball(self.store, src, parse(name) if name else None, message,
+                              _changes(changes))
+
+    def disk_usage(self) -> list[dict[str, Any]]:
+        images = self.store.images()
+        total = sum(i.size for i in images)
+        dangling = sum(i.size for i in images if not self.store.tags_of(i.id))
+        return [{"Type": "Images", "Total": len(images), "Active": 0, "Size": total,
+                 "Reclaimable": total, "Dangling": dangling},
+                {"Type": "Containers", "Total": 0, "Active": 0, "Size": 0, "Reclaimable": 0},
+                {"Type": "Local Volumes", "Total": 0, "Active": 0, "Size": 0,
+                 "Reclaimable": 0},
+                {"Type": "Build Cache", "Total": 0, "Active": 0, "Size": 0,
+                 "Reclaimable": 0}]
+
     def bootstrap(self, name: str) -> Image:
         if parse(name).repository != "library/busybox":
             raise NotFound(f"image bootstrap: only busybox can be built in, not {name!r}")
         from hull.image.bootstrap import bootstrap_busybox
         return bootstrap_busybox(self.store, name)
+
+
+def _changes(changes: list[str]) -> dict[str, Any]:
+    """`import --change`: the Dockerfile instructions that only set config (CMD, ENV,
+    ENTRYPOINT, WORKDIR, USER, EXPOSE, LABEL), in their JSON or shell forms."""
+    import json
+    import shlex
+
+    from hull.errors import InvalidArgument
+    config: dict[str, Any] = {}
+    for change in changes:
+        word, _, rest = change.strip().partition(" ")
+        word, rest = word.upper(), rest.strip()
+
+        def as_list(text: str) -> list[str]:
+            if text.startswith("["):
+                value = json.loads(text)
+                return [str(v) for v in value]
+            return ["/bin/sh", "-c", text]
+        if word == "CMD":
+            config["Cmd"] = as_list(rest)
+        elif word == "ENTRYPOINT":
+            config["Entrypoint"] = as_list(rest)
+        elif word == "ENV":
+            key, eq, value = rest.partition("=")
+            if not eq:
+                key, _, value = rest.partition(" ")
+            config.setdefault("Env", []).append(f"{key}={value.strip()}")
+        elif word == "WORKDIR":
+            config["WorkingDir"] = rest
+        elif word == "USER":
+            config["User"] = rest
+        elif word == "EXPOSE":
+            for port in rest.split():
+                config.setdefault("ExposedPorts", {})[
+                    port if "/" in port else f"{port}/tcp"] = {}
+        elif word == "LABEL":
+            for item in shlex.split(rest):
+                key, _, value = item.partition("=")
+                config.setdefault("Labels", {})[key] = value
+        else:
+            raise InvalidArgument(f"--change {change!r}: {word} cannot be applied on import")
+    return config
