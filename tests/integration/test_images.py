@@ -88,3 +88,24 @@ def test_prune_dangling(hull: Hull) -> None:
     assert "Total reclaimed space: 0B" in hull("image", "prune", "-f").stdout
     hull("rmi", "busybox:two")
     assert hull("images", "-q").stdout.strip()     # still tagged busybox:latest
+
+
+def test_disk_full_during_unpack_leaves_nothing(tmp_path: Path) -> None:
+    """On a 1.5 MiB filesystem the blobs fit but the unpacked layer does not."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", str(small)],
+                   check=True)
+    try:
+        h = Hull(small / "root")
+        proc = h("image", "bootstrap", check=False)
+        assert proc.returncode == 125 and "No space left on device" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        from hull.snapshot.overlay import OverlaySnapshotter
+        sn = OverlaySnapshotter(str(small / "root/snapshots/overlay"))
+        snapshots = list(sn.walk())
+        sn.db.db.close()
+        assert snapshots == []            # neither a committed layer nor a half extract
+        assert h("images", "-q").stdout.strip() == ""
+    finally:
+        subprocess.run(["umount", str(small)], check=True)

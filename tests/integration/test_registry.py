@@ -87,9 +87,10 @@ def test_chunked_upload(tmp_path: Path, env: dict[str, str], registry: str) -> N
     h("image", "bootstrap")
     store = ImageStore(str(h.root))
     image = store.resolve("busybox")
+    from hull.image.progress import Progress
     lines: list[str] = []
-    push(store, image, parse(f"{registry}/chunked/box:v1"), RegistryConfig(), lines.append,
-         chunked_above=0)
+    push(store, image, parse(f"{registry}/chunked/box:v1"), RegistryConfig(),
+         Progress(lines.append), chunked_above=0)
     assert any("Pushed" in line for line in lines)
     fresh = Hull(tmp_path / "chunky-pull", env)
     fresh("pull", f"{registry}/chunked/box:v1")

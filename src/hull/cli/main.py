@@ -58,5 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         return 125
+    except Exception as e:
+        import sqlite3
+        if not isinstance(e, sqlite3.Error) or args.debug:
+            raise
+        print(f"hull: metadata database under {args.root}: {e}", file=sys.stderr)
+        return 125
     except KeyboardInterrupt:
         return 130

@@ -17,8 +17,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     ref = parse(name)
     if ref.tag == "latest" and ":" not in name.rsplit("/", 1)[-1] and "@" not in name:
         print("Using default tag: latest")
-    _, fresh = ImageService(args.root).pull(name, args.platform,
-                                            progress=(lambda _: None) if args.quiet else print)
+    _, fresh = ImageService(args.root).pull(name, args.platform, progress=_progress(args))
     if not args.quiet:
         print(f"Status: {'Downloaded newer image' if fresh else 'Image is up to date'} for "
               f"{ref.familiar()}")
@@ -28,8 +27,18 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 def cmd_push(args: argparse.Namespace) -> int:
     from hull.engine.images import ImageService
-    ImageService(args.root).push(args.name, progress=(lambda _: None) if args.quiet else print)
+    ImageService(args.root).push(args.name, progress=_progress(args))
     return 0
+
+
+def _progress(args: argparse.Namespace) -> Any:
+    from hull.image.progress import Progress, Quiet
+    if args.quiet:
+        return Quiet()
+    if sys.stdout.isatty():
+        from hull.cli.bars import Bars
+        return Bars()
+    return Progress()
 
 
 def cmd_login(args: argparse.Namespace) -> int:

@@ -10,8 +10,9 @@ from hull.image.store import Image, ImageStore
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import IO, Any
+
+    from hull.image.progress import Progress
 
 
 class ImageService:
@@ -137,7 +138,7 @@ class ImageService:
         return deleted, reclaimed
 
     def pull(self, name: str, platform: str | None = None,
-             progress: Callable[[str], None] = print) -> tuple[Image, bool]:
+             progress: Progress | None = None) -> tuple[Image, bool]:
         """Returns the image and whether anything new was stored."""
         from hull.image.distribution import pull
         from hull.image.manifest import parse_platform
@@ -147,7 +148,7 @@ class ImageService:
         image = pull(self.store, ref, load(), parse_platform(platform), progress)
         return image, image.id not in before
 
-    def push(self, name: str, progress: Callable[[str], None] = print) -> str:
+    def push(self, name: str, progress: Progress | None = None) -> str:
         from hull.image.distribution import push
         from hull.registry.config import load
         image = self.store.resolve(name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from hull.digest import Descriptor
 from hull.errors import NotFound, Unavailable
 from hull.image import manifest as mf
+from hull.image.progress import Progress
 from hull.image.reference import Reference
 from hull.image.store import Image, ImageStore
 from hull.registry.client import Registry, _NoRange
@@ -20,11 +21,7 @@ from hull.registry.config import RegistryConfig
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import httpx
-
-    Progress = Callable[[str], None]
 
 PARALLEL_LAYERS = 3
 CHUNKED_ABOVE = 32 << 20
@@ -35,23 +32,34 @@ def _http() -> httpx.Client:
     return httpx.Client(timeout=httpx.Timeout(30.0, read=300.0), follow_redirects=True)
 
 
-def fetch_blob(store: ImageStore, reg: Registry, repo: str, desc: Descriptor) -> None:
+def fetch_blob(store: ImageStore, reg: Registry, repo: str, desc: Descriptor,
+               progress: Progress | None = None) -> None:
     """Download one blob into the content store, resuming a partial ingest."""
+    short = desc.digest.split(":", 1)[1][:12]
     if store.content.exists(desc.digest):
+        if progress:
+            progress.done(short, "Already exists")
         return
     ref = desc.digest.replace(":", "-")
     store.content.release(ref)     # a writer that died (e.g. a killed pull) left its lock
     writer = store.content.writer(ref)
+    if progress:
+        progress.start(short, desc.size)
+        progress.advance(short, writer.offset)
     try:
         try:
             for chunk in reg.blob(repo, desc.digest, writer.offset):
                 writer.write(chunk)
+                if progress:
+                    progress.advance(short, len(chunk))
         except _NoRange:               # the registry ignored Range: start over
             writer.abort()
             writer = store.content.writer(ref)
             for chunk in reg.blob(repo, desc.digest, 0):
                 writer.write(chunk)
         writer.commit(desc.size, desc.digest)
+        if progress:
+            progress.done(short, "Pull complete")
     except BaseException:
         writer.close()                 # keep what arrived: the next pull resumes it
         store.content.release(ref)
@@ -59,7 +67,8 @@ def fetch_blob(store: ImageStore, reg: Registry, repo: str, desc: Descriptor) ->
 
 
 def pull(store: ImageStore, ref: Reference, config: RegistryConfig, platform: dict[str, str],
-         progress: Progress = print, http: httpx.Client | None = None) -> Image:
+         progress: Progress | None = None, http: httpx.Client | None = None) -> Image:
+    progress = progress or Progress()
     endpoints = config.endpoints(ref.registry)
     if not endpoints:
         raise NotFound(f"{ref.familiar()}: registry {ref.registry} is mirror-only and has no "
@@ -91,56 +100,63 @@ def _pull_from(store: ImageStore, reg: Registry, ref: Reference, platform: dict[
         chosen = mf.select_platform(body, platform, f"index of {ref.familiar()}")
         body, media_type, digest = reg.manifest(repo, chosen.digest, mf.ACCEPT)
     manifest = mf.parse_manifest(body, f"manifest of {ref.familiar()}")
-    progress(f"{ref.tag or ref.digest}: Pulling from {repo}")
+    progress.line(f"{ref.tag or ref.digest}: Pulling from {repo}")
     fetch_blob(store, reg, repo, manifest.config)
     from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(max_workers=PARALLEL_LAYERS) as pool:
-        jobs = [(desc, pool.submit(fetch_blob, store, reg, repo, desc))
-                for desc in manifest.layers]
-        for desc, job in jobs:
-            job.result()
-            progress(f"{desc.digest.split(':', 1)[1][:12]}: Pull complete")
+    try:
+        with ThreadPoolExecutor(max_workers=PARALLEL_LAYERS) as pool:
+            jobs = [pool.submit(fetch_blob, store, reg, repo, desc, progress)
+                    for desc in manifest.layers]
+            for job in jobs:
+                job.result()
+    finally:
+        progress.close()
     store.content.add(body, digest)
     image = store.add(digest, ref)
-    progress(f"Digest: {digest}")
+    progress.line(f"Digest: {digest}")
     return image
 
 
 def push(store: ImageStore, image: Image, ref: Reference, config: RegistryConfig,
-         progress: Progress = print, http: httpx.Client | None = None,
+         progress: Progress | None = None, http: httpx.Client | None = None,
          chunked_above: int = CHUNKED_ABOVE) -> str:
+    progress = progress or Progress()
     client = http or _http()
     try:
         endpoint = config.upstream(ref.registry)   # never push to a mirror
         reg = Registry(endpoint, client)
         repo = ref.repository
         manifest = store.manifest_of(image)
-        progress(f"The push refers to repository [{ref.name}]")
+        progress.line(f"The push refers to repository [{ref.name}]")
         sources = _known_sources(store, ref)
         for desc in [*manifest.layers, manifest.config]:
             short = desc.digest.split(":", 1)[1][:12]
             if reg.has_blob(repo, desc.digest):
-                progress(f"{short}: Layer already exists")
+                progress.done(short, "Layer already exists")
                 continue
             mounted = False
             for source in sources:
                 if source != repo and reg.mount(repo, desc.digest, source):
-                    progress(f"{short}: Mounted from {source}")
+                    progress.done(short, f"Mounted from {source}")
                     mounted = True
                     break
             if mounted:
                 continue
 
-            def chunks(digest: str = desc.digest) -> Iterator[bytes]:
+            progress.start(short, desc.size)
+
+            def chunks(digest: str = desc.digest, short: str = short) -> Iterator[bytes]:
                 with store.content.open(digest) as f:
                     while data := f.read(1 << 20):
+                        progress.advance(short, len(data))
                         yield data
             reg.upload(repo, desc.digest, desc.size, chunks,
                        chunk_size=(8 << 20) if desc.size > chunked_above else 0)
-            progress(f"{short}: Pushed")
+            progress.done(short, "Pushed")
+        progress.close()
         body = store.content.read(image.manifest)
         reg.put_manifest(repo, ref.tag or image.manifest, body, image.media_type)
-        progress(f"{ref.tag or 'latest'}: digest: {image.manifest} size: {len(body)}")
+        progress.line(f"{ref.tag or 'latest'}: digest: {image.manifest} size: {len(body)}")
         return image.manifest
     finally:
         if http is None:

@@ -7,7 +7,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from hull.errors import AlreadyExists, FailedPrecondition, NotFound
 from hull.record import record
@@ -92,15 +92,17 @@ class SnapshotDB:
             raise AlreadyExists(f"snapshot {name!r} already exists") from None
         return sid
 
-    def remove(self, key: str) -> int:
+    def remove(self, key: str, free: Callable[[int], None]) -> None:
+        """Remove a snapshot with no children: free(id) deletes its files first, so that
+        on a full disk the space comes back before the database needs to write."""
         sid, _ = self.get(key)
         child = self.db.execute("SELECT key FROM snapshots WHERE parent = ? LIMIT 1",
                                 (key,)).fetchone()
         if child is not None:
             raise FailedPrecondition(f"snapshot {key!r} has a child {child[0]!r}; remove "
                                      "that first")
+        free(sid)
         self.db.execute("DELETE FROM snapshots WHERE id = ?", (sid,))
-        return sid
 
     def walk(self) -> Iterator[SnapshotInfo]:
         for row in self.db.execute("SELECT key, parent, kind, created FROM snapshots "

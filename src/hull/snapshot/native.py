@@ -38,8 +38,7 @@ class NativeSnapshotter:
                 raise HullError(f"snapshot {key}: copying {parent} failed: "
                                 f"{proc.stderr.strip()}")
         except BaseException:
-            self.db.remove(key)
-            remove_tree(self.db.dir(sid))
+            self.db.remove(key, lambda sid: remove_tree(self.db.dir(sid)))
             raise
 
     def prepare(self, key: str, parent: str | None) -> list[Mount]:
@@ -62,8 +61,7 @@ class NativeSnapshotter:
         return self._fs(sid)
 
     def remove(self, key: str) -> None:
-        sid = self.db.remove(key)
-        remove_tree(self.db.dir(sid))
+        self.db.remove(key, lambda sid: remove_tree(self.db.dir(sid)))
 
     def usage(self, key: str) -> Usage:
         sid, _ = self.db.get(key)

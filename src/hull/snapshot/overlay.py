@@ -58,8 +58,7 @@ class OverlaySnapshotter:
         return self._fs(sid)
 
     def remove(self, key: str) -> None:
-        sid = self.db.remove(key)
-        remove_tree(self.db.dir(sid))
+        self.db.remove(key, lambda sid: remove_tree(self.db.dir(sid)))
 
     def usage(self, key: str) -> Usage:
         sid, _ = self.db.get(key)
