@@ -56,6 +56,8 @@ def tree_of_image(root: Path, name: str) -> dict[str, tuple[str, int, int, str]]
         for top, dirs, files in os.walk(target):
             for n in dirs + files:
                 p = os.path.join(top, n)
+                if os.path.relpath(p, target).startswith(SKIP):
+                    continue
                 st = os.lstat(p)
                 kind = "d" if stat.S_ISDIR(st.st_mode) else "l" if stat.S_ISLNK(st.st_mode) \
                     else "f"
@@ -69,14 +71,25 @@ def tree_of_image(root: Path, name: str) -> dict[str, tuple[str, int, int, str]]
         store.snapshotter.remove(key)
 
 
+SKIP = ("dev/", "proc/", "sys/", "etc/hosts", "etc/hostname", "etc/resolv.conf", "run/")
+
+
 def tree_of_tar(path: Path) -> dict[str, tuple[str, int, int, str]]:
-    out = {}
+    """Like tree_of_image, for an exported container (its runtime-made files left out)."""
+    out: dict[str, tuple[str, int, int, str]] = {}
+    sizes: dict[str, int] = {}
     with tarfile.open(path) as tar:
         for m in tar:
+            if m.islnk():   # a hard link: its size is its target's
+                target = os.path.normpath(m.linkname.lstrip("./"))
+                name = os.path.normpath(m.name.lstrip("./"))
+                if not name.startswith(SKIP):
+                    out[name] = ("f", m.mode & 0o7777, sizes.get(target, 0), "")
+                continue
+            if m.isfile():
+                sizes[os.path.normpath(m.name.lstrip("./"))] = m.size
             name = os.path.normpath(m.name.lstrip("./")) if m.name not in (".", "./") else "."
-            if name == "." or m.name.startswith(("dev/", "proc/", "sys/", "etc/hosts",
-                                                 "etc/hostname", "etc/resolv.conf",
-                                                 "run/")):
+            if name == "." or name.startswith(SKIP) or name in SKIP:
                 continue
             kind = "d" if m.isdir() else "l" if m.issym() else "f"
             out[name] = (kind, m.mode & 0o7777 if kind != "l" else 0,
