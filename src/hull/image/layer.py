@@ -77,19 +77,48 @@ def _clean(name: str, what: str = "entry") -> str:
     return path.lstrip("/")
 
 
+def _current_umask() -> int:
+    """The umask without setting it (os.umask would race with other unpacking threads)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
 class Applier:
     def __init__(self, root: str, whiteouts: str) -> None:
         self.root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self.whiteouts = whiteouts
         self.created: set[str] = set()
         self.dir_times: list[tuple[str, float]] = []
+        self.umask = _current_umask()
+        self.as_root = os.geteuid() == 0
+        # tar entries come grouped by directory: keep the last parent open while entries
+        # share it. Entries under one parent only add or remove that parent's children,
+        # which cannot change what the parent's own path resolves to; a different parent
+        # (or a whiteout) resolves afresh through openat2.
+        self._parent_path: str | None = None
+        self._parent_fd = -1
 
     def close(self) -> None:
+        self._forget_parent()
         os.close(self.root_fd)
 
-    def _parent(self, path: str) -> tuple[int, str]:
-        parent, _, name = path.rpartition("/")
-        return fs.mkdir_all_in_root(self.root_fd, parent), name
+    def _dir(self, parent: str) -> int:
+        if parent != self._parent_path:
+            self._forget_parent()
+            self._parent_fd = fs.mkdir_all_in_root(self.root_fd, parent)
+            self._parent_path = parent
+        return self._parent_fd
+
+    def _forget_parent(self) -> None:
+        if self._parent_path is not None:
+            os.close(self._parent_fd)
+            self._parent_path = None
 
     def _remove_existing(self, pfd: int, name: str, keep_dir: bool) -> bool:
         """Clear the final component (never following it); True if a directory stays."""
@@ -126,14 +155,13 @@ class Applier:
                 continue
             base = posixpath.basename(path)
             if base.startswith(WH_PREFIX):
+                self._forget_parent()
                 self._whiteout(path, base)
                 continue
-            pfd, name = self._parent(path)
-            try:
-                self._create(tar, member, pfd, name, path)
-            finally:
-                os.close(pfd)
+            parent, _, name = path.rpartition("/")
+            self._create(tar, member, self._dir(parent), name, path)
             self.created.add(path)
+        self._forget_parent()
         self._finish_dirs()
 
     def _whiteout(self, path: str, base: str) -> None:
@@ -163,30 +191,52 @@ class Applier:
             if not self._remove_existing(pfd, name, keep_dir=True):
                 os.mkdir(name, 0o700, dir_fd=pfd)
             self.dir_times.append((path, m.mtime))
-        else:
+            self._metadata(m, pfd, name)
+            return
+        try:
+            st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None:   # replaced: the path may mean something else from now on
             self._remove_existing(pfd, name, keep_dir=False)
-            if m.isreg():
-                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW |
-                             os.O_CLOEXEC, 0o600, dir_fd=pfd)
-                try:
-                    src = tar.extractfile(m)
-                    assert src is not None
-                    while chunk := src.read(_CHUNK):
-                        os.write(fd, chunk)
-                finally:
-                    os.close(fd)
-            elif m.issym():
-                os.symlink(m.linkname, name, dir_fd=pfd)
-            elif m.islnk():
-                self._hardlink(m, pfd, name)
-                return   # a hard link shares the target's inode: metadata is the target's
-            elif m.ischr() or m.isblk() or m.isfifo():
-                kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK if m.isblk() else \
-                    stat.S_IFIFO
-                os.mknod(name, kind | 0o600, os.makedev(m.devmajor, m.devminor), dir_fd=pfd)
-            else:
-                raise InvalidArgument(f"layer entry {m.name!r}: unsupported type {m.type!r}")
+        if m.isreg():
+            self._regular(tar, m, pfd, name)
+            return
+        if m.issym():
+            os.symlink(m.linkname, name, dir_fd=pfd)
+        elif m.islnk():
+            self._hardlink(m, pfd, name)
+            return   # a hard link shares the target's inode: metadata is the target's
+        elif m.ischr() or m.isblk() or m.isfifo():
+            kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK if m.isblk() else stat.S_IFIFO
+            os.mknod(name, kind | 0o600, os.makedev(m.devmajor, m.devminor), dir_fd=pfd)
+        else:
+            raise InvalidArgument(f"layer entry {m.name!r}: unsupported type {m.type!r}")
         self._metadata(m, pfd, name)
+
+    def _regular(self, tar: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, name: str) -> None:
+        """A regular file with as few syscalls as it takes: created with its mode, owner and
+        times set through the open fd."""
+        mode = m.mode & 0o7777
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     mode & 0o777, dir_fd=pfd)
+        try:
+            src = tar.extractfile(m)
+            assert src is not None
+            while chunk := src.read(_CHUNK):
+                os.write(fd, chunk)
+            if m.pax_headers and any(k.startswith("SCHILY.xattr.") for k in m.pax_headers):
+                self._xattrs(m, _proc(pfd, name))
+            chowned = False
+            if not (self.as_root and m.uid == 0 and m.gid == 0):
+                os.fchown(fd, m.uid, m.gid)
+                chowned = True
+            # chown clears setuid/setgid, and umask may have taken bits off
+            if mode & 0o7000 or (chowned and mode & 0o6000) or mode & self.umask:
+                os.fchmod(fd, mode)
+            os.utime(fd, ns=(int(m.mtime * 1e9),) * 2)
+        finally:
+            os.close(fd)
 
     def _hardlink(self, m: tarfile.TarInfo, pfd: int, name: str) -> None:
         target = _clean(m.linkname, "hard link target")
@@ -204,7 +254,7 @@ class Applier:
         finally:
             os.close(tfd)
 
-    def _metadata(self, m: tarfile.TarInfo, pfd: int, name: str) -> None:
+    def _xattrs(self, m: tarfile.TarInfo, path: str) -> None:
         for key, value in (m.pax_headers or {}).items():
             if key.startswith("SCHILY.xattr."):
                 attr = key[len("SCHILY.xattr."):]
@@ -212,10 +262,14 @@ class Applier:
                     continue   # only hull decides what overlay sees as opaque or whiteout
                 raw = value.encode("utf-8", "surrogateescape")
                 try:
-                    os.setxattr(_proc(pfd, name), attr, raw, follow_symlinks=False)
+                    os.setxattr(path, attr, raw, follow_symlinks=False)
                 except OSError as e:
                     if e.errno not in (errno.ENOTSUP, errno.EPERM):
                         raise
+
+    def _metadata(self, m: tarfile.TarInfo, pfd: int, name: str) -> None:
+        if m.pax_headers:
+            self._xattrs(m, _proc(pfd, name))
         os.chown(name, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
         if not m.issym():
             os.chmod(name, m.mode & 0o7777, dir_fd=pfd, follow_symlinks=True)

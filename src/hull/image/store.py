@@ -207,40 +207,90 @@ class ImageStore:
         return self.get(image_id)
 
     def unpack(self, manifest: mf.Manifest, diff_ids: list[str]) -> int:
-        """Each layer once: snapshots are named by chainID. Returns the unpacked size."""
-        from hull.image.layer import apply_layer
+        """Each layer once: snapshots are named by chainID. Returns the unpacked size.
+
+        With overlay, a layer's directory does not depend on the layers below it (whiteouts
+        are markers), so missing layers are unpacked in parallel into staging directories
+        and then moved, in order, into their snapshots; the copying snapshotter needs each
+        parent's files first and unpacks in order."""
         sn = self.snapshotter
-        parent: str | None = None
-        total = 0
-        for desc, diff_id, chain in zip(manifest.layers, diff_ids, mf.chain_ids(diff_ids),
-                                        strict=True):
+        chains = mf.chain_ids(diff_ids)
+        missing = []
+        for i, chain in enumerate(chains):
             try:
+                sn.usage(chain)
+            except NotFound:
+                missing.append(i)
+        staged: dict[int, str] = {}
+        if sn.whiteouts == "overlay" and len(missing) > 1:
+            staged = self._stage_parallel(manifest, diff_ids, missing)
+        try:
+            total = 0
+            parent: str | None = None
+            for i, (desc, diff_id, chain) in enumerate(zip(manifest.layers, diff_ids, chains,
+                                                           strict=True)):
+                if i in missing:
+                    self._unpack_one(desc.digest, diff_id, chain, parent, staged.pop(i, None))
                 total += sn.usage(chain).size
                 parent = chain
-                continue
-            except NotFound:
-                pass
-            key = f"extract-{uuid.uuid4().hex}"
-            sn.prepare(key, parent)
-            try:
-                with self.content.open(desc.digest) as blob:
+            return total
+        finally:
+            import shutil
+            for path in staged.values():
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _stage_parallel(self, manifest: mf.Manifest, diff_ids: list[str],
+                        missing: list[int]) -> dict[int, str]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from hull.image.layer import apply_layer
+        staging = os.path.join(self.root, "snapshots", "staging")
+        os.makedirs(staging, exist_ok=True)
+        paths = {i: os.path.join(staging, uuid.uuid4().hex) for i in missing}
+
+        def extract(i: int) -> None:
+            os.mkdir(paths[i], 0o755)
+            with self.content.open(manifest.layers[i].digest) as blob:
+                got, _ = apply_layer(blob, paths[i], "overlay")
+            if got != diff_ids[i]:
+                raise InvalidArgument(f"layer {manifest.layers[i].digest}: unpacked content "
+                                      f"is {got}, the image config says {diff_ids[i]}")
+        try:
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                for job in [pool.submit(extract, i) for i in missing]:
+                    job.result()
+        except BaseException:
+            import shutil
+            for path in paths.values():
+                shutil.rmtree(path, ignore_errors=True)
+            raise
+        return paths
+
+    def _unpack_one(self, blob_digest: str, diff_id: str, chain: str, parent: str | None,
+                    staged: str | None) -> None:
+        from hull.image.layer import apply_layer
+        sn = self.snapshotter
+        key = f"extract-{uuid.uuid4().hex}"
+        sn.prepare(key, parent)
+        try:
+            if staged is not None:
+                os.rename(staged, sn.upper_dir(key))   # replaces the empty directory
+            else:
+                with self.content.open(blob_digest) as blob:
                     got, _ = apply_layer(blob, sn.upper_dir(key), sn.whiteouts)
                 if got != diff_id:
-                    raise InvalidArgument(f"layer {desc.digest}: unpacked content is {got}, "
+                    raise InvalidArgument(f"layer {blob_digest}: unpacked content is {got}, "
                                           f"the image config says {diff_id}")
-                total += sn.usage(key).size
-                try:
-                    sn.commit(chain, key)
-                except AlreadyExists:   # another unpack of the same layer won the race
-                    sn.remove(key)
-            except BaseException:
-                try:
-                    sn.remove(key)
-                except (NotFound, FailedPrecondition):
-                    pass
-                raise
-            parent = chain
-        return total
+            try:
+                sn.commit(chain, key)
+            except AlreadyExists:   # another unpack of the same layer won the race
+                sn.remove(key)
+        except BaseException:
+            try:
+                sn.remove(key)
+            except (NotFound, FailedPrecondition):
+                pass
+            raise
 
     def tag(self, image_id: str, ref: Reference) -> None:
         if not ref.tag or ref.digest:
