@@ -8,12 +8,11 @@ from hull.registry.config import load
 
 
 def login(server: str, user: str, password: str) -> None:
-    import httpx
-
+    from hull.image.distribution import _http
     from hull.registry.client import Registry
     host = server.removeprefix("https://").removeprefix("http://").rstrip("/") or "docker.io"
     endpoint = load().upstream(host)
-    with httpx.Client(timeout=30) as http:
+    with _http() as http:
         Registry(endpoint, http, (user, password)).ping()
     auth.store(host, user, password)
 

@@ -28,8 +28,13 @@ CHUNKED_ABOVE = 32 << 20
 
 
 def _http() -> httpx.Client:
+    """HTTPS verified against the system's CA store (/etc/ssl/certs), as the host's other
+    tools do; plain HTTP only where the registry config allows it."""
+    import ssl
+
     import httpx
-    return httpx.Client(timeout=httpx.Timeout(30.0, read=300.0), follow_redirects=True)
+    return httpx.Client(timeout=httpx.Timeout(30.0, read=300.0), follow_redirects=True,
+                        verify=ssl.create_default_context())
 
 
 def fetch_blob(store: ImageStore, reg: Registry, repo: str, desc: Descriptor,
