@@ -91,6 +91,7 @@ def bench_unpack(work: Path) -> dict[str, Any]:
     sys.path.insert(0, str(REPO / "src"))
     import gzip
     import tarfile
+
     from tests.images import cached_archive
 
     from hull.image.layer import apply_layer
