@@ -22,14 +22,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    from hull.cli import images, registry
-    p = _Parser(prog="hull", description="A daemonless, Docker-compatible container engine.")
+    from hull.cli import containers, images, registry
+    p = _Parser(prog="hull", description="A daemonless, Docker-compatible container engine.",
+                add_help=False)
+    p.add_argument("--help", action="help", help="show this help")
     p.add_argument("--root", default=os.environ.get("HULL_ROOT", DEFAULT_ROOT),
                    help="where images and containers live (default /var/lib/hull, HULL_ROOT)")
     p.add_argument("--debug", "-D", action="store_true", help="tracebacks for errors")
     p.add_argument("-v", "--version", action="store_true")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.add_parser("version", help="show the version")
+    containers.register(sub)
     images.register(sub)
     registry.register(sub)
     return p

@@ -112,6 +112,13 @@ class ImageStore:
         self.db = open_db(root)
         self._snapshotter: Snapshotter | None = None
 
+    def close(self) -> None:
+        """Close the databases (before a fork: a SQLite connection must never cross one)."""
+        self.db.close()
+        if self._snapshotter is not None:
+            self._snapshotter.db.close()  # type: ignore[attr-defined]
+            self._snapshotter = None
+
     @property
     def snapshotter(self) -> Snapshotter:
         if self._snapshotter is None:

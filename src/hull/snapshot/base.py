@@ -40,6 +40,9 @@ class SnapshotDB:
                         "key TEXT UNIQUE NOT NULL, parent TEXT, kind TEXT NOT NULL, "
                         "created REAL NOT NULL)")
 
+    def close(self) -> None:
+        self.db.close()
+
     def dir(self, sid: int) -> str:
         return os.path.join(self.root, str(sid))
 

@@ -1,0 +1,289 @@
+"""Container commands: run, ps, logs, inspect, stop, kill, wait, rm."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from hull.engine import humanize
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
+
+def _service(args: argparse.Namespace) -> Any:
+    from hull.engine.containers import ContainerService
+    return ContainerService(args.root)
+
+
+def _size(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    from hull.errors import InvalidArgument
+    units = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    value = text.strip().lower()
+    num, suffix = value.rstrip("bkmg"), value[len(value.rstrip("bkmg")):]
+    suffix = suffix.rstrip("b") if len(suffix) > 1 else suffix
+    try:
+        return int(float(num) * units[suffix])
+    except (ValueError, KeyError):
+        raise InvalidArgument(f"invalid argument {text!r} for {flag}: invalid size") from None
+
+
+def _options(args: argparse.Namespace) -> Any:
+    from hull.engine.containers import RunOptions
+    from hull.errors import InvalidArgument
+    nano = None
+    if args.cpus is not None:
+        try:
+            cpus = float(args.cpus)
+        except ValueError:
+            raise InvalidArgument(f"invalid argument {args.cpus!r} for --cpus") from None
+        if cpus <= 0:
+            raise InvalidArgument(f"invalid argument {args.cpus!r} for --cpus: must be "
+                                  "positive")
+        nano = int(cpus * 1e9)
+    if args.rm and args.restart not in (None, "no"):
+        raise InvalidArgument("Conflicting options: --restart and --rm")
+    if args.tty:
+        raise InvalidArgument("-t: terminals are not supported by `hull run` yet")
+    return RunOptions(image=args.image, command=args.command, name=args.name,
+                      env=args.env or [], workdir=args.workdir, user=args.user,
+                      hostname=args.hostname, entrypoint=args.entrypoint,
+                      memory=_size(args.memory, "-m"), nano_cpus=nano,
+                      pids_limit=args.pids_limit, cpuset_cpus=args.cpuset_cpus,
+                      network=args.network, read_only=args.read_only, auto_remove=args.rm,
+                      interactive=args.interactive)
+
+
+def _ensure_image(args: argparse.Namespace, name: str) -> None:
+    from hull.engine.images import ImageService
+    from hull.errors import NotFound
+    images = ImageService(args.root)
+    try:
+        if args.pull == "always":
+            images.pull(name)
+            return
+        try:
+            images.store.resolve(name)
+            return
+        except NotFound:
+            if args.pull == "never":
+                raise
+        from hull.image.reference import parse
+        print(f"Unable to find image '{parse(name).familiar()}' locally", file=sys.stderr)
+        from hull.errors import HullError
+        from hull.image.progress import Progress
+        try:
+            images.pull(name, progress=Progress(lambda line: print(line, file=sys.stderr)))
+        except NotFound as e:
+            raise HullError(str(e)) from None   # docker run exits 125 here, not 1
+    finally:
+        images.store.close()   # no database connection may be open when the monitor forks
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import os
+    import signal
+
+    from hull.engine import monitor
+    service = _service(args)
+    opts = _options(args)
+    _ensure_image(args, args.image)
+    container = service.create(opts)
+    sys.stdout.flush()
+    notify = monitor.spawn(service, container.id, attach=not args.detach,
+                           stdin=args.interactive and not args.detach)
+    service = _service(args)   # spawn closed the databases before forking
+    first = monitor.read_message(notify)
+    if "error" in first:
+        print(f"hull: {first['error']}", file=sys.stderr)
+        return int(first.get("code", 125))
+    if args.detach:
+        print(container.id)
+        return 0
+
+    def forward(sig: int, _frame: object) -> None:
+        try:
+            service.runtime().kill(container.id, sig)
+        except Exception:
+            pass
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    while True:
+        try:
+            done = monitor.read_message(notify)
+            break
+        except InterruptedError:
+            continue
+    os.close(notify)
+    if "exit" in done:
+        return int(done["exit"])
+    code: int = service.wait(container.id)
+    return code
+
+
+def _status(c: Any) -> str:
+    st = c.state
+    if st.get("Running"):
+        started = humanize.parse_time(st.get("StartedAt", ""))
+        return "Up " + humanize.ago(started).removesuffix(" ago").replace(
+            "Less than a second", "Less than a second")
+    if st.get("Status") == "created":
+        return "Created"
+    finished = humanize.parse_time(st.get("FinishedAt", ""))
+    return f"Exited ({st.get('ExitCode', 0)}) {humanize.ago(finished)}"
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    rows = _service(args).containers(args.all or args.latest)
+    if args.latest:
+        rows = rows[:1]
+    if args.quiet:
+        for c in rows:
+            print(c.id if args.no_trunc else c.short_id)
+        return 0
+    from hull.cli.images import table
+    body = []
+    for c in rows:
+        cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))
+        cmd = f'"{cmd if args.no_trunc or len(cmd) <= 20 else cmd[:19] + "…"}"'
+        body.append([c.id if args.no_trunc else c.short_id, c.image_name, cmd,
+                     humanize.ago(humanize.parse_time(c.created)), _status(c), "", c.name])
+    table([["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+           *body])
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    entries = _service(args).logs(args.container)
+    if args.tail is not None and args.tail != "all":
+        entries = entries[-int(args.tail):] if int(args.tail) else []
+    for e in entries:
+        out = sys.stdout if e["stream"] == "stdout" else sys.stderr
+        out.write((e["time"] + " " if args.timestamps else "") + e["log"])
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from hull.errors import NotFound
+    service = _service(args)
+    found, code = [], 0
+    for name in args.names:
+        try:
+            found.append(service.inspect(name))
+            continue
+        except NotFound:
+            pass
+        try:
+            from hull.engine.images import ImageService
+            found.append(ImageService(args.root).inspect(name))
+        except NotFound:
+            print(f"Error: No such object: {name}", file=sys.stderr)
+            code = 1
+    if args.format:
+        from hull.cli.template import render
+        for obj in found:
+            print(render(args.format, obj))
+    else:
+        print(json.dumps(found, indent=4))
+    return code
+
+
+def _each(args: argparse.Namespace, action: Any) -> int:
+    from hull.errors import HullError
+    code = 0
+    for name in args.containers:
+        try:
+            action(name)
+            print(name)
+        except HullError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    service = _service(args)
+    return _each(args, lambda n: service.stop(n, args.time))
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    from hull.runtime.cli import parse_signal
+    service = _service(args)
+    sig = parse_signal(args.signal)
+    return _each(args, lambda n: service.kill(n, sig))
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    service = _service(args)
+    return _each(args, lambda n: service.remove(n, force=args.force))
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    service = _service(args)
+    for name in args.containers:
+        print(service.wait(name))
+    return 0
+
+
+def register(sub: Any) -> None:
+    run = sub.add_parser("run", help="run a command in a new container", add_help=False)
+    run.add_argument("--help", action="help")
+    run.add_argument("-d", "--detach", action="store_true")
+    run.add_argument("-i", "--interactive", action="store_true")
+    run.add_argument("-t", "--tty", action="store_true")
+    run.add_argument("--rm", action="store_true")
+    run.add_argument("--name")
+    run.add_argument("-e", "--env", action="append")
+    run.add_argument("-w", "--workdir")
+    run.add_argument("-u", "--user")
+    run.add_argument("-h", "--hostname")
+    run.add_argument("--entrypoint")
+    run.add_argument("-m", "--memory")
+    run.add_argument("--cpus")
+    run.add_argument("--pids-limit", type=int)
+    run.add_argument("--cpuset-cpus")
+    run.add_argument("--network", "--net", default="none")
+    run.add_argument("--read-only", action="store_true")
+    run.add_argument("--restart")
+    run.add_argument("--pull", choices=["always", "missing", "never"], default="missing")
+    run.add_argument("image")
+    run.add_argument("command", nargs="...")
+    run.set_defaults(run=cmd_run)
+    for name in ("ps", "container ls"):
+        if " " in name:
+            continue
+        ps = sub.add_parser(name, help="list containers")
+        ps.add_argument("-a", "--all", action="store_true")
+        ps.add_argument("-q", "--quiet", action="store_true")
+        ps.add_argument("-l", "--latest", action="store_true")
+        ps.add_argument("--no-trunc", action="store_true")
+        ps.set_defaults(run=cmd_ps)
+    logs = sub.add_parser("logs", help="show a container's output")
+    logs.add_argument("-t", "--timestamps", action="store_true")
+    logs.add_argument("--tail")
+    logs.add_argument("container")
+    logs.set_defaults(run=cmd_logs)
+    inspect = sub.add_parser("inspect", help="details of containers or images")
+    inspect.add_argument("-f", "--format")
+    inspect.add_argument("names", nargs="+")
+    inspect.set_defaults(run=cmd_inspect)
+    stop = sub.add_parser("stop", help="stop containers")
+    stop.add_argument("-t", "--time", type=int, default=10)
+    stop.add_argument("containers", nargs="+")
+    stop.set_defaults(run=cmd_stop)
+    kill = sub.add_parser("kill", help="signal containers")
+    kill.add_argument("-s", "--signal", default="KILL")
+    kill.add_argument("containers", nargs="+")
+    kill.set_defaults(run=cmd_kill)
+    rm = sub.add_parser("rm", help="remove containers")
+    rm.add_argument("-f", "--force", action="store_true")
+    rm.add_argument("-v", "--volumes", action="store_true")
+    rm.add_argument("containers", nargs="+")
+    rm.set_defaults(run=cmd_rm)
+    wait = sub.add_parser("wait", help="wait for containers to stop")
+    wait.add_argument("containers", nargs="+")
+    wait.set_defaults(run=cmd_wait)

@@ -1,0 +1,349 @@
+"""Containers as a docker user sees them: create (image → rootfs → bundle), run under a
+monitor, and the lifecycle commands. The runtime is called as a library."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+
+from hull.engine import ocispec
+from hull.engine import rootfs as rootfs_mod
+from hull.engine.monitor import now
+from hull.engine.store import Container, ContainerStore
+from hull.errors import FailedPrecondition, InvalidArgument, NotFound
+from hull.image.store import ImageStore
+from hull.record import field, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from hull.runtime.lifecycle import Runtime
+
+_NAMES = ("brave", "calm", "eager", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+          "nimble", "proud", "quiet", "sharp", "swift", "vivid", "witty")
+_SURNAMES = ("curie", "darwin", "euler", "gauss", "hopper", "lovelace", "noether", "pascal",
+             "ritchie", "thompson", "torvalds", "turing")
+
+
+@record
+class RunOptions:
+    image: str
+    command: list[str] = field(default_factory=list)
+    name: str | None = None
+    env: list[str] = field(default_factory=list)
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    entrypoint: str | None = None
+    memory: int | None = None
+    nano_cpus: int | None = None
+    pids_limit: int | None = None
+    cpuset_cpus: str | None = None
+    network: str = "none"
+    read_only: bool = False
+    auto_remove: bool = False
+    interactive: bool = False
+
+
+class ContainerService:
+    def __init__(self, root: str, state: str | None = None) -> None:
+        self.root = root
+        self.state_dir = state or os.environ.get("HULL_STATE") or \
+            ("/run/hull" if root == "/var/lib/hull" else os.path.join(root, "state"))
+        self.images = ImageStore(root)
+        self.store = ContainerStore(root)
+
+    def close(self) -> None:
+        """Before forking the monitor: with SQLite connections open across a fork, one
+        process's close can drop the other's locks and delete the WAL it writes to."""
+        self.images.close()
+        self.store.db.close()
+
+    def runtime(self) -> Runtime:
+        from hull.runtime.lifecycle import Runtime
+        return Runtime(os.path.join(self.state_dir, "runtime"))
+
+    # ---- create -------------------------------------------------------------------------
+
+    def create(self, opts: RunOptions) -> Container:
+        image = self.images.resolve(opts.image)
+        cfg = (self.images.config(image).get("config") or {})
+        if opts.network not in ("none", "host"):
+            raise InvalidArgument(f"--network {opts.network!r}: only none and host exist "
+                                  "until networking lands")
+        cid = secrets.token_hex(32)
+        name = opts.name or f"{secrets.choice(_NAMES)}_{secrets.choice(_SURNAMES)}"
+        if not all(c.isalnum() or c in "_.-" for c in name) or not name[0].isalnum():
+            raise InvalidArgument(f"Invalid container name ({name}), only "
+                                  "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        entrypoint = [opts.entrypoint] if opts.entrypoint else (cfg.get("Entrypoint") or [])
+        if opts.entrypoint == "":
+            entrypoint = []
+        cmd = opts.command or (cfg.get("Cmd") or [] if not opts.entrypoint else [])
+        args = list(entrypoint) + list(cmd)
+        if not args:
+            raise InvalidArgument("no command specified")
+        env = _merge_env(cfg.get("Env") or [], opts.env)
+        hostname = opts.hostname or cid[:12]
+        config: dict[str, Any] = {"Hostname": hostname, "User": opts.user or
+                  cfg.get("User", ""), "Env": env, "Cmd": cmd, "Entrypoint": entrypoint or None,
+                  "WorkingDir": opts.workdir or cfg.get("WorkingDir", ""), "Image": opts.image,
+                  "Labels": cfg.get("Labels") or {}, "OpenStdin": opts.interactive,
+                  "Tty": False}
+        host_config = {"AutoRemove": opts.auto_remove, "Memory": opts.memory or 0,
+                       "NanoCpus": opts.nano_cpus or 0, "PidsLimit": opts.pids_limit,
+                       "CpusetCpus": opts.cpuset_cpus or "", "NetworkMode": opts.network,
+                       "ReadonlyRootfs": opts.read_only}
+        container = Container(cid, name, image.id, opts.image, now(), config, host_config,
+                              {"Status": "created", "Running": False, "Paused": False,
+                               "Restarting": False, "OOMKilled": False, "Dead": False,
+                               "Pid": 0, "ExitCode": 0, "Error": "",
+                               "StartedAt": "0001-01-01T00:00:00Z",
+                               "FinishedAt": "0001-01-01T00:00:00Z"})
+        self.store.insert(container)   # the name is claimed here, atomically
+        try:
+            os.makedirs(self.store.dir(cid), mode=0o711)
+            rootfs_mod.prepare(self.images.snapshotter, cid, self.images.top_snapshot(image),
+                               hostname)
+        except BaseException:
+            self._discard(container)
+            raise
+        return container
+
+    def _bundle(self, c: Container) -> str:
+        """Mount the rootfs and write config.json for the runtime."""
+        bundle = self.store.dir(c.id)
+        target = os.path.join(bundle, "rootfs")
+        rootfs_mod.mount(self.images.snapshotter, c.id, target)
+        uid, gid, groups = _resolve_user(target, c.config.get("User") or "")
+        resources: dict[str, Any] = {}
+        hc = c.host_config
+        if hc.get("Memory"):
+            resources["memory"] = {"limit": hc["Memory"]}
+        if hc.get("NanoCpus"):
+            resources["cpu"] = {"quota": hc["NanoCpus"] * 100000 // 10**9, "period": 100000}
+        if hc.get("CpusetCpus"):
+            resources.setdefault("cpu", {})["cpus"] = hc["CpusetCpus"]
+        if hc.get("PidsLimit"):
+            resources["pids"] = {"limit": hc["PidsLimit"]}
+        spec = ocispec.build(
+            rootfs=target, args=(c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []),
+            env=c.config["Env"], cwd=c.config.get("WorkingDir") or "/", uid=uid, gid=gid,
+            groups=groups, hostname=c.config["Hostname"], terminal=False,
+            resources=resources, network=hc.get("NetworkMode", "none"),
+            cgroups_path=f"/hull/{c.id}", read_only=bool(hc.get("ReadonlyRootfs")),
+            extra_mounts=[])
+        from hull import fastjson
+        with open(os.path.join(bundle, "config.json"), "w") as f:
+            f.write(fastjson.dumps(spec))
+        return bundle
+
+    # ---- run (called inside the monitor) ------------------------------------------------
+
+    def start_in_runtime(self, cid: str) -> int:
+        c = self.store.get(cid)
+        bundle = self._bundle(c)
+        rt = self.runtime()
+        try:
+            st = rt.create(cid, bundle)
+            rt.start(cid)
+        except BaseException:
+            rootfs_mod.umount(os.path.join(bundle, "rootfs"))
+            raise
+        from hull.runtime.state import process_start_time
+        me = os.getpid()
+        self.store.update_state(cid, Status="running", Running=True, Pid=st.pid,
+                                StartedAt=now(), ExitCode=0, Error="", MonitorPid=me,
+                                MonitorStart=process_start_time(me) or 0)
+        return st.pid
+
+    def record_exit(self, cid: str, code: int, error: str = "") -> None:
+        oom = False
+        rt = self.runtime()
+        try:
+            st = rt.state(cid)
+            if st.cgroup:
+                oom = rt.driver(st).oom_kills() > 0   # also when only a child was killed
+            rt.delete(cid, force=True)
+        except NotFound:
+            pass
+        rootfs_mod.umount(os.path.join(self.store.dir(cid), "rootfs"))
+        self.store.update_state(cid, Status="exited", Running=False, Paused=False, Pid=0,
+                                ExitCode=code, FinishedAt=now(), OOMKilled=oom, Error=error)
+
+    def after_exit(self, cid: str) -> None:
+        c = self.store.get(cid)
+        if c.host_config.get("AutoRemove"):
+            self._discard(c)
+
+    def _discard(self, c: Container) -> None:
+        rootfs_mod.umount(os.path.join(self.store.dir(c.id), "rootfs"))
+        rootfs_mod.remove(self.images.snapshotter, c.id)
+        shutil.rmtree(self.store.dir(c.id), ignore_errors=True)
+        self.store.delete(c.id)
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def refresh(self, c: Container) -> Container:
+        """A container recorded running whose monitor is gone (killed): adopt it. If the
+        container has exited too, record what can still be known (not the exit code: only
+        its parent could reap that) and clean up the runtime side."""
+        if c.state.get("Status") != "running":
+            return c
+        from hull.runtime.state import process_start_time
+        monitor = int(c.state.get("MonitorPid") or 0)
+        if monitor and process_start_time(monitor) == c.state.get("MonitorStart"):
+            return c   # the monitor is alive and will record the exit itself
+        from hull.runtime.state import Status
+        try:
+            st = self.runtime().state(c.id)
+            alive = st.status is not Status.STOPPED
+        except NotFound:
+            alive = False
+        if not alive:
+            self.record_exit(c.id, c.state.get("ExitCode") or 255,
+                             error="exit status unknown: the monitor was killed")
+            return self.store.get(c.id)
+        return c
+
+    def containers(self, all_: bool) -> list[Container]:
+        out = [self.refresh(c) for c in self.store.all()]
+        return out if all_ else [c for c in out if c.state.get("Running")]
+
+    def kill(self, name: str, sig: int) -> Container:
+        c = self.refresh(self.store.get(name))
+        if not c.state.get("Running"):
+            raise FailedPrecondition(f"Container {c.short_id} is not running")
+        self.runtime().kill(c.id, sig)
+        return c
+
+    def stop(self, name: str, timeout: int = 10) -> Container:
+        import time
+        c = self.refresh(self.store.get(name))
+        if not c.state.get("Running"):
+            return c
+        try:
+            self.runtime().kill(c.id, 15)
+        except (NotFound, FailedPrecondition):
+            pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.store.get(c.id).state.get("Running"):
+                return c
+            time.sleep(0.05)
+        try:
+            self.runtime().kill(c.id, 9, all_processes=True)
+        except (NotFound, FailedPrecondition):
+            pass
+        self.wait(c.id)
+        return c
+
+    def wait(self, name: str, timeout: float | None = None) -> int:
+        import time
+        c = self.store.get(name)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                c = self.refresh(self.store.get(c.id))
+            except NotFound:
+                return int(c.state.get("ExitCode", 0))   # --rm: gone after recording
+            if c.state.get("Status") in ("exited", "created") and not c.state.get("Running"):
+                return int(c.state.get("ExitCode", 0))
+            if deadline is not None and time.monotonic() > deadline:
+                raise FailedPrecondition(f"container {c.name} still running")
+            time.sleep(0.05)
+
+    def remove(self, name: str, force: bool = False) -> Container:
+        c = self.refresh(self.store.get(name))
+        if c.state.get("Running"):
+            if not force:
+                raise FailedPrecondition(f"You cannot remove a running container {c.id}. "
+                                         "Stop the container before attempting removal or "
+                                         "force remove")
+            self.stop(c.id, timeout=0)
+        self._discard(self.store.get(c.id))
+        return c
+
+    def logs(self, name: str) -> list[dict[str, Any]]:
+        from hull import fastjson
+        c = self.store.get(name)
+        path = os.path.join(self.store.dir(c.id), f"{c.id}-json.log")
+        try:
+            with open(path, "rb") as f:
+                return [fastjson.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        c = self.refresh(self.store.get(name))
+        sn = self.images.snapshotter
+        try:
+            upper = sn.upper_dir(c.id)
+        except NotFound:
+            upper = ""
+        return {"Id": c.id, "Created": c.created, "Path": (c.config.get("Entrypoint") or
+                                                           c.config.get("Cmd") or [""])[0],
+                "Args": ((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))[1:],
+                "State": c.state, "Image": c.image, "Name": f"/{c.name}",
+                "RestartCount": 0, "Driver": "overlay2",
+                "GraphDriver": {"Name": "overlay2", "Data": {
+                    "UpperDir": upper, "MergedDir": os.path.join(self.store.dir(c.id), "rootfs"),
+                    "WorkDir": os.path.join(os.path.dirname(upper), "work") if upper else ""}},
+                "Mounts": [], "Config": c.config, "HostConfig": c.host_config,
+                "NetworkSettings": {"Networks": {c.host_config.get("NetworkMode", "none"): {}}}}
+
+
+def _merge_env(image_env: list[str], extra: list[str]) -> list[str]:
+    out: dict[str, str] = {}
+    for item in [*image_env, *extra]:
+        key, eq, value = item.partition("=")
+        if not eq:
+            value = os.environ.get(key, "")
+            if key not in os.environ:
+                continue
+        out[key] = value
+    if "PATH" not in out:
+        out["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    return [f"{k}={v}" for k, v in out.items()]
+
+
+def _resolve_user(rootfs: str, user: str) -> tuple[int, int, list[int]]:
+    """user[:group] by number or by name in the image's /etc/passwd and /etc/group (read as
+    text inside the rootfs, never executed)."""
+    if not user:
+        return 0, 0, []
+    name, _, group = user.partition(":")
+
+    def table(path: str) -> list[list[str]]:
+        from hull.linux import fs
+        root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fd = fs.open_in_root(root_fd, path, os.O_RDONLY)
+        except OSError:
+            return []
+        finally:
+            os.close(root_fd)
+        with os.fdopen(fd) as f:
+            return [line.strip().split(":") for line in f if line.count(":") >= 2]
+    passwd = table("/etc/passwd")
+    if name.isdigit():
+        uid = int(name)
+        gid = next((int(e[3]) for e in passwd if len(e) > 3 and e[2] == name), 0)
+    else:
+        entry = next((e for e in passwd if e[0] == name), None)
+        if entry is None or len(entry) < 4:
+            raise InvalidArgument(f"unable to find user {name}: no matching entries in passwd "
+                                  "file")
+        uid, gid = int(entry[2]), int(entry[3])
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            g = next((e for e in table("/etc/group") if e[0] == group), None)
+            if g is None:
+                raise InvalidArgument(f"unable to find group {group}: no matching entries in "
+                                      "group file")
+            gid = int(g[2])
+    return uid, gid, []

@@ -1,0 +1,165 @@
+"""The per-container monitor: the engine's supervisor, without a daemon (conmon's job).
+
+    hull run ──fork──► M0 ──setsid, fork──► monitor (survives the CLI)
+                        exit                 mount rootfs, runtime create + start
+       ◄────────────── {"ok", "pid"} or {"error", "code"} ── on the notify pipe
+                                             stdout/stderr → <id>-json.log (+ the attached
+                                             terminal in the foreground), reap PID 1 as
+                                             child subreaper, record ExitCode, FinishedAt,
+                                             OOMKilled (the cgroup's OOM-kill counter),
+                                             delete from the runtime, --rm cleanup
+       ◄────────────── {"exit": code} ──
+
+If the CLI dies the monitor goes on; if the monitor is killed the container goes on
+(it is not the container's parent's only link: a later hull command finds the process
+gone or alive through the runtime state).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+
+from hull import fastjson
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+    from hull.engine.containers import ContainerService
+
+
+def now() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def spawn(service: ContainerService, cid: str, attach: bool, stdin: bool) -> int:
+    """Start the monitor; returns the read end of its notify pipe. The service's database
+    connections are closed first (the monitor opens its own); reopen a service after."""
+    service.close()
+    r, w = os.pipe()
+    first = os.fork()
+    if first == 0:
+        try:
+            os.close(r)
+            os.setsid()
+            if os.fork() == 0:
+                _main(service.root, service.state_dir, cid, w, attach, stdin)
+        finally:
+            os._exit(0)
+    os.close(w)
+    os.waitpid(first, 0)
+    return r
+
+
+def read_message(fd: int) -> dict[str, Any]:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        buf += chunk
+    if not buf:
+        return {}
+    result: dict[str, Any] = fastjson.loads(buf)
+    return result
+
+
+def _send(fd: int, **msg: Any) -> None:
+    try:
+        os.write(fd, (fastjson.dumps(msg) + "\n").encode())
+    except OSError:
+        pass   # the CLI is gone: the container is still ours to supervise
+
+
+def _main(root: str, state_dir: str, cid: str, notify: int, attach: bool,
+          stdin: bool) -> NoReturn:
+    code = 125
+    try:
+        # fresh database connections: SQLite's must never cross a fork()
+        from hull.engine.containers import ContainerService
+        service = ContainerService(root, state_dir)
+        code = _supervise(service, cid, notify, attach, stdin)
+    except BaseException as e:   # whatever happens, the record must not say "running"
+        _send(notify, error=str(e) or type(e).__name__, code=getattr(e, "exit_code", 125))
+        try:
+            import traceback
+            with open(os.path.join(root, "containers", cid, "monitor.log"), "a") as log:
+                traceback.print_exc(file=log)
+            ContainerService(root, state_dir).record_exit(cid, code, error=str(e))
+        except BaseException:
+            pass
+    finally:
+        os._exit(0)
+
+
+def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
+               stdin: bool) -> int:
+    from hull.linux import process as proc
+    proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)
+    devnull = os.open("/dev/null", os.O_RDWR)
+    attach_out = os.dup(1) if attach else -1
+    attach_err = os.dup(2) if attach else -1
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    if not stdin:
+        os.dup2(devnull, 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    os.close(out_w)
+    os.close(err_w)
+    try:
+        pid = service.start_in_runtime(cid)
+    except BaseException as e:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        code = getattr(e, "exit_code", 125)
+        service.record_exit(cid, code, error=str(e))
+        service.after_exit(cid)
+        _send(notify, error=str(e), code=code)
+        return int(code)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)   # only the container holds the pipes now: EOF when it is done
+    os.dup2(devnull, 2)
+    _send(notify, ok=True, pid=pid)
+    log_path = os.path.join(service.store.dir(cid), f"{cid}-json.log")
+    with open(log_path, "ab", buffering=0) as log:
+        streams = {out_r: ("stdout", attach_out), err_r: ("stderr", attach_err)}
+        while streams:
+            ready, _, _ = select.select(list(streams), [], [])
+            for fd in ready:
+                data = os.read(fd, 65536)
+                name, copy = streams[fd]
+                if not data:
+                    del streams[fd]
+                    os.close(fd)
+                    continue
+                for line in data.splitlines(keepends=True):
+                    log.write((fastjson.dumps({"log": line.decode(errors="replace"),
+                                               "stream": name, "time": now()}) + "\n")
+                              .encode())
+                if copy >= 0:
+                    try:
+                        os.write(copy, data)
+                    except OSError:
+                        streams[fd] = (name, -1)   # the terminal went away; keep logging
+    code = _reap(pid)
+    service.record_exit(cid, code)
+    service.after_exit(cid)     # --rm: `run` returns once the container is gone
+    _send(notify, exit=code)
+    return code
+
+
+def _reap(pid: int) -> int:
+    """Wait for the container's PID 1 (our child through the subreaper), reaping any other
+    orphan on the way."""
+    while True:
+        try:
+            reaped, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 255
+        if reaped == pid:
+            code = os.waitstatus_to_exitcode(status)
+            return 128 - code if code < 0 else code

@@ -1,0 +1,69 @@
+"""A container's filesystem, laid out as the seeds describe: the image's read-only layers,
+an init layer with the container's /etc/hosts, /etc/resolv.conf and /etc/hostname, and the
+read-write layer on top (the only one `commit` and `diff` look at)."""
+
+from __future__ import annotations
+
+import os
+
+from hull.errors import NotFound
+from hull.linux import fs
+from hull.linux.mounts import mount_all, unmount
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hull.snapshot.protocol import Snapshotter
+
+HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+         "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+         "ff02::2\tip6-allrouters\n")
+
+
+def _resolv_conf() -> bytes:
+    try:
+        with open("/etc/resolv.conf", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def prepare(sn: Snapshotter, cid: str, image_top: str | None, hostname: str) -> None:
+    """Make the init and read-write snapshots of a new container."""
+    init_key = f"{cid}-init"
+    sn.prepare(f"{init_key}-active", image_top)
+    upper = sn.upper_dir(f"{init_key}-active")
+    root_fd = os.open(upper, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for path, data in (("etc/hosts", HOSTS.encode()), ("etc/hostname",
+                                                            f"{hostname}\n".encode()),
+                           ("etc/resolv.conf", _resolv_conf())):
+            os.close(fs.mkdir_all_in_root(root_fd, "etc"))
+            fd = fs.open_in_root(root_fd, path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+    finally:
+        os.close(root_fd)
+    sn.commit(init_key, f"{init_key}-active")
+    sn.prepare(cid, init_key)
+
+
+def mount(sn: Snapshotter, cid: str, target: str) -> None:
+    os.makedirs(target, exist_ok=True)
+    mount_all(sn.mounts(cid), target)
+
+
+def umount(target: str) -> None:
+    try:
+        unmount(target)
+    except OSError:
+        pass
+
+
+def remove(sn: Snapshotter, cid: str) -> None:
+    for key in (cid, f"{cid}-init", f"{cid}-init-active"):
+        try:
+            sn.remove(key)
+        except NotFound:
+            pass

@@ -1,0 +1,139 @@
+"""`hull run` and the container lifecycle, end to end on a temporary --root."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.root
+HULL = str(Path(sys.executable).parent / "hull")
+
+
+class Hull:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __call__(self, *args: str, check: bool = True,
+                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([HULL, "--root", str(self.root), *args], text=True,
+                              capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"hull {' '.join(args)}: {proc.returncode}: {proc.stderr}")
+        return proc
+
+    def state(self, name: str) -> dict[str, object]:
+        out: dict[str, object] = json.loads(self("inspect", name).stdout)[0]["State"]
+        return out
+
+
+@pytest.fixture
+def hull(tmp_path: Path) -> Hull:
+    h = Hull(tmp_path / "root")
+    h("image", "bootstrap")
+    yield h  # type: ignore[misc]
+    ids = h("ps", "-aq", check=False).stdout.split()
+    if ids:
+        h("rm", "-f", *ids, check=False)
+    mounts = [line for line in Path("/proc/self/mounts").read_text().splitlines()
+              if str(tmp_path) in line]
+    assert not mounts, mounts
+    assert not Path("/sys/fs/cgroup/memory/hull").exists() or \
+        not any(p.is_dir() for p in Path("/sys/fs/cgroup/memory/hull").iterdir())
+
+
+def test_run_shows_isolation_and_exit_code(hull: Hull) -> None:
+    proc = hull("run", "--rm", "--hostname", "box", "-m", "64m", "busybox", "sh", "-c",
+                "hostname; echo $$; cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+                "cat /etc/hostname; exit 4", check=False)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stdout.split() == ["box", "1", str(64 << 20), "box"]
+    assert hull("ps", "-aq").stdout.strip() == ""          # --rm
+
+
+def test_detached_ps_logs_stop_rm(hull: Hull) -> None:
+    cid = hull("run", "-d", "--name", "web", "busybox", "sh", "-c",
+               "echo out; echo err >&2; trap 'exit 0' TERM; while :; do sleep 0.1; done"
+               ).stdout.strip()
+    assert len(cid) == 64
+    time.sleep(0.5)
+    ps = hull("ps").stdout.splitlines()
+    assert len(ps) == 2 and "web" in ps[1] and "Up " in ps[1]
+    logs = hull("logs", "web")
+    assert logs.stdout == "out\n" and logs.stderr == "err\n"
+    assert hull("stop", "web").stdout.strip() == "web"
+    state = hull.state("web")
+    assert state["Status"] == "exited" and state["ExitCode"] == 0
+    assert "Exited (0)" in hull("ps", "-a").stdout
+    proc = hull("rm", "web")
+    assert proc.stdout.strip() == "web"
+    proc = hull("rm", "web", check=False)
+    assert proc.returncode == 1 and "No such container: web" in proc.stderr
+
+
+def test_stop_escalates_to_sigkill(hull: Hull) -> None:
+    hull("run", "-d", "--name", "stubborn", "busybox", "sleep", "300")
+    hull("stop", "-t", "1", "stubborn")
+    assert hull.state("stubborn")["ExitCode"] == 137
+    hull("rm", "stubborn")
+
+
+def test_oomkilled_when_only_a_child_was_killed(hull: Hull) -> None:
+    proc = hull("run", "--name", "oom", "-m", "32m", "busybox", "sh", "-c",
+                "sh -c 'x=$(head -c 67108864 /dev/zero | tr \"\\\\0\" a)'; echo survived",
+                check=False)
+    assert proc.returncode == 0 and "survived" in proc.stdout
+    state = hull.state("oom")
+    assert state["OOMKilled"] is True and state["ExitCode"] == 0
+    hull("rm", "oom")
+
+
+def test_command_errors_map_to_docker_exit_codes(hull: Hull) -> None:
+    proc = hull("run", "--rm", "busybox", "nosuchcommand", check=False)
+    assert proc.returncode == 127 and "executable file not found" in proc.stderr
+    proc = hull("run", "--rm", "busybox", "/etc/passwd", check=False)
+    assert proc.returncode == 126
+    proc = hull("run", "--rm", "-m", "12q", "busybox", "true", check=False)
+    assert proc.returncode == 125 and "-m" in proc.stderr
+    proc = hull("run", "--rm", "--cpus", "-1", "busybox", "true", check=False)
+    assert proc.returncode == 125 and "--cpus" in proc.stderr
+    proc = hull("run", "--rm", "--restart", "always", "busybox", "true", check=False)
+    assert proc.returncode == 125 and "--restart and --rm" in proc.stderr
+    proc = hull("run", "--rm", "nosuchimage", check=False)
+    assert proc.returncode == 125 and "Unable to find image 'nosuchimage:latest'" in \
+        proc.stderr
+    proc = hull("stop", "ghost", check=False)
+    assert proc.returncode == 1 and "No such container: ghost" in proc.stderr
+    assert hull("ps", "-aq").stdout.strip() == ""
+
+
+def test_same_name_twenty_times_only_one_wins(hull: Hull) -> None:
+    def run(_: int) -> subprocess.CompletedProcess[str]:
+        return hull("run", "-d", "--name", "only", "busybox", "sleep", "30", check=False)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(run, range(20)))
+    won = [r for r in results if r.returncode == 0]
+    assert len(won) == 1
+    assert all("already in use" in r.stderr for r in results if r.returncode != 0)
+    assert len(hull("ps", "-aq").stdout.split()) == 1
+    hull("rm", "-f", "only")
+
+
+def test_killed_monitor_is_adopted(hull: Hull) -> None:
+    hull("run", "-d", "--name", "orphan", "busybox", "sleep", "300")
+    state = hull.state("orphan")
+    os.kill(int(state["MonitorPid"]), signal.SIGKILL)   # type: ignore[call-overload]
+    time.sleep(0.2)
+    assert hull.state("orphan")["Running"] is True      # the container lives on
+    os.kill(int(state["Pid"]), signal.SIGKILL)           # type: ignore[call-overload]
+    time.sleep(0.3)
+    adopted = hull.state("orphan")
+    assert adopted["Status"] == "exited" and "monitor was killed" in str(adopted["Error"])
+    hull("rm", "orphan")
