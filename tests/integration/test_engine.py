@@ -137,3 +137,19 @@ def test_killed_monitor_is_adopted(hull: Hull) -> None:
     adopted = hull.state("orphan")
     assert adopted["Status"] == "exited" and "monitor was killed" in str(adopted["Error"])
     hull("rm", "orphan")
+
+
+def test_export_is_the_merged_filesystem(hull: Hull, tmp_path: Path) -> None:
+    import tarfile
+    hull("run", "--name", "changed", "busybox", "sh", "-c",
+         "echo new > /new-file; rm /etc/group; echo x >> /etc/passwd; mkdir -p /data/sub")
+    archive = tmp_path / "export.tar"
+    hull("export", "-o", str(archive), "changed")
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+        passwd = tar.extractfile("etc/passwd").read().decode()  # type: ignore[union-attr]
+    assert {"new-file", "data/sub", "bin/busybox", "etc/hostname"} <= names
+    assert "etc/group" not in names
+    assert passwd.endswith("x\n") and passwd.startswith("root:")
+    assert sum(1 for n in names if n == "etc/passwd") == 1
+    hull("rm", "changed")

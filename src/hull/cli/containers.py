@@ -222,6 +222,20 @@ def cmd_rm(args: argparse.Namespace) -> int:
     return _each(args, lambda n: service.remove(n, force=args.force))
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from hull.errors import InvalidArgument
+    if not args.output and sys.stdout.isatty():
+        raise InvalidArgument("cowardly refusing to save to a terminal. Use the -o flag or "
+                              "redirect")
+    service = _service(args)
+    if args.output:
+        with open(args.output, "wb") as out:
+            service.export(args.container, out)
+    else:
+        service.export(args.container, sys.stdout.buffer)
+    return 0
+
+
 def cmd_wait(args: argparse.Namespace) -> int:
     service = _service(args)
     for name in args.containers:
@@ -284,6 +298,10 @@ def register(sub: Any) -> None:
     rm.add_argument("-v", "--volumes", action="store_true")
     rm.add_argument("containers", nargs="+")
     rm.set_defaults(run=cmd_rm)
+    export = sub.add_parser("export", help="a container's filesystem as a tar archive")
+    export.add_argument("-o", "--output")
+    export.add_argument("container")
+    export.set_defaults(run=cmd_export)
     wait = sub.add_parser("wait", help="wait for containers to stop")
     wait.add_argument("containers", nargs="+")
     wait.set_defaults(run=cmd_wait)

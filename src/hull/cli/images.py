@@ -153,11 +153,15 @@ def cmd_save(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    progress = None
+    if sys.stdout.isatty() and not args.quiet:
+        from hull.cli.bars import Bars
+        progress = Bars()
     if args.input:
         with open(args.input, "rb") as src:
-            lines = _service(args).load(src)
+            lines = _service(args).load(src, progress)
     else:
-        lines = _service(args).load(sys.stdin.buffer)
+        lines = _service(args).load(sys.stdin.buffer, progress)
     for line in lines:
         print(line)
     return 0

@@ -17,7 +17,8 @@ from hull.record import field, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    import tarfile
+    from typing import IO, Any
 
     from hull.runtime.lifecycle import Runtime
 
@@ -266,6 +267,37 @@ class ContainerService:
         self._discard(self.store.get(c.id))
         return c
 
+    def export(self, name: str, out: IO[bytes]) -> None:
+        """The container's merged filesystem as a tar (`docker export`). The tree is read
+        through a read-only view of the container's snapshots; links are archived as
+        links, never followed."""
+        import tarfile
+        import tempfile
+
+        from hull.linux.mounts import mount_all, unmount
+        c = self.store.get(name)
+        sn = self.images.snapshotter
+        key = f"export-{secrets.token_hex(8)}"
+        target = tempfile.mkdtemp(prefix="hull-export-")
+        try:
+            # a view needs a committed parent: the rw layer is still active, so view its
+            # parent (image + init) and overlay the rw layer's files on top in the tar
+            mount_all(sn.view(key, f"{c.id}-init"), target)
+            upper = sn.upper_dir(c.id)
+            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                _add_tree(tar, target, skip=_rw_entries(upper))
+                _add_tree(tar, upper, whiteouts=True)
+        finally:
+            try:
+                unmount(target)
+            except OSError:
+                pass
+            os.rmdir(target)
+            try:
+                sn.remove(key)
+            except NotFound:
+                pass
+
     def logs(self, name: str) -> list[dict[str, Any]]:
         from hull import fastjson
         c = self.store.get(name)
@@ -347,3 +379,46 @@ def _resolve_user(rootfs: str, user: str) -> tuple[int, int, list[int]]:
                                       "group file")
             gid = int(g[2])
     return uid, gid, []
+
+
+def _rw_entries(upper: str) -> tuple[set[str], set[str]]:
+    """Paths the read-write layer changes (written or whited out), whose lower versions an
+    export leaves out, and its opaque directories, whose whole lower subtree it leaves out."""
+    changed, opaque = set(), set()
+    for top, dirs, files in os.walk(upper):
+        for name in dirs + files:
+            rel = os.path.relpath(os.path.join(top, name), upper)
+            changed.add(rel)
+            if name in dirs:
+                try:
+                    if os.getxattr(os.path.join(top, name), "trusted.overlay.opaque") == b"y":
+                        opaque.add(rel)
+                except OSError:
+                    pass
+    return changed, opaque
+
+
+def _add_tree(tar: tarfile.TarFile, root: str,
+              skip: tuple[set[str], set[str]] | None = None, whiteouts: bool = False) -> None:
+    import stat as st
+    changed, opaque = skip or (set(), set())
+    for top, dirs, files in os.walk(root):
+        rel_top = os.path.relpath(top, root)
+        if rel_top in opaque:
+            dirs[:] = []
+            continue   # the rw layer replaced this directory wholesale
+        dirs.sort()
+        for name in sorted(dirs) + sorted(files):
+            path = os.path.join(top, name)
+            rel = os.path.relpath(path, root)
+            info = os.lstat(path)
+            if whiteouts and st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                continue   # an overlay whiteout: the file is deleted, so not exported
+            if rel in changed:
+                continue   # the rw layer's version (or its deletion) decides
+            entry = tar.gettarinfo(path, arcname=rel)
+            if entry.isreg():
+                with open(path, "rb") as f:
+                    tar.addfile(entry, f)
+            else:
+                tar.addfile(entry)

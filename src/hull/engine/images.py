@@ -161,9 +161,9 @@ class ImageService:
         from hull.image.archive import save
         save(self.store, names, out, fmt)
 
-    def load(self, src: IO[bytes]) -> list[str]:
+    def load(self, src: IO[bytes], progress: Progress | None = None) -> list[str]:
         from hull.image.archive import load
-        return load(self.store, src)
+        return load(self.store, src, progress)
 
     def import_tarball(self, src: IO[bytes], name: str | None, message: str,
                        changes: list[str]) -> Image:

@@ -22,6 +22,7 @@ from hull.digest import of_bytes
 from hull.errors import InvalidArgument
 from hull.image import manifest as mf
 from hull.image.layer import decompressed
+from hull.image.progress import Progress, Quiet
 from hull.image.reference import Reference, parse
 from hull.image.store import Image, ImageStore
 
@@ -138,8 +139,9 @@ def _save_oci(store: ImageStore, images: list[tuple[Image, list[str]]],
                                             "manifests": index}).encode())
 
 
-def load(store: ImageStore, src: IO[bytes]) -> list[str]:
+def load(store: ImageStore, src: IO[bytes], progress: Progress | None = None) -> list[str]:
     """Load every image in a docker- or oci-archive; returns "Loaded image: …" lines."""
+    progress = progress or Quiet()
     with tempfile.TemporaryDirectory(prefix="hull-load-") as tmp:
         with tarfile.open(fileobj=src, mode="r|*") as tar:
             for member in tar:   # names only, no links or devices: flat files in a temp dir
@@ -155,10 +157,13 @@ def load(store: ImageStore, src: IO[bytes]) -> list[str]:
                 assert f is not None
                 with open(target, "wb") as out:
                     shutil.copyfileobj(f, out, 1 << 20)
-        if os.path.exists(os.path.join(tmp, "index.json")):
-            return _load_oci(store, tmp)
-        if os.path.exists(os.path.join(tmp, "manifest.json")):
-            return _load_docker(store, tmp)
+        try:
+            if os.path.exists(os.path.join(tmp, "index.json")):
+                return _load_oci(store, tmp, progress)
+            if os.path.exists(os.path.join(tmp, "manifest.json")):
+                return _load_docker(store, tmp, progress)
+        finally:
+            progress.close()
     raise InvalidArgument("load: neither a docker-archive (manifest.json) nor an OCI layout "
                           "(index.json)")
 
@@ -171,19 +176,27 @@ def _read(path: str, what: str) -> Any:
         raise InvalidArgument(f"load: {what}: {e}") from None
 
 
-def _store_file(store: ImageStore, path: str) -> str:
+def _store_file(store: ImageStore, path: str, progress: Progress | None = None,
+                label: str = "") -> str:
     w = store.content.writer(f"load-{os.getpid()}-{hashlib.sha256(path.encode()).hexdigest()}")
+    if progress:
+        progress.start(label, os.path.getsize(path))
     try:
         with open(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 w.write(chunk)
-        return w.commit()
+                if progress:
+                    progress.advance(label, len(chunk))
+        digest = w.commit()
+        if progress:
+            progress.done(label, "Loading layer complete")
+        return digest
     except BaseException:
         w.abort()
         raise
 
 
-def _load_docker(store: ImageStore, tmp: str) -> list[str]:
+def _load_docker(store: ImageStore, tmp: str, progress: Progress) -> list[str]:
     lines = []
     for i, entry in enumerate(_read(os.path.join(tmp, "manifest.json"), "manifest.json")):
         config_bytes = _safe_read(tmp, entry.get("Config", ""), f"manifest.json[{i}].Config")
@@ -192,7 +205,7 @@ def _load_docker(store: ImageStore, tmp: str) -> list[str]:
         layers = []
         for j, layer in enumerate(entry.get("Layers") or []):
             path = _safe_path(tmp, layer, f"manifest.json[{i}].Layers[{j}]")
-            digest = _store_file(store, path)
+            digest = _store_file(store, path, progress, layer.split("/")[0][:12])
             with store.content.open(digest) as blob:
                 head = blob.read(4)
             media = mf.OCI_LAYER_GZIP if head[:2] == b"\x1f\x8b" else mf.OCI_LAYER
@@ -216,7 +229,7 @@ def _load_docker(store: ImageStore, tmp: str) -> list[str]:
     return lines
 
 
-def _load_oci(store: ImageStore, tmp: str) -> list[str]:
+def _load_oci(store: ImageStore, tmp: str, progress: Progress) -> list[str]:
     index = _read(os.path.join(tmp, "index.json"), "index.json")
     lines = []
     for i, raw in enumerate(index.get("manifests") or []):
@@ -234,7 +247,7 @@ def _load_oci(store: ImageStore, tmp: str) -> list[str]:
             if not store.content.exists(desc.digest):
                 path = _safe_path(tmp, f"blobs/sha256/{desc.digest.split(':', 1)[1]}",
                                   desc.digest)
-                got = _store_file(store, path)
+                got = _store_file(store, path, progress, desc.digest.split(":", 1)[1][:12])
                 if got != desc.digest:
                     store.content.delete(got)
                     raise InvalidArgument(f"load: blob {desc.digest} has digest {got}")
