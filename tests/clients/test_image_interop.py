@@ -128,14 +128,20 @@ def test_docker_and_podman_save_load_into_hull(hull, docker: Docker, podman: Pod
     assert tree["bin/busybox"][0] == "f" and tree["bin/sh"] == ("l", 0, 0, "busybox")
 
 
-def test_registry_both_ways(hull, podman: Podman, registry: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    # hull → registry → podman
+def test_registry_both_ways(hull, podman: Podman, docker: Docker, registry: str,  # type: ignore[no-untyped-def]
+                            tmp_path: Path) -> None:
+    # hull → registry → podman and docker (127.0.0.0/8 is plain HTTP for both)
     hull("image", "bootstrap")
     hull("tag", "busybox", f"{registry}/interop/hullbox:v1")
     hull("push", f"{registry}/interop/hullbox:v1")
     podman("pull", "--tls-verify=false", f"{registry}/interop/hullbox:v1")
     out = podman("run", "--rm", f"{registry}/interop/hullbox:v1", "echo", "pulled-by-podman")
     assert out.stdout.strip() == "pulled-by-podman"
+    docker("pull", f"{registry}/interop/hullbox:v1")
+    out = docker("run", "--rm", "--runtime", "runc", "--network", "none",
+                 f"{registry}/interop/hullbox:v1", "echo", "pulled-by-docker")
+    assert out.stdout.strip() == "pulled-by-docker"
+    docker("rmi", f"{registry}/interop/hullbox:v1")
     # podman → registry → hull, files identical to podman export
     podman("push", "--tls-verify=false", "localhost/busybox:latest",
            f"docker://{registry}/interop/podmanbox:v1")
