@@ -18,20 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import summary, timed
+
 REPO = Path(__file__).resolve().parent.parent
 HULL = str(REPO / ".venv" / "bin" / "hull")
-
-
-def timed(cmd: list[str], **kw: Any) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   stdin=subprocess.DEVNULL, **kw)
-    return (time.perf_counter() - start) * 1000
-
-
-def med(xs: list[float]) -> dict[str, float]:
-    return {"median_ms": round(statistics.median(xs), 1), "min_ms": round(min(xs), 1),
-            "max_ms": round(max(xs), 1), "runs": len(xs)}
 
 
 def bench_pull(work: Path, runs: int) -> dict[str, Any]:
@@ -75,7 +65,7 @@ def bench_pull(work: Path, runs: int) -> dict[str, Any]:
                                                         "pull", "-q", image]))
                         docker("rmi", "-f", image)
                         docker("image", "prune", "-af")
-            out = {k: med(v) for k, v in samples.items()}
+            out = {k: summary(v) for k, v in samples.items()}
             for other in ("podman", "docker"):
                 ratios = [h / o for h, o in zip(samples["hull"], samples[other], strict=True)]
                 out[f"ratio hull/{other}"] = round(statistics.median(ratios), 2)
@@ -145,7 +135,7 @@ def bench_mount_50(work: Path) -> dict[str, Any]:
         times.append((time.perf_counter() - start) * 1000)
         unmount(str(target))
         sn.remove(f"c{i}")
-    return {"50-layer rootfs mount": med(times)}
+    return {"50-layer rootfs mount": summary(times)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,19 +12,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from bench.common import timed
 
 REPO = Path(__file__).resolve().parent.parent
 HULL = str(REPO / ".venv" / "bin" / "hull")
 
-
-def timed(cmd: list[str], **kw: Any) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   stdin=subprocess.DEVNULL, **kw)
-    return (time.perf_counter() - start) * 1000
 
 
 def main(argv: list[str] | None = None) -> int:

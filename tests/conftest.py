@@ -165,6 +165,30 @@ class RuntimeCLI:
         return [c["id"] for c in json.loads(out or "[]")]
 
 
+HULL = str(Path(sys.executable).parent / "hull")
+
+
+class HullCLI:
+    """The hull command line on its own --root (and, optionally, environment)."""
+
+    def __init__(self, root: Path, env: dict[str, str] | None = None) -> None:
+        self.root = root
+        self.env = env
+
+    def __call__(self, *args: str, check: bool = True, input: str | None = None,
+                 timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([HULL, "--root", str(self.root), *args], text=True,
+                              capture_output=True, input=input, env=self.env, timeout=timeout,
+                              stdin=None if input is not None else subprocess.DEVNULL)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"hull {' '.join(args)}: {proc.returncode}: {proc.stderr}")
+        return proc
+
+    def state(self, name: str) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self("inspect", name).stdout)[0]["State"]
+        return out
+
+
 def leftover_cgroups(cgroup: str) -> list[str]:
     """The container's cgroup directory wherever it could be: under each v1 hierarchy, or
     directly under the v2 root."""

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from tests.conftest import HullCLI
 
 pytestmark = pytest.mark.root
-HULL = str(Path(sys.executable).parent / "hull")
+Hull = HullCLI
 
 
-class Hull:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def __call__(self, *args: str, check: bool = True,
-                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([HULL, "--root", str(self.root), *args], text=True,
-                              capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"hull {' '.join(args)}: {proc.returncode}: {proc.stderr}")
-        return proc
-
-    def state(self, name: str) -> dict[str, object]:
-        out: dict[str, object] = json.loads(self("inspect", name).stdout)[0]["State"]
-        return out
 
 
 @pytest.fixture

@@ -5,26 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import HullCLI
 
 pytestmark = pytest.mark.root
-HULL = str(Path(sys.executable).parent / "hull")
+Hull = HullCLI
 
 
-class Hull:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def __call__(self, *args: str, check: bool = True,
-                 input: str | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([HULL, "--root", str(self.root), *args], text=True,
-                              capture_output=True, input=input, timeout=120)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"hull {' '.join(args)}: {proc.returncode}: {proc.stderr}")
-        return proc
 
 
 @pytest.fixture

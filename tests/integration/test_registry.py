@@ -5,29 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import HullCLI
 from tests.registry import hull_env, run_registry
 
 pytestmark = pytest.mark.root
-HULL = str(Path(sys.executable).parent / "hull")
+Hull = HullCLI
 
 
-class Hull:
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.root, self.env = root, env
-
-    def __call__(self, *args: str, check: bool = True,
-                 input: str | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([HULL, "--root", str(self.root), *args], text=True,
-                              capture_output=True, input=input, env=self.env, timeout=300)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"hull {' '.join(args)}: {proc.returncode}: {proc.stderr}")
-        return proc
 
 
 REGISTRY_DIRS: dict[str, Path] = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from hull.engine import humanize
@@ -183,12 +182,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         except NotFound:
             print(f"Error: No such object: {name}", file=sys.stderr)
             code = 1
-    if args.format:
-        from hull.cli.template import render
-        for obj in found:
-            print(render(args.format, obj))
-    else:
-        print(json.dumps(found, indent=4))
+    from hull.cli.images import print_objects
+    print_objects(found, args.format)
     return code
 
 

@@ -66,13 +66,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                 raise
             print(f"Error: No such image: {name}", file=sys.stderr)
             code = 1
-    if args.format:
+    print_objects(found, args.format)
+    return code
+
+
+def print_objects(found: list[dict[str, Any]], fmt: str | None) -> None:
+    """inspect's output: Docker's indented JSON array, or one --format line per object."""
+    if fmt:
         from hull.cli.template import render
         for obj in found:
-            print(render(args.format, obj))
+            print(render(fmt, obj))
     else:
         print(json.dumps(found, indent=4))
-    return code
 
 
 def cmd_rmi(args: argparse.Namespace) -> int:

@@ -145,21 +145,9 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
                         os.write(copy, data)
                     except OSError:
                         streams[fd] = (name, -1)   # the terminal went away; keep logging
-    code = _reap(pid)
+    from hull.runtime.waiting import reap
+    code = reap(pid)
     service.record_exit(cid, code)
     service.after_exit(cid)     # --rm: `run` returns once the container is gone
     _send(notify, exit=code)
     return code
-
-
-def _reap(pid: int) -> int:
-    """Wait for the container's PID 1 (our child through the subreaper), reaping any other
-    orphan on the way."""
-    while True:
-        try:
-            reaped, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            return 255
-        if reaped == pid:
-            code = os.waitstatus_to_exitcode(status)
-            return 128 - code if code < 0 else code

@@ -25,14 +25,20 @@ def wait_forwarding(pid: int) -> int:
 
     old = {s: signal.signal(s, forward) for s in FORWARDED}
     try:
-        while True:
-            try:
-                reaped, status = os.waitpid(-1, 0)
-            except ChildProcessError:
-                return 255
-            if reaped == pid:
-                code = os.waitstatus_to_exitcode(status)
-                return 128 - code if code < 0 else code
+        return reap(pid)
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+
+
+def reap(pid: int) -> int:
+    """Wait for pid (our child, directly or as subreaper), reaping other orphans on the way;
+    its shell-style exit code (128+signal for a signal)."""
+    while True:
+        try:
+            reaped, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 255
+        if reaped == pid:
+            code = os.waitstatus_to_exitcode(status)
+            return 128 - code if code < 0 else code

@@ -127,3 +127,31 @@ def usage_of(path: str) -> Usage:
 
 def remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+class SnapshotterBase:
+    """What the overlay and copying snapshotters share: the table, each snapshot's `fs`
+    directory, removal, usage and listing."""
+
+    whiteouts = "overlay"
+
+    def __init__(self, root: str) -> None:
+        self.db = SnapshotDB(root)
+
+    def _fs(self, sid: int) -> str:
+        return os.path.join(self.db.dir(sid), "fs")
+
+    def upper_dir(self, key: str) -> str:
+        """The directory holding this snapshot's own files (layer apply writes here)."""
+        sid, _ = self.db.get(key)
+        return self._fs(sid)
+
+    def remove(self, key: str) -> None:
+        self.db.remove(key, lambda sid: remove_tree(self.db.dir(sid)))
+
+    def usage(self, key: str) -> Usage:
+        sid, _ = self.db.get(key)
+        return usage_of(self._fs(sid))
+
+    def walk(self) -> Iterator[SnapshotInfo]:
+        return self.db.walk()

@@ -6,21 +6,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 
 from hull.errors import HullError
 from hull.linux.mounts import Mount
-from hull.snapshot.base import ACTIVE, VIEW, SnapshotDB, SnapshotInfo, Usage, remove_tree, usage_of
+from hull.snapshot.base import ACTIVE, VIEW, SnapshotterBase, remove_tree
 
 
-class NativeSnapshotter:
+class NativeSnapshotter(SnapshotterBase):
     whiteouts = "delete"
-
-    def __init__(self, root: str) -> None:
-        self.db = SnapshotDB(root)
-
-    def _fs(self, sid: int) -> str:
-        return os.path.join(self.db.dir(sid), "fs")
 
     def _create(self, key: str, parent: str | None, kind: str) -> None:
         sid = self.db.create(key, parent, kind)
@@ -55,17 +48,3 @@ class NativeSnapshotter:
     def mounts(self, key: str) -> list[Mount]:
         sid, info = self.db.get(key)
         return [Mount("bind", self._fs(sid), ["rbind", "rw" if info.kind == ACTIVE else "ro"])]
-
-    def upper_dir(self, key: str) -> str:
-        sid, _ = self.db.get(key)
-        return self._fs(sid)
-
-    def remove(self, key: str) -> None:
-        self.db.remove(key, lambda sid: remove_tree(self.db.dir(sid)))
-
-    def usage(self, key: str) -> Usage:
-        sid, _ = self.db.get(key)
-        return usage_of(self._fs(sid))
-
-    def walk(self) -> Iterator[SnapshotInfo]:
-        return self.db.walk()

@@ -4,22 +4,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 from hull.linux.mounts import Mount
-from hull.snapshot.base import ACTIVE, VIEW, SnapshotDB, SnapshotInfo, Usage, remove_tree, usage_of
+from hull.snapshot.base import ACTIVE, VIEW, SnapshotterBase, remove_tree
 
 WHITEOUT_STYLE = "overlay"   # deletions in layers become 0:0 char devices, opaque xattrs
 
 
-class OverlaySnapshotter:
+class OverlaySnapshotter(SnapshotterBase):
     whiteouts = WHITEOUT_STYLE
-
-    def __init__(self, root: str) -> None:
-        self.db = SnapshotDB(root)
-
-    def _fs(self, sid: int) -> str:
-        return os.path.join(self.db.dir(sid), "fs")
 
     def prepare(self, key: str, parent: str | None) -> list[Mount]:
         sid = self.db.create(key, parent, ACTIVE)
@@ -51,18 +44,3 @@ class OverlaySnapshotter:
             return [Mount("bind", lowers[0], ["rbind", "ro"])]
         # read-only overlay: lowers only (overlay needs two or more without an upper)
         return [Mount("overlay", "overlay", [f"lowerdir={':'.join(lowers)}", "ro"])]
-
-    def upper_dir(self, key: str) -> str:
-        """The directory holding this snapshot's own changes (layer apply writes here)."""
-        sid, _ = self.db.get(key)
-        return self._fs(sid)
-
-    def remove(self, key: str) -> None:
-        self.db.remove(key, lambda sid: remove_tree(self.db.dir(sid)))
-
-    def usage(self, key: str) -> Usage:
-        sid, _ = self.db.get(key)
-        return usage_of(self._fs(sid))
-
-    def walk(self) -> Iterator[SnapshotInfo]:
-        return self.db.walk()
