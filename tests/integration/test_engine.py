@@ -137,3 +137,31 @@ def test_export_is_the_merged_filesystem(hull: Hull, tmp_path: Path) -> None:
     assert passwd.endswith("x\n") and passwd.startswith("root:")
     assert sum(1 for n in names if n == "etc/passwd") == 1
     hull("rm", "changed")
+
+
+def test_exec_pause_rename_create_start_prune(hull: Hull) -> None:
+    hull("run", "-d", "--name", "box", "busybox", "sleep", "300")
+    out = hull("exec", "-e", "X=1", "-w", "/tmp", "-u", "nobody", "box", "sh", "-c",
+               "echo $X; pwd; id -u; echo $$")
+    lines = out.stdout.split()
+    assert lines[:3] == ["1", "/tmp", "65534"] and lines[3] != "1"
+    assert hull("exec", "box", "sh", "-c", "exit 6", check=False).returncode == 6
+    assert hull("exec", "box", "nosuch", check=False).returncode == 127
+    hull("pause", "box")
+    assert "(Paused)" in hull("ps").stdout and hull.state("box")["Paused"] is True
+    proc = hull("exec", "box", "true", check=False)
+    assert proc.returncode != 0 and "paused" in proc.stderr
+    hull("unpause", "box")
+    assert hull.state("box")["Paused"] is False
+    hull("rename", "box", "renamed")
+    assert hull.state("renamed")["Running"] is True
+    hull("stop", "-t", "0", "renamed")
+    proc = hull("exec", "renamed", "true", check=False)
+    assert proc.returncode != 0 and "not running" in proc.stderr
+    cid = hull("create", "--name", "later", "busybox", "sh", "-c", "echo started-later").stdout
+    assert hull.state("later")["Status"] == "created"
+    assert hull("start", "-a", "later").stdout == "started-later\n"
+    assert hull.state("later")["Status"] == "exited"
+    pruned = hull("container", "prune", "-f").stdout
+    assert cid.strip() in pruned and "Deleted Containers" in pruned
+    assert hull("ps", "-aq").stdout.strip() == ""

@@ -128,8 +128,8 @@ def _status(c: Any) -> str:
     st = c.state
     if st.get("Running"):
         started = humanize.parse_time(st.get("StartedAt", ""))
-        return "Up " + humanize.ago(started).removesuffix(" ago").replace(
-            "Less than a second", "Less than a second")
+        up = "Up " + humanize.ago(started).removesuffix(" ago")
+        return up + (" (Paused)" if st.get("Paused") else "")
     if st.get("Status") == "created":
         return "Created"
     finished = humanize.parse_time(st.get("FinishedAt", ""))
@@ -231,6 +231,79 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_exec(args: argparse.Namespace) -> int:
+    from hull.errors import InvalidArgument
+    if args.tty:
+        raise InvalidArgument("-t: terminals are not supported by `hull exec` yet")
+    code: int = _service(args).exec(args.container, args.command, args.env or [], args.user,
+                                    args.workdir, args.detach)
+    return code
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    service = _service(args)
+    return _each(args, lambda n: service.pause(n, True))
+
+
+def cmd_unpause(args: argparse.Namespace) -> int:
+    service = _service(args)
+    return _each(args, lambda n: service.pause(n, False))
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    _service(args).rename(args.container, args.new_name)
+    return 0
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    _options(args)
+    _ensure_image(args, args.image)
+    print(_service(args).create(_options(args)).id)
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from hull.engine import monitor
+    from hull.errors import HullError
+    code = 0
+    for name in args.containers:
+        service = _service(args)
+        try:
+            c = service.refresh(service.store.get(name))
+            if c.state.get("Running"):
+                print(name)
+                continue
+            notify = monitor.spawn(service, c.id, attach=args.attach, stdin=False)
+            first = monitor.read_message(notify)
+            if "error" in first:
+                raise HullError(str(first["error"]))
+            if args.attach:
+                done = monitor.read_message(notify)
+                code = int(done.get("exit", 0))
+            else:
+                print(name)
+        except HullError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    if not args.force:
+        sys.stdout.write("WARNING! This will remove all stopped containers.\nAre you sure "
+                         "you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    removed = _service(args).prune()
+    if removed:
+        print("Deleted Containers:")
+        print("\n".join(removed))
+        print()
+    print("Total reclaimed space: 0B")
+    return 0
+
+
 def cmd_wait(args: argparse.Namespace) -> int:
     service = _service(args)
     for name in args.containers:
@@ -238,8 +311,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
-    run = sub.add_parser("run", help="run a command in a new container", add_help=False)
+def _run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--help", action="help")
     run.add_argument("-d", "--detach", action="store_true")
     run.add_argument("-i", "--interactive", action="store_true")
@@ -261,7 +333,45 @@ def register(sub: Any) -> None:
     run.add_argument("--pull", choices=["always", "missing", "never"], default="missing")
     run.add_argument("image")
     run.add_argument("command", nargs="...")
+
+
+def register(sub: Any) -> None:
+    run = sub.add_parser("run", help="run a command in a new container", add_help=False)
+    _run_flags(run)
     run.set_defaults(run=cmd_run)
+    create = sub.add_parser("create", help="create a container", add_help=False)
+    _run_flags(create)
+    create.set_defaults(run=cmd_create)
+    start = sub.add_parser("start", help="start stopped containers")
+    start.add_argument("-a", "--attach", action="store_true")
+    start.add_argument("-i", "--interactive", action="store_true")
+    start.add_argument("containers", nargs="+")
+    start.set_defaults(run=cmd_start)
+    ex = sub.add_parser("exec", help="run a command in a running container", add_help=False)
+    ex.add_argument("--help", action="help")
+    ex.add_argument("-d", "--detach", action="store_true")
+    ex.add_argument("-i", "--interactive", action="store_true")
+    ex.add_argument("-t", "--tty", action="store_true")
+    ex.add_argument("-e", "--env", action="append")
+    ex.add_argument("-u", "--user")
+    ex.add_argument("-w", "--workdir")
+    ex.add_argument("container")
+    ex.add_argument("command", nargs="...")
+    ex.set_defaults(run=cmd_exec)
+    for name, fn in (("pause", cmd_pause), ("unpause", cmd_unpause)):
+        p = sub.add_parser(name, help=f"{name} containers")
+        p.add_argument("containers", nargs="+")
+        p.set_defaults(run=fn)
+    rename = sub.add_parser("rename", help="rename a container")
+    rename.add_argument("container")
+    rename.add_argument("new_name")
+    rename.set_defaults(run=cmd_rename)
+    container = sub.add_parser("container", help="manage containers")
+    csub = container.add_subparsers(dest="container_command", metavar="COMMAND",
+                                    parser_class=type(container))
+    prune = csub.add_parser("prune", help="remove all stopped containers")
+    prune.add_argument("-f", "--force", action="store_true")
+    prune.set_defaults(run=cmd_prune)
     for name in ("ps", "container ls"):
         if " " in name:
             continue

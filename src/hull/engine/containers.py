@@ -188,6 +188,8 @@ class ContainerService:
     # ---- lifecycle ----------------------------------------------------------------------
 
     def refresh(self, c: Container) -> Container:
+        if c.state.get("Status") == "paused":
+            return c
         """A container recorded running whose monitor is gone (killed): adopt it. If the
         container has exited too, record what can still be known (not the exit code: only
         its parent could reap that) and clean up the runtime side."""
@@ -297,6 +299,77 @@ class ContainerService:
                 sn.remove(key)
             except NotFound:
                 pass
+
+    def exec(self, name: str, cmd: list[str], env: list[str], user: str | None,
+             workdir: str | None, detach: bool) -> int:
+        """Run one more process in a running container (its output goes to the caller, not
+        to the container's log, as with docker exec)."""
+        from hull.runtime.spec import parse_process
+        c = self.refresh(self.store.get(name))
+        if not c.state.get("Running"):
+            raise FailedPrecondition(f"Container {c.id} is not running")
+        if c.state.get("Paused"):
+            raise FailedPrecondition(f"Container {c.id} is paused, unpause the container "
+                                     "before exec")
+        if not cmd:
+            raise InvalidArgument("exec: no command given")
+        rt = self.runtime()
+        st = rt.state(c.id)
+        base = st.config.get("process") or {}
+        uid, gid = base.get("user", {}).get("uid", 0), base.get("user", {}).get("gid", 0)
+        groups: list[int] = []
+        if user:
+            uid, gid, groups = _resolve_user(os.path.join(self.store.dir(c.id), "rootfs"), user)
+        process = parse_process({
+            "args": cmd, "env": _merge_env(base.get("env") or [], env),
+            "cwd": workdir or base.get("cwd", "/"),
+            "user": {"uid": uid, "gid": gid, "additionalGids": groups},
+            "capabilities": base.get("capabilities"),
+            "noNewPrivileges": bool(base.get("noNewPrivileges"))})
+        from hull.runtime.execute import start_process
+        pid = start_process(st, process)
+        if detach:
+            return 0
+        from hull.runtime.waiting import wait_forwarding
+        return wait_forwarding(pid)
+
+    def pause(self, name: str, paused: bool) -> Container:
+        c = self.refresh(self.store.get(name))
+        if not c.state.get("Running"):
+            raise FailedPrecondition(f"Container {c.id} is not running")
+        if bool(c.state.get("Paused")) == paused:
+            raise FailedPrecondition(f"Container {c.id} is {'already' if paused else 'not'} "
+                                     "paused")
+        rt = self.runtime()
+        if paused:
+            rt.pause(c.id)
+        else:
+            rt.resume(c.id)
+        self.store.update_state(c.id, Paused=paused, Status="paused" if paused else "running")
+        return c
+
+    def rename(self, name: str, new: str) -> None:
+        import sqlite3
+
+        from hull.errors import AlreadyExists
+        c = self.store.get(name)
+        if not new or not new[0].isalnum() or not all(ch.isalnum() or ch in "_.-"
+                                                       for ch in new):
+            raise InvalidArgument(f"Invalid container name ({new}), only "
+                                  "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        try:
+            self.store.db.execute("UPDATE containers SET name = ? WHERE id = ?", (new, c.id))
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f'Error when allocating new name: Conflict. The container '
+                                f'name "/{new}" is already in use') from None
+
+    def prune(self) -> list[str]:
+        removed = []
+        for c in self.containers(all_=True):
+            if not c.state.get("Running"):
+                self._discard(c)
+                removed.append(c.id)
+        return removed
 
     def logs(self, name: str) -> list[dict[str, Any]]:
         from hull import fastjson
