@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from tests.conftest import HullCLI
+from tests.conftest import HULL, HullCLI
 
 pytestmark = pytest.mark.root
 Hull = HullCLI
@@ -20,7 +20,8 @@ Hull = HullCLI
 
 @pytest.fixture
 def hull(tmp_path: Path) -> Hull:
-    h = Hull(tmp_path / "root")
+    parent = f"/hull-test/engine-{os.getpid()}-{tmp_path.name}"
+    h = Hull(tmp_path / "root", env={**os.environ, "HULL_CGROUP_PARENT": parent})
     h("image", "bootstrap")
     yield h  # type: ignore[misc]
     ids = h("ps", "-aq", check=False).stdout.split()
@@ -29,8 +30,15 @@ def hull(tmp_path: Path) -> Hull:
     mounts = [line for line in Path("/proc/self/mounts").read_text().splitlines()
               if str(tmp_path) in line]
     assert not mounts, mounts
-    assert not Path("/sys/fs/cgroup/memory/hull").exists() or \
-        not any(p.is_dir() for p in Path("/sys/fs/cgroup/memory/hull").iterdir())
+    cgroups = Path("/sys/fs/cgroup/memory") / parent.lstrip("/")
+    assert not cgroups.exists() or not any(p.is_dir() for p in cgroups.iterdir()), \
+        list(cgroups.iterdir())
+    if cgroups.exists():
+        for base in Path("/sys/fs/cgroup").iterdir():
+            try:
+                (base / parent.lstrip("/")).rmdir()
+            except OSError:
+                pass
 
 
 def test_run_shows_isolation_and_exit_code(hull: Hull) -> None:
@@ -165,3 +173,25 @@ def test_exec_pause_rename_create_start_prune(hull: Hull) -> None:
     pruned = hull("container", "prune", "-f").stdout
     assert cid.strip() in pruned and "Deleted Containers" in pruned
     assert hull("ps", "-aq").stdout.strip() == ""
+
+
+def test_terminal_run(hull: Hull) -> None:
+    """-it through script(1), which gives hull a terminal: tty inside, keys through, exit
+    code back; -t -d output lands in the log."""
+    cmd = f"{HULL} --root {hull.root} run -it --rm busybox sh -c 'tty; exit 3'"
+    proc = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 3 and "/dev/pts/0" in proc.stdout
+    shell = f"{HULL} --root {hull.root} run -it --rm busybox sh"
+    # keys arrive once the shell is up (ash drops typeahead when it starts)
+    typing = subprocess.Popen(["sh", "-c", "sleep 1.5; echo 'echo typed-$((2+3)); exit 5'; "
+                               "sleep 5"], stdout=subprocess.PIPE)
+    proc = subprocess.run(["script", "-qec", shell, "/dev/null"], capture_output=True,
+                          text=True, timeout=60, stdin=typing.stdout)
+    typing.kill()
+    typing.wait()
+    assert proc.returncode == 5 and "typed-5" in proc.stdout
+    hull("run", "-t", "-d", "--name", "tty-bg", "busybox", "sh", "-c", "echo in-log; sleep 60")
+    time.sleep(0.5)
+    assert "in-log" in hull("logs", "tty-bg").stdout
+    hull("rm", "-f", "tty-bg")

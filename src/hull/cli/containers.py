@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from hull.engine import humanize
@@ -46,15 +47,15 @@ def _options(args: argparse.Namespace) -> Any:
         nano = int(cpus * 1e9)
     if args.rm and args.restart not in (None, "no"):
         raise InvalidArgument("Conflicting options: --restart and --rm")
-    if args.tty:
-        raise InvalidArgument("-t: terminals are not supported by `hull run` yet")
     return RunOptions(image=args.image, command=args.command, name=args.name,
                       env=args.env or [], workdir=args.workdir, user=args.user,
                       hostname=args.hostname, entrypoint=args.entrypoint,
                       memory=_size(args.memory, "-m"), nano_cpus=nano,
                       pids_limit=args.pids_limit, cpuset_cpus=args.cpuset_cpus,
                       network=args.network, read_only=args.read_only, auto_remove=args.rm,
-                      interactive=args.interactive)
+                      interactive=args.interactive, tty=args.tty,
+                      cgroup_parent=args.cgroup_parent or
+                      os.environ.get("HULL_CGROUP_PARENT", "/hull"))
 
 
 def _ensure_image(args: argparse.Namespace, name: str) -> None:
@@ -103,6 +104,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.detach:
         print(container.id)
         return 0
+    if args.tty:
+        from hull.engine.attach import client
+        client(service.store.dir(container.id), forward_stdin=args.interactive)
+        done = monitor.read_message(notify)
+        os.close(notify)
+        return int(done.get("exit", 0))
 
     def forward(sig: int, _frame: object) -> None:
         try:
@@ -329,6 +336,7 @@ def _run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--cpuset-cpus")
     run.add_argument("--network", "--net", default="none")
     run.add_argument("--read-only", action="store_true")
+    run.add_argument("--cgroup-parent")
     run.add_argument("--restart")
     run.add_argument("--pull", choices=["always", "missing", "never"], default="missing")
     run.add_argument("image")

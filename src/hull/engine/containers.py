@@ -46,6 +46,8 @@ class RunOptions:
     read_only: bool = False
     auto_remove: bool = False
     interactive: bool = False
+    tty: bool = False
+    cgroup_parent: str = "/hull"
 
 
 class ContainerService:
@@ -92,10 +94,11 @@ class ContainerService:
                   cfg.get("User", ""), "Env": env, "Cmd": cmd, "Entrypoint": entrypoint or None,
                   "WorkingDir": opts.workdir or cfg.get("WorkingDir", ""), "Image": opts.image,
                   "Labels": cfg.get("Labels") or {}, "OpenStdin": opts.interactive,
-                  "Tty": False}
+                  "Tty": opts.tty}
         host_config = {"AutoRemove": opts.auto_remove, "Memory": opts.memory or 0,
                        "NanoCpus": opts.nano_cpus or 0, "PidsLimit": opts.pids_limit,
                        "CpusetCpus": opts.cpuset_cpus or "", "NetworkMode": opts.network,
+                       "CgroupParent": opts.cgroup_parent,
                        "ReadonlyRootfs": opts.read_only}
         container = Container(cid, name, image.id, opts.image, now(), config, host_config,
                               {"Status": "created", "Running": False, "Paused": False,
@@ -132,9 +135,10 @@ class ContainerService:
         spec = ocispec.build(
             rootfs=target, args=(c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []),
             env=c.config["Env"], cwd=c.config.get("WorkingDir") or "/", uid=uid, gid=gid,
-            groups=groups, hostname=c.config["Hostname"], terminal=False,
+            groups=groups, hostname=c.config["Hostname"], terminal=bool(c.config.get("Tty")),
             resources=resources, network=hc.get("NetworkMode", "none"),
-            cgroups_path=f"/hull/{c.id}", read_only=bool(hc.get("ReadonlyRootfs")),
+            cgroups_path=f"{hc.get('CgroupParent') or '/hull'}/{c.id}",
+            read_only=bool(hc.get("ReadonlyRootfs")),
             extra_mounts=[])
         from hull import fastjson
         with open(os.path.join(bundle, "config.json"), "w") as f:
@@ -143,12 +147,13 @@ class ContainerService:
 
     # ---- run (called inside the monitor) ------------------------------------------------
 
-    def start_in_runtime(self, cid: str) -> int:
+    def start_in_runtime(self, cid: str, console_socket: str | None = None) -> int:
         c = self.store.get(cid)
         bundle = self._bundle(c)
         rt = self.runtime()
         try:
-            st = rt.create(cid, bundle)
+            from hull.runtime.create import CreateOptions
+            st = rt.create(cid, bundle, CreateOptions(console_socket=console_socket))
             rt.start(cid)
         except BaseException:
             rootfs_mod.umount(os.path.join(bundle, "rootfs"))

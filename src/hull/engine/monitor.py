@@ -97,6 +97,8 @@ def _main(root: str, state_dir: str, cid: str, notify: int, attach: bool,
 
 def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
                stdin: bool) -> int:
+    if service.store.get(cid).config.get("Tty"):
+        return _supervise_tty(service, cid, notify, attach)
     from hull.linux import process as proc
     proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)
     devnull = os.open("/dev/null", os.O_RDWR)
@@ -149,5 +151,105 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
     code = reap(pid)
     service.record_exit(cid, code)
     service.after_exit(cid)     # --rm: `run` returns once the container is gone
+    _send(notify, exit=code)
+    return code
+
+
+def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: bool) -> int:
+    """-t: the container's stdio is a pty made inside it; its master comes to us over a
+    console socket, its output goes to the log and to attached clients (attach.py)."""
+    import socket
+
+    from hull.engine.attach import Decoder, set_size
+    from hull.linux import process as proc
+    from hull.runtime.console import receive_master
+    proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    from hull.engine.attach import socket_path
+    cdir = service.store.dir(cid)
+    for name in ("console.sock", "attach.sock"):
+        if os.path.exists(os.path.join(cdir, name)):
+            os.unlink(os.path.join(cdir, name))
+    console_path, _ = socket_path(cdir, "console.sock")   # the fd lives as long as we do
+    attach_path, _ = socket_path(cdir, "attach.sock")
+    console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    console.bind(console_path)
+    console.listen(1)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(attach_path)
+    listener.listen(4)
+    try:
+        pid = service.start_in_runtime(cid, console_socket=console_path)
+        master = receive_master(console)
+    except BaseException as e:
+        code = getattr(e, "exit_code", 125)
+        service.record_exit(cid, code, error=str(e))
+        service.after_exit(cid)
+        _send(notify, error=str(e), code=code)
+        return int(code)
+    finally:
+        console.close()
+    _send(notify, ok=True, pid=pid)
+    clients: dict[int, tuple[socket.socket, Decoder]] = {}
+    backlog: bytearray | None = bytearray()   # output before the first client attaches
+    log_path = os.path.join(cdir, f"{cid}-json.log")
+    with open(log_path, "ab", buffering=0) as log:
+        while True:
+            watch = [master, listener.fileno(), *clients]
+            ready, _, _ = select.select(watch, [], [])
+            if listener.fileno() in ready:
+                conn, _ = listener.accept()
+                clients[conn.fileno()] = (conn, Decoder())
+                if backlog:
+                    conn.sendall(bytes(backlog))
+                backlog = None
+            for fd in [f for f in ready if f in clients]:
+                conn, decoder = clients[fd]
+                data = conn.recv(65536)
+                if not data:
+                    conn.close()
+                    del clients[fd]
+                    continue
+                for kind, value in decoder.feed(data):
+                    if kind == "data":
+                        os.write(master, value)
+                    else:
+                        set_size(master, *value)
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:    # EIO: every slave end closed, the container is done
+                    data = b""
+                if not data:
+                    break
+                log.write((fastjson.dumps({"log": data.decode(errors="replace"),
+                                           "stream": "stdout", "time": now()}) + "\n").encode())
+                if backlog is not None and len(backlog) < (1 << 20):
+                    backlog += data
+                for conn, _ in list(clients.values()):
+                    try:
+                        conn.sendall(data)
+                    except OSError:
+                        pass
+    if attach and backlog is not None:
+        # a foreground client is on its way but the container was faster: hand it what
+        # was printed before letting go
+        listener.settimeout(10)
+        try:
+            conn, _ = listener.accept()
+            conn.sendall(bytes(backlog))
+            conn.close()
+        except OSError:
+            pass
+    for conn, _ in clients.values():
+        conn.close()
+    listener.close()
+    os.close(master)
+    from hull.runtime.waiting import reap
+    code = reap(pid)
+    service.record_exit(cid, code)
+    service.after_exit(cid)
     _send(notify, exit=code)
     return code

@@ -1,0 +1,135 @@
+"""Attaching a terminal to a container's pty through its monitor.
+
+The monitor owns the pty master (the container's only stdout with -t) and serves
+<container dir>/attach.sock. A client sends framed messages — b"d" + 4-byte length + bytes
+for keyboard input, b"w" + rows + cols (2 bytes each) for the window size — and receives the
+raw terminal output. `hull run -it` is such a client: it puts its own terminal in raw mode,
+passes keys and SIGWINCH through, and restores the terminal when the container exits.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def socket_path(directory: str, name: str) -> tuple[str, int]:
+    """A short path to directory/name for bind/connect (sun_path holds only 108 bytes):
+    through an O_PATH fd of the directory, which the caller closes when done."""
+    fd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    return f"/proc/self/fd/{fd}/{name}", fd
+
+
+def frame_input(data: bytes) -> bytes:
+    return b"d" + struct.pack(">I", len(data)) + data
+
+
+def frame_size(rows: int, cols: int) -> bytes:
+    return b"w" + struct.pack(">HH", rows, cols)
+
+
+class Decoder:
+    """Splits the client's byte stream back into messages."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+
+    def feed(self, data: bytes) -> list[tuple[str, Any]]:
+        self.buf += data
+        out: list[tuple[str, Any]] = []
+        while self.buf:
+            kind = self.buf[:1]
+            if kind == b"d" and len(self.buf) >= 5:
+                n = struct.unpack(">I", self.buf[1:5])[0]
+                if len(self.buf) < 5 + n:
+                    break
+                out.append(("data", self.buf[5:5 + n]))
+                self.buf = self.buf[5 + n:]
+            elif kind == b"w" and len(self.buf) >= 5:
+                out.append(("size", struct.unpack(">HH", self.buf[1:5])))
+                self.buf = self.buf[5:]
+            elif kind in (b"d", b"w"):
+                break
+            else:
+                self.buf = b""   # garbage: drop it
+        return out
+
+
+def set_size(master: int, rows: int, cols: int) -> None:
+    import fcntl
+    import termios
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def terminal_size() -> tuple[int, int]:
+    try:
+        size = os.get_terminal_size(sys.stdin.fileno())
+        return size.lines, size.columns
+    except OSError:
+        return 24, 80
+
+
+def client(container_dir: str, forward_stdin: bool) -> None:
+    """Proxy this process's terminal to the container until the container's output ends."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    path, dirfd = socket_path(container_dir, "attach.sock")
+    try:
+        conn.connect(path)
+    finally:
+        os.close(dirfd)
+    try:
+        _proxy(conn, forward_stdin)
+    except OSError:
+        pass   # the monitor closed the session: the container is done
+    finally:
+        conn.close()
+
+
+def _proxy(conn: socket.socket, forward_stdin: bool) -> None:
+    import termios
+    import tty
+    stdin = sys.stdin.fileno()
+    saved = None
+    if os.isatty(stdin):
+        saved = termios.tcgetattr(stdin)
+        tty.setraw(stdin)
+    r, w = os.pipe()   # SIGWINCH wakes the loop
+    old = signal.signal(signal.SIGWINCH, lambda *_: os.write(w, b"w"))
+    def send(message: bytes) -> None:
+        try:
+            conn.sendall(message)
+        except OSError:
+            pass   # the container may be gone already: still read what it printed
+    try:
+        send(frame_size(*terminal_size()))
+        watch = [conn.fileno(), r] + ([stdin] if forward_stdin else [])
+        while True:
+            ready, _, _ = select.select(watch, [], [])
+            if r in ready:
+                os.read(r, 64)
+                send(frame_size(*terminal_size()))
+            if stdin in ready:
+                data = os.read(stdin, 65536)
+                if not data:
+                    watch.remove(stdin)
+                else:
+                    send(frame_input(data))
+            if conn.fileno() in ready:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                os.write(sys.stdout.fileno(), data)
+    finally:
+        signal.signal(signal.SIGWINCH, old)
+        os.close(r)
+        os.close(w)
+        if saved is not None:
+            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
