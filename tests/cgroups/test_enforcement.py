@@ -101,7 +101,9 @@ def test_cpuset_naming_a_missing_cpu_is_refused(runtime: RuntimeCLI, bundle: Bun
 def _oom_bundle(bundle: Bundle) -> None:
     bundle.linux["resources"]["memory"] = {"limit": 32 << 20, "swap": 32 << 20}
     # the hog is a child: PID 1 lives on to report that it saw the kill
-    bundle.process["args"] = ["sh", "-c", "sleep 0.5; sh -c 'x=$(head -c 67108864 /dev/zero "
+    # the hog volunteers as the OOM victim (raising oom_score_adj needs no privilege)
+    bundle.process["args"] = ["sh", "-c", "sleep 0.5; sh -c 'echo 1000 > "
+                              "/proc/self/oom_score_adj; x=$(head -c 67108864 /dev/zero "
                               "| tr \"\\\\0\" a)'; echo child-exit=$?; sleep 1"]
 
 
