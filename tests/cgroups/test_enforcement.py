@@ -98,13 +98,16 @@ def test_cpuset_naming_a_missing_cpu_is_refused(runtime: RuntimeCLI, bundle: Bun
     assert runtime.ids() == []
 
 
-def _oom_bundle(bundle: Bundle) -> None:
+def _oom_bundle(bundle: Bundle, single_victim: bool = True) -> None:
     bundle.linux["resources"]["memory"] = {"limit": 32 << 20, "swap": 32 << 20}
-    # the hog is a child: PID 1 lives on to report that it saw the kill
-    # the hog volunteers as the OOM victim (raising oom_score_adj needs no privilege)
-    bundle.process["args"] = ["sh", "-c", "sleep 0.5; sh -c 'echo 1000 > "
-                              "/proc/self/oom_score_adj; x=$(head -c 67108864 /dev/zero "
-                              "| tr \"\\\\0\" a)'; echo child-exit=$?; sleep 1"]
+    if single_victim:
+        # one process holds the 64 MiB (tail -c buffers what it keeps), so there is one
+        # obvious victim and exactly one kill
+        hog = "head -c 67108864 /dev/zero | tail -c 67108864 > /dev/null"
+    else:
+        # a shell string that grows until the limit (held there when the killer is off)
+        hog = "sh -c 'x=$(head -c 67108864 /dev/zero | tr \"\\\\0\" a)'"
+    bundle.process["args"] = ["sh", "-c", f"sleep 0.5; {hog}; echo child-exit=$?; sleep 1"]
 
 
 def test_memory_limit_oom_kill_counted_and_reported(runtime: RuntimeCLI,
@@ -134,7 +137,7 @@ def test_memory_limit_oom_kill_counted_and_reported(runtime: RuntimeCLI,
 @pytest.mark.only_v1   # memory.oom_control (disableOOMKiller) exists only on v1
 def test_disabled_oom_killer_holds_the_process_under_oom(runtime: RuntimeCLI,
                                                          bundle: Bundle) -> None:
-    _oom_bundle(bundle)
+    _oom_bundle(bundle, single_victim=False)
     bundle.linux["resources"]["memory"]["disableOOMKiller"] = True
     runtime.detached("run", "-d", "--bundle", str(bundle.write()), "held")
     control = Cgroup(bundle).path("memory", "memory.oom_control")
