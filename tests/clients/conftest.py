@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import HULL_RUNTIME, REPO
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+DOCKER_CGROUP_PARENT = "/hull-test-docker"
 
 
 def _need(binary: str) -> None:
@@ -98,6 +99,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    # dockerd's --cgroup-parent (ours) outlives it: remove it wherever it was made
+    for base in CGROUP_ROOT.iterdir():
+        parent = base / DOCKER_CGROUP_PARENT.lstrip("/")
+        if parent.is_dir():
+            _remove_cgroup_tree(parent)
 
 
 class Podman:
@@ -154,7 +160,7 @@ class Docker:
                  f"{self.dir}/docker.pid", "--bridge=none", "--iptables=false",
                  "--ip6tables=false", "--containerd-namespace", "hull-test",
                  "--containerd-plugins-namespace", "hull-test-plugins",
-                 "--cgroup-parent", "/hull-test-docker",
+                 "--cgroup-parent", DOCKER_CGROUP_PARENT,
                  "--add-runtime", f"hull={HULL_RUNTIME}"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         _wait_for(self.sock, self.proc, "dockerd", self.log)
