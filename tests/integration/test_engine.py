@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -195,3 +196,33 @@ def test_terminal_run(hull: Hull) -> None:
     time.sleep(0.5)
     assert "in-log" in hull("logs", "tty-bg").stdout
     hull("rm", "-f", "tty-bg")
+
+
+def test_follow_restart_labels_envfile_cidfile_stopsignal_prune(hull: Hull,
+                                                               tmp_path: Path) -> None:
+    env_file = tmp_path / "env"
+    env_file.write_text("# comment\nFROM_FILE=yes\n")
+    cidfile = tmp_path / "cid"
+    hull("run", "-d", "--name", "f", "--env-file", str(env_file), "-l", "team=core",
+         "--cidfile", str(cidfile), "--stop-signal", "USR1", "--stop-timeout", "5",
+         "busybox", "sh", "-c",
+         "trap 'echo got-usr1; exit 9' USR1; echo $FROM_FILE; while :; do sleep 0.1; done")
+    info = json.loads(hull("inspect", "f").stdout)[0]
+    assert cidfile.read_text() == info["Id"]
+    assert info["Config"]["Labels"] == {"team": "core"}
+    assert info["Config"]["StopSignal"] == "USR1"
+    proc = hull("run", "--cidfile", str(cidfile), "busybox", "true", check=False)
+    assert proc.returncode == 125 and "Container ID file found" in proc.stderr
+    follow = subprocess.Popen([HULL, "--root", str(hull.root), "logs", "-f", "f"],
+                              stdout=subprocess.PIPE, text=True, env=hull.env)
+    time.sleep(0.5)
+    hull("stop", "f")                      # USR1, the configured stop signal
+    out, _ = follow.communicate(timeout=30)
+    assert out.splitlines() == ["yes", "got-usr1"]
+    assert hull.state("f")["ExitCode"] == 9
+    hull("restart", "f")
+    assert hull.state("f")["Running"] is True
+    hull("stop", "f")
+    pruned = hull("system", "prune", "-f").stdout
+    assert "Deleted Containers" in pruned and hull("ps", "-aq").stdout.strip() == ""
+    assert hull("images", "-q").stdout.strip()      # busybox is tagged: kept

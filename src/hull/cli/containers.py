@@ -47,8 +47,24 @@ def _options(args: argparse.Namespace) -> Any:
         nano = int(cpus * 1e9)
     if args.rm and args.restart not in (None, "no"):
         raise InvalidArgument("Conflicting options: --restart and --rm")
+    env = []
+    for path in args.env_file or []:
+        try:
+            with open(path) as f:
+                env += [line.rstrip("\n") for line in f
+                        if line.strip() and not line.lstrip().startswith("#")]
+        except OSError as e:
+            raise InvalidArgument(f"--env-file {path}: {e.strerror}") from None
+    labels = {}
+    for item in args.label or []:
+        key, _, value = item.partition("=")
+        labels[key] = value
+    if args.stop_signal:
+        from hull.runtime.cli import parse_signal
+        parse_signal(args.stop_signal)   # refuse a bad one now, not at stop time
     return RunOptions(image=args.image, command=args.command, name=args.name,
-                      env=args.env or [], workdir=args.workdir, user=args.user,
+                      env=env + (args.env or []), labels=labels, stop_signal=args.stop_signal,
+                      stop_timeout=args.stop_timeout, workdir=args.workdir, user=args.user,
                       hostname=args.hostname, entrypoint=args.entrypoint,
                       memory=_size(args.memory, "-m"), nano_cpus=nano,
                       pids_limit=args.pids_limit, cpuset_cpus=args.cpuset_cpus,
@@ -92,7 +108,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     service = _service(args)
     opts = _options(args)
     _ensure_image(args, args.image)
+    if args.cidfile and os.path.exists(args.cidfile):
+        from hull.errors import InvalidArgument
+        raise InvalidArgument(f"Container ID file found, make sure the other container isn't "
+                              f"running or delete {args.cidfile}")
     container = service.create(opts)
+    if args.cidfile:
+        with open(args.cidfile, "w") as f:
+            f.write(container.id)
     sys.stdout.flush()
     notify = monitor.spawn(service, container.id, attach=not args.detach,
                            stdin=args.interactive and not args.detach)
@@ -164,12 +187,17 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    entries = _service(args).logs(args.container)
-    if args.tail is not None and args.tail != "all":
-        entries = entries[-int(args.tail):] if int(args.tail) else []
+    service = _service(args)
+    if args.follow:
+        entries: Any = service.follow_logs(args.container)
+    else:
+        entries = service.logs(args.container)
+        if args.tail is not None and args.tail != "all":
+            entries = entries[-int(args.tail):] if int(args.tail) else []
     for e in entries:
         out = sys.stdout if e["stream"] == "stdout" else sys.stderr
         out.write((e["time"] + " " if args.timestamps else "") + e["log"])
+        out.flush()
     return 0
 
 
@@ -257,6 +285,11 @@ def cmd_unpause(args: argparse.Namespace) -> int:
     return _each(args, lambda n: service.pause(n, False))
 
 
+def cmd_restart(args: argparse.Namespace) -> int:
+    service = _service(args)
+    return _each(args, lambda n: service.restart(n, args.time))
+
+
 def cmd_rename(args: argparse.Namespace) -> int:
     _service(args).rename(args.container, args.new_name)
     return 0
@@ -337,6 +370,11 @@ def _run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--network", "--net", default="none")
     run.add_argument("--read-only", action="store_true")
     run.add_argument("--cgroup-parent")
+    run.add_argument("--env-file", action="append")
+    run.add_argument("-l", "--label", action="append")
+    run.add_argument("--cidfile")
+    run.add_argument("--stop-signal")
+    run.add_argument("--stop-timeout", type=int)
     run.add_argument("--restart")
     run.add_argument("--pull", choices=["always", "missing", "never"], default="missing")
     run.add_argument("image")
@@ -370,6 +408,10 @@ def register(sub: Any) -> None:
         p = sub.add_parser(name, help=f"{name} containers")
         p.add_argument("containers", nargs="+")
         p.set_defaults(run=fn)
+    restart = sub.add_parser("restart", help="restart containers")
+    restart.add_argument("-t", "--time", type=int)
+    restart.add_argument("containers", nargs="+")
+    restart.set_defaults(run=cmd_restart)
     rename = sub.add_parser("rename", help="rename a container")
     rename.add_argument("container")
     rename.add_argument("new_name")
@@ -392,6 +434,7 @@ def register(sub: Any) -> None:
     logs = sub.add_parser("logs", help="show a container's output")
     logs.add_argument("-t", "--timestamps", action="store_true")
     logs.add_argument("--tail")
+    logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("container")
     logs.set_defaults(run=cmd_logs)
     inspect = sub.add_parser("inspect", help="details of containers or images")
@@ -399,7 +442,7 @@ def register(sub: Any) -> None:
     inspect.add_argument("names", nargs="+")
     inspect.set_defaults(run=cmd_inspect)
     stop = sub.add_parser("stop", help="stop containers")
-    stop.add_argument("-t", "--time", type=int, default=10)
+    stop.add_argument("-t", "--time", type=int)
     stop.add_argument("containers", nargs="+")
     stop.set_defaults(run=cmd_stop)
     kill = sub.add_parser("kill", help="signal containers")

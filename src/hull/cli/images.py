@@ -193,6 +193,27 @@ def cmd_system_df(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_system_prune(args: argparse.Namespace) -> int:
+    if not args.force:
+        sys.stdout.write("WARNING! This will remove:\n  - all stopped containers\n  - all "
+                         f"{'unused' if args.all else 'dangling'} images\nAre you sure you "
+                         "want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    from hull.engine.containers import ContainerService
+    removed = ContainerService(args.root).prune()
+    if removed:
+        print("Deleted Containers:\n" + "\n".join(removed) + "\n")
+    service = _service(args)
+    in_use = {c.image for c in ContainerService(args.root).containers(all_=True)}
+    deleted, reclaimed = service.prune(all_images=args.all, keep=in_use)
+    if deleted:
+        print("Deleted Images:\n" + "\n".join(f"deleted: {i}" for i in deleted) + "\n")
+    print(f"Total reclaimed space: {humanize.size(reclaimed)}")
+    return 0
+
+
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     image = _service(args).bootstrap(args.name)
     print(f"{args.name}: built in from Debian's busybox-static ({image.id})")
@@ -260,6 +281,10 @@ def register(sub: Any) -> None:
     ssub = system.add_subparsers(dest="system_command", metavar="COMMAND",
                                  parser_class=type(system))
     ssub.add_parser("df", help="show disk usage").set_defaults(run=cmd_system_df)
+    sprune = ssub.add_parser("prune", help="remove stopped containers and unused images")
+    sprune.add_argument("-a", "--all", action="store_true")
+    sprune.add_argument("-f", "--force", action="store_true")
+    sprune.set_defaults(run=cmd_system_prune)
     rmi_flags(sub.add_parser("rmi", help="remove images"))
     tag_flags(sub.add_parser("tag", help="tag an image"))
     history_flags(sub.add_parser("history", help="show an image's history"))

@@ -48,6 +48,9 @@ class RunOptions:
     interactive: bool = False
     tty: bool = False
     cgroup_parent: str = "/hull"
+    labels: dict[str, str] = field(default_factory=dict)
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
 
 
 class ContainerService:
@@ -93,8 +96,11 @@ class ContainerService:
         config: dict[str, Any] = {"Hostname": hostname, "User": opts.user or
                   cfg.get("User", ""), "Env": env, "Cmd": cmd, "Entrypoint": entrypoint or None,
                   "WorkingDir": opts.workdir or cfg.get("WorkingDir", ""), "Image": opts.image,
-                  "Labels": cfg.get("Labels") or {}, "OpenStdin": opts.interactive,
-                  "Tty": opts.tty}
+                  "Labels": {**(cfg.get("Labels") or {}), **opts.labels},
+                  "OpenStdin": opts.interactive, "Tty": opts.tty,
+                  "StopSignal": opts.stop_signal or cfg.get("StopSignal") or "SIGTERM",
+                  **({"StopTimeout": opts.stop_timeout} if opts.stop_timeout is not None
+                     else {})}
         host_config = {"AutoRemove": opts.auto_remove, "Memory": opts.memory or 0,
                        "NanoCpus": opts.nano_cpus or 0, "PidsLimit": opts.pids_limit,
                        "CpusetCpus": opts.cpuset_cpus or "", "NetworkMode": opts.network,
@@ -227,13 +233,19 @@ class ContainerService:
         self.runtime().kill(c.id, sig)
         return c
 
-    def stop(self, name: str, timeout: int = 10) -> Container:
+    def stop(self, name: str, timeout: int | None = None) -> Container:
         import time
+
+        from hull.runtime.cli import parse_signal
         c = self.refresh(self.store.get(name))
         if not c.state.get("Running"):
             return c
+        if timeout is None:
+            timeout = int(c.config.get("StopTimeout", 10))
+        if c.state.get("Paused"):
+            self.pause(c.id, False)
         try:
-            self.runtime().kill(c.id, 15)
+            self.runtime().kill(c.id, parse_signal(c.config.get("StopSignal") or "SIGTERM"))
         except (NotFound, FailedPrecondition):
             pass
         deadline = time.monotonic() + timeout
@@ -367,6 +379,45 @@ class ContainerService:
         except sqlite3.IntegrityError:
             raise AlreadyExists(f'Error when allocating new name: Conflict. The container '
                                 f'name "/{new}" is already in use') from None
+
+    def restart(self, name: str, timeout: int | None = None) -> None:
+        from hull.engine import monitor
+        c = self.stop(name, timeout)
+        self.wait(c.id)
+        notify = monitor.spawn(self, c.id, attach=False, stdin=False)
+        first = monitor.read_message(notify)
+        os.close(notify)
+        if "error" in first:
+            from hull.errors import HullError
+            raise HullError(str(first["error"]))
+
+    def follow_logs(self, name: str) -> Any:
+        """Log entries as they are written, until the container has stopped (logs -f)."""
+        import time
+
+        from hull import fastjson
+        c = self.store.get(name)
+        path = os.path.join(self.store.dir(c.id), f"{c.id}-json.log")
+        pos = 0
+        while True:
+            try:
+                with open(path, "rb") as f:
+                    f.seek(pos)
+                    chunk = f.read()
+            except FileNotFoundError:
+                chunk = b""
+            complete = chunk[:chunk.rfind(b"\n") + 1]
+            pos += len(complete)
+            for line in complete.splitlines():
+                if line.strip():
+                    yield fastjson.loads(line)
+            try:
+                running = self.refresh(self.store.get(c.id)).state.get("Running")
+            except NotFound:
+                running = False
+            if not running and not complete:
+                return
+            time.sleep(0.1)
 
     def prune(self) -> list[str]:
         removed = []

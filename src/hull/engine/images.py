@@ -124,11 +124,14 @@ class ImageService:
             lines.append(f"Deleted: {image.id}")
         return lines
 
-    def prune(self, all_images: bool = False) -> tuple[list[str], int]:
+    def prune(self, all_images: bool = False,
+              keep: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], int]:
+        """Dangling images (or, with all_images, every image) not in keep (the images
+        containers use)."""
         deleted = []
         reclaimed = 0
         for image in self.store.images():
-            if self.store.tags_of(image.id) and not all_images:
+            if image.id in keep or (self.store.tags_of(image.id) and not all_images):
                 continue
             reclaimed += image.size
             self.store.delete(image.id)
