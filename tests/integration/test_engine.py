@@ -226,3 +226,18 @@ def test_follow_restart_labels_envfile_cidfile_stopsignal_prune(hull: Hull,
     pruned = hull("system", "prune", "-f").stdout
     assert "Deleted Containers" in pruned and hull("ps", "-aq").stdout.strip() == ""
     assert hull("images", "-q").stdout.strip()      # busybox is tagged: kept
+
+
+def test_ps_filter_format_and_logs_window(hull: Hull) -> None:
+    hull("run", "-d", "--name", "a1", "-l", "tier=web", "busybox", "sleep", "60")
+    hull("run", "--name", "b2", "busybox", "sh", "-c", "echo early; exit 2", check=False)
+    assert hull("ps", "--filter", "label=tier=web", "--format", "{{.Names}}").stdout == "a1\n"
+    assert hull("ps", "-a", "--filter", "exited=2", "--format", "{{.Names}}").stdout == "b2\n"
+    assert len(hull("ps", "-a", "--filter", "status=running", "-q").stdout.split()) == 1
+    table = hull("ps", "-a", "--format", "table {{.Names}}\t{{.Status}}").stdout.splitlines()
+    assert table[0].split() == ["NAMES", "STATUS"] and len(table) == 3
+    proc = hull("ps", "--filter", "bogus=1", check=False)
+    assert proc.returncode == 125 and "invalid filter 'bogus'" in proc.stderr
+    assert hull("logs", "--since", "1h", "b2").stdout == "early\n"
+    assert hull("logs", "--until", "1h", "b2").stdout == ""
+    hull("rm", "-f", "a1", "b2")

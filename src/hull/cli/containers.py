@@ -166,10 +166,69 @@ def _status(c: Any) -> str:
     return f"Exited ({st.get('ExitCode', 0)}) {humanize.ago(finished)}"
 
 
+def _matches(c: Any, filters: list[str]) -> bool:
+    """docker ps --filter: name=, id=, status=, label=KEY[=VALUE], ancestor=, exited=."""
+    from hull.errors import InvalidArgument
+    for f in filters:
+        key, _, value = f.partition("=")
+        if key == "name":
+            ok = value in c.name
+        elif key == "id":
+            ok = c.id.startswith(value)
+        elif key == "status":
+            status = "paused" if c.state.get("Paused") else c.state.get("Status")
+            ok = status == value
+        elif key == "label":
+            k, eq, v = value.partition("=")
+            labels = c.config.get("Labels") or {}
+            ok = k in labels and (not eq or labels[k] == v)
+        elif key == "ancestor":
+            ok = value in (c.image_name, c.image) or c.image.startswith(f"sha256:{value}")
+        elif key == "exited":
+            ok = c.state.get("Status") == "exited" and str(c.state.get("ExitCode")) == value
+        else:
+            raise InvalidArgument(f"invalid filter '{key}'")
+        if not ok:
+            return False
+    return True
+
+
+def _ps_row(c: Any, no_trunc: bool) -> dict[str, str]:
+    cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))
+    cmd = f'"{cmd if no_trunc or len(cmd) <= 20 else cmd[:19] + "…"}"'
+    labels = ",".join(f"{k}={v}" for k, v in (c.config.get("Labels") or {}).items())
+    return {"ID": c.id if no_trunc else c.short_id, "Image": c.image_name, "Command": cmd,
+            "CreatedAt": c.created, "RunningFor": humanize.ago(humanize.parse_time(c.created)),
+            "Status": _status(c), "Ports": "", "Names": c.name, "Labels": labels,
+            "State": "paused" if c.state.get("Paused") else str(c.state.get("Status"))}
+
+
 def cmd_ps(args: argparse.Namespace) -> int:
-    rows = _service(args).containers(args.all or args.latest)
+    filters = args.filter or []
+    rows = _service(args).containers(args.all or args.latest or bool(filters))
+    rows = [c for c in rows if _matches(c, filters)]
     if args.latest:
         rows = rows[:1]
+    if args.format and not args.quiet:
+        from hull.cli.template import render
+        fmt = args.format
+        table_mode = fmt.startswith("table")
+        fmt = fmt.removeprefix("table").strip() if table_mode else fmt
+        lines = [render(fmt, _ps_row(c, args.no_trunc)) for c in rows]
+        if table_mode:
+            header = render(fmt, {k: k.upper() if k != "ID" else "CONTAINER ID"
+                                  for k in _ps_row(rows[0], False)} if rows else {
+                "ID": "CONTAINER ID", "Image": "IMAGE", "Names": "NAMES", "Status": "STATUS",
+                "Command": "COMMAND", "RunningFor": "CREATED", "Ports": "PORTS",
+                "CreatedAt": "CREATED AT", "Labels": "LABELS", "State": "STATE"})
+            from hull.cli.images import table
+            split = [line.split("\t") for line in [header, *lines]]
+            width = max(len(r) for r in split)
+            table([r + [""] * (width - len(r)) for r in split])
+        else:
+            for line in lines:
+                print(line)
+        return 0
     if args.quiet:
         for c in rows:
             print(c.id if args.no_trunc else c.short_id)
@@ -192,6 +251,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
         entries: Any = service.follow_logs(args.container)
     else:
         entries = service.logs(args.container)
+        since = _when(args.since) if args.since else None
+        until = _when(args.until) if args.until else None
+        entries = [e for e in entries if (since is None or humanize.parse_time(e["time"])
+                                          >= since) and (until is None or
+                                                         humanize.parse_time(e["time"]) < until)]
         if args.tail is not None and args.tail != "all":
             entries = entries[-int(args.tail):] if int(args.tail) else []
     for e in entries:
@@ -199,6 +263,22 @@ def cmd_logs(args: argparse.Namespace) -> int:
         out.write((e["time"] + " " if args.timestamps else "") + e["log"])
         out.flush()
     return 0
+
+
+def _when(text: str) -> float:
+    """--since/--until: an RFC 3339 time, a Unix time, or a duration ago (10s, 5m, 2h)."""
+    import time
+
+    from hull.errors import InvalidArgument
+    units = {"s": 1, "m": 60, "h": 3600}
+    if text[-1:] in units and text[:-1].replace(".", "", 1).isdigit():
+        return time.time() - float(text[:-1]) * units[text[-1]]
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
+    parsed = humanize.parse_time(text if "T" in text else text + "T00:00:00Z")
+    if not parsed:
+        raise InvalidArgument(f"invalid time {text!r} (want RFC 3339, Unix time or 10m)")
+    return parsed
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -430,11 +510,15 @@ def register(sub: Any) -> None:
         ps.add_argument("-q", "--quiet", action="store_true")
         ps.add_argument("-l", "--latest", action="store_true")
         ps.add_argument("--no-trunc", action="store_true")
+        ps.add_argument("-f", "--filter", action="append")
+        ps.add_argument("--format")
         ps.set_defaults(run=cmd_ps)
     logs = sub.add_parser("logs", help="show a container's output")
     logs.add_argument("-t", "--timestamps", action="store_true")
     logs.add_argument("--tail")
     logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("--since")
+    logs.add_argument("--until")
     logs.add_argument("container")
     logs.set_defaults(run=cmd_logs)
     inspect = sub.add_parser("inspect", help="details of containers or images")
