@@ -241,3 +241,15 @@ def test_ps_filter_format_and_logs_window(hull: Hull) -> None:
     assert hull("logs", "--since", "1h", "b2").stdout == "early\n"
     assert hull("logs", "--until", "1h", "b2").stdout == ""
     hull("rm", "-f", "a1", "b2")
+
+
+def test_exec_with_a_terminal(hull: Hull) -> None:
+    hull("run", "-d", "--name", "tx", "busybox", "sleep", "60")
+    cmd = f"{HULL} --root {hull.root} exec -it tx sh -c 'tty; exit 4'"
+    for _ in range(2):   # twice: the first exec must leave nothing behind in the container
+        proc = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
+                              text=True, timeout=60, stdin=subprocess.DEVNULL, env=hull.env)
+        assert proc.returncode == 4 and "/dev/pts/" in proc.stdout
+    assert hull("exec", "tx", "sh", "-c", "grep -c ' /dev/console ' /proc/self/mountinfo",
+                check=False).stdout.strip() == "0"
+    hull("rm", "-f", "tx")

@@ -348,10 +348,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_exec(args: argparse.Namespace) -> int:
     from hull.errors import InvalidArgument
-    if args.tty:
-        raise InvalidArgument("-t: terminals are not supported by `hull exec` yet")
+    if args.tty and args.detach:
+        raise InvalidArgument("-t with -d: a detached exec has no terminal to attach")
     code: int = _service(args).exec(args.container, args.command, args.env or [], args.user,
-                                    args.workdir, args.detach)
+                                    args.workdir, args.detach, tty=args.tty,
+                                    interactive=args.interactive)
     return code
 
 

@@ -77,6 +77,48 @@ def terminal_size() -> tuple[int, int]:
         return 24, 80
 
 
+def proxy_master(master: int, forward_stdin: bool) -> None:
+    """`exec -it`: this process holds the pty master itself; pass the terminal through
+    until the process on the other side is gone."""
+    import termios
+    import tty
+    stdin = sys.stdin.fileno()
+    saved = None
+    if os.isatty(stdin):
+        saved = termios.tcgetattr(stdin)
+        tty.setraw(stdin)
+    r, w = os.pipe()
+    old = signal.signal(signal.SIGWINCH, lambda *_: os.write(w, b"w"))
+    try:
+        set_size(master, *terminal_size())
+        watch = [master, r] + ([stdin] if forward_stdin else [])
+        while True:
+            ready, _, _ = select.select(watch, [], [])
+            if r in ready:
+                os.read(r, 64)
+                set_size(master, *terminal_size())
+            if stdin in ready:
+                data = os.read(stdin, 65536)
+                if not data:
+                    watch.remove(stdin)
+                else:
+                    os.write(master, data)
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    return   # EIO: the process closed its terminal
+                if not data:
+                    return
+                os.write(sys.stdout.fileno(), data)
+    finally:
+        signal.signal(signal.SIGWINCH, old)
+        os.close(r)
+        os.close(w)
+        if saved is not None:
+            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+
+
 def client(container_dir: str, forward_stdin: bool) -> None:
     """Proxy this process's terminal to the container until the container's output ends."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

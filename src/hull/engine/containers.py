@@ -318,7 +318,8 @@ class ContainerService:
                 pass
 
     def exec(self, name: str, cmd: list[str], env: list[str], user: str | None,
-             workdir: str | None, detach: bool) -> int:
+             workdir: str | None, detach: bool, tty: bool = False,
+             interactive: bool = False) -> int:
         """Run one more process in a running container (its output goes to the caller, not
         to the container's log, as with docker exec)."""
         from hull.runtime.spec import parse_process
@@ -342,13 +343,34 @@ class ContainerService:
             "cwd": workdir or base.get("cwd", "/"),
             "user": {"uid": uid, "gid": gid, "additionalGids": groups},
             "capabilities": base.get("capabilities"),
-            "noNewPrivileges": bool(base.get("noNewPrivileges"))})
+            "noNewPrivileges": bool(base.get("noNewPrivileges")), "terminal": tty})
         from hull.runtime.execute import start_process
-        pid = start_process(st, process)
-        if detach:
-            return 0
-        from hull.runtime.waiting import wait_forwarding
-        return wait_forwarding(pid)
+        from hull.runtime.waiting import reap, wait_forwarding
+        if not tty:
+            pid = start_process(st, process)
+            return 0 if detach else wait_forwarding(pid)
+        import socket
+        import tempfile
+
+        from hull.engine.attach import proxy_master, socket_path
+        from hull.runtime.console import receive_master
+        tmp = tempfile.mkdtemp(prefix="hull-exec-")
+        path, dirfd = socket_path(tmp, "console.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(path)
+            listener.listen(1)
+            pid = start_process(st, process, console_socket=path)
+            master = receive_master(listener)
+        finally:
+            listener.close()
+            os.close(dirfd)
+            shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            proxy_master(master, forward_stdin=interactive)
+        finally:
+            os.close(master)
+        return 0 if detach else reap(pid)
 
     def pause(self, name: str, paused: bool) -> Container:
         c = self.refresh(self.store.get(name))

@@ -12,9 +12,11 @@ import termios
 from hull.linux import mount as m
 
 
-def setup_pty(console_sock: socket.socket, size: tuple[int, int] | None) -> None:
+def setup_pty(console_sock: socket.socket, size: tuple[int, int] | None,
+              console: bool = True) -> None:
     """Open a pty in the container's /dev/pts, hand the master to the caller, and make the
-    slave this process's controlling terminal and stdio."""
+    slave this process's controlling terminal and stdio. Only the container's init binds
+    it over /dev/console (console=True); an exec'd process must not touch the mounts."""
     master, slave = os.openpty()
     slave_name = os.ttyname(slave)
     if size:
@@ -24,7 +26,7 @@ def setup_pty(console_sock: socket.socket, size: tuple[int, int] | None) -> None
     os.close(master)
     console_sock.close()
     # /dev/console is the terminal too, as on a real machine
-    if os.path.exists("/dev/console") or _touch("/dev/console"):
+    if console and (os.path.exists("/dev/console") or _touch("/dev/console")):
         m.mount(slave_name, "/dev/console", None, m.MS_BIND)
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     for fd in (0, 1, 2):

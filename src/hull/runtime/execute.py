@@ -91,7 +91,7 @@ def _target(ch: Channel, process: Process, linux: Linux, console: socket.socket 
             from hull.runtime.console import setup_pty
             if console is None:
                 raise InvalidArgument("--tty needs --console-socket")
-            setup_pty(console, process.console_size)
+            setup_pty(console, process.console_size, console=False)
         procsetup.apply_rlimits(process)
         procsetup.apply_scheduling(process)
         procsetup.finalize(process, linux, preserve_fds, lambda fd: ch.send_fd("seccomp-fd", fd))
