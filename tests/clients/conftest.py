@@ -106,7 +106,26 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             _remove_cgroup_tree(parent)
 
 
-class Podman:
+class Client:
+    """A client command line (podman, docker, ctr) aimed at its private state."""
+
+    env: dict[str, str] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def __call__(self, *args: str, check: bool = True,
+                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        cmd = self.command()
+        proc = subprocess.run([*cmd, *args], env=self.env, text=True, capture_output=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{cmd[0]} {' '.join(args)}: {proc.returncode}: "
+                                 f"{proc.stderr}")
+        return proc
+
+
+class Podman(Client):
     def __init__(self, area: Path) -> None:
         self.dir = area / "podman"
         self.dir.mkdir()
@@ -126,15 +145,9 @@ class Podman:
                     "CONTAINERS_REGISTRIES_CONF": str(self.dir / "registries.conf")}
         (self.dir / "registries.conf").write_text("unqualified-search-registries = []\n")
 
-    def __call__(self, *args: str, check: bool = True,
-                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        cmd = ["podman", "--root", f"{self.dir}/root", "--runroot", f"{self.dir}/run",
-               "--tmpdir", f"{self.dir}/tmp", "--runtime", "hull", *args]
-        proc = subprocess.run(cmd, env=self.env, text=True, capture_output=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"podman {' '.join(args)}: {proc.returncode}: {proc.stderr}")
-        return proc
+    def command(self) -> list[str]:
+        return ["podman", "--root", f"{self.dir}/root", "--runroot", f"{self.dir}/run",
+                "--tmpdir", f"{self.dir}/tmp", "--runtime", "hull"]
 
 
 @pytest.fixture(scope="session")
@@ -147,7 +160,7 @@ def podman(client_area: Path, busybox_tar: Path) -> Iterator[Podman]:
     pm("rmi", "-af", check=False)
 
 
-class Docker:
+class Docker(Client):
     def __init__(self, area: Path) -> None:
         self.dir = area / "docker"
         self.dir.mkdir()
@@ -165,13 +178,8 @@ class Docker:
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         _wait_for(self.sock, self.proc, "dockerd", self.log)
 
-    def __call__(self, *args: str, check: bool = True,
-                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(["docker", "-H", f"unix://{self.sock}", *args], text=True,
-                              capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)}: {proc.returncode}: {proc.stderr}")
-        return proc
+    def command(self) -> list[str]:
+        return ["docker", "-H", f"unix://{self.sock}"]
 
 
 @pytest.fixture(scope="session")
@@ -188,7 +196,7 @@ def docker(client_area: Path, busybox_tar: Path) -> Iterator[Docker]:
         _stop(dk.proc)
 
 
-class Containerd:
+class Containerd(Client):
     def __init__(self, area: Path) -> None:
         self.dir = area / "containerd"
         self.dir.mkdir()
@@ -203,14 +211,8 @@ class Containerd:
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         _wait_for(self.sock, self.proc, "containerd", self.log)
 
-    def __call__(self, *args: str, check: bool = True,
-                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(["ctr", "--address", str(self.sock), "-n", "hull-test", *args],
-                              text=True, capture_output=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"ctr {' '.join(args)}: {proc.returncode}: {proc.stderr}")
-        return proc
+    def command(self) -> list[str]:
+        return ["ctr", "--address", str(self.sock), "-n", "hull-test"]
 
 
 @pytest.fixture(scope="session")

@@ -282,24 +282,11 @@ def _when(text: str) -> float:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from hull.errors import NotFound
-    service = _service(args)
-    found, code = [], 0
-    for name in args.names:
-        try:
-            found.append(service.inspect(name))
-            continue
-        except NotFound:
-            pass
-        try:
-            from hull.engine.images import ImageService
-            found.append(ImageService(args.root).inspect(name))
-        except NotFound:
-            print(f"Error: No such object: {name}", file=sys.stderr)
-            code = 1
-    from hull.cli.images import print_objects
-    print_objects(found, args.format)
-    return code
+    """Containers first, then images, as docker inspect does."""
+    from hull.cli.images import inspect_each
+    from hull.engine.images import ImageService
+    return inspect_each(args.names, [_service(args).inspect, ImageService(args.root).inspect],
+                        "object", args.format)
 
 
 def _each(args: argparse.Namespace, action: Any) -> int:
@@ -377,9 +364,9 @@ def cmd_rename(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    _options(args)
+    opts = _options(args)   # bad flags are refused before any pull
     _ensure_image(args, args.image)
-    print(_service(args).create(_options(args)).id)
+    print(_service(args).create(opts).id)
     return 0
 
 

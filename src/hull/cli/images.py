@@ -55,18 +55,25 @@ def cmd_images(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    service = _service(args)
+    return inspect_each(args.names, [_service(args).inspect], "image", args.format)
+
+
+def inspect_each(names: list[str], lookups: list[Any], noun: str, fmt: str | None) -> int:
+    """Each name through the lookups in order (the first that knows it wins); Docker's
+    "No such …" for the rest, exit 1 if any was missing."""
+    from hull.errors import NotFound
     found, code = [], 0
-    for name in args.names:
-        try:
-            found.append(service.inspect(name))
-        except Exception as e:
-            from hull.errors import NotFound
-            if not isinstance(e, NotFound):
-                raise
-            print(f"Error: No such image: {name}", file=sys.stderr)
+    for name in names:
+        for lookup in lookups:
+            try:
+                found.append(lookup(name))
+                break
+            except NotFound:
+                continue
+        else:
+            print(f"Error: No such {noun}: {name}", file=sys.stderr)
             code = 1
-    print_objects(found, args.format)
+    print_objects(found, fmt)
     return code
 
 

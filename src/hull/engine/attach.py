@@ -15,6 +15,8 @@ import signal
 import socket
 import struct
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,9 +79,10 @@ def terminal_size() -> tuple[int, int]:
         return 24, 80
 
 
-def proxy_master(master: int, forward_stdin: bool) -> None:
-    """`exec -it`: this process holds the pty master itself; pass the terminal through
-    until the process on the other side is gone."""
+@contextmanager
+def raw_terminal() -> Iterator[int]:
+    """This process's terminal in raw mode for the duration; yields the read end of a pipe
+    that SIGWINCH writes to, so a select loop wakes on window-size changes."""
     import termios
     import tty
     stdin = sys.stdin.fileno()
@@ -90,6 +93,20 @@ def proxy_master(master: int, forward_stdin: bool) -> None:
     r, w = os.pipe()
     old = signal.signal(signal.SIGWINCH, lambda *_: os.write(w, b"w"))
     try:
+        yield r
+    finally:
+        signal.signal(signal.SIGWINCH, old)
+        os.close(r)
+        os.close(w)
+        if saved is not None:
+            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+
+
+def proxy_master(master: int, forward_stdin: bool) -> None:
+    """`exec -it`: this process holds the pty master itself; pass the terminal through
+    until the process on the other side is gone."""
+    stdin = sys.stdin.fileno()
+    with raw_terminal() as r:
         set_size(master, *terminal_size())
         watch = [master, r] + ([stdin] if forward_stdin else [])
         while True:
@@ -111,12 +128,6 @@ def proxy_master(master: int, forward_stdin: bool) -> None:
                 if not data:
                     return
                 os.write(sys.stdout.fileno(), data)
-    finally:
-        signal.signal(signal.SIGWINCH, old)
-        os.close(r)
-        os.close(w)
-        if saved is not None:
-            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
 
 
 def client(container_dir: str, forward_stdin: bool) -> None:
@@ -136,21 +147,14 @@ def client(container_dir: str, forward_stdin: bool) -> None:
 
 
 def _proxy(conn: socket.socket, forward_stdin: bool) -> None:
-    import termios
-    import tty
     stdin = sys.stdin.fileno()
-    saved = None
-    if os.isatty(stdin):
-        saved = termios.tcgetattr(stdin)
-        tty.setraw(stdin)
-    r, w = os.pipe()   # SIGWINCH wakes the loop
-    old = signal.signal(signal.SIGWINCH, lambda *_: os.write(w, b"w"))
+
     def send(message: bytes) -> None:
         try:
             conn.sendall(message)
         except OSError:
             pass   # the container may be gone already: still read what it printed
-    try:
+    with raw_terminal() as r:
         send(frame_size(*terminal_size()))
         watch = [conn.fileno(), r] + ([stdin] if forward_stdin else [])
         while True:
@@ -169,9 +173,3 @@ def _proxy(conn: socket.socket, forward_stdin: bool) -> None:
                 if not data:
                     return
                 os.write(sys.stdout.fileno(), data)
-    finally:
-        signal.signal(signal.SIGWINCH, old)
-        os.close(r)
-        os.close(w)
-        if saved is not None:
-            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
