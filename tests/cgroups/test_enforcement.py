@@ -101,9 +101,9 @@ def test_cpuset_naming_a_missing_cpu_is_refused(runtime: RuntimeCLI, bundle: Bun
 def _oom_bundle(bundle: Bundle, single_victim: bool = True) -> None:
     bundle.linux["resources"]["memory"] = {"limit": 32 << 20, "swap": 32 << 20}
     if single_victim:
-        # one process holds the 64 MiB (tail -c buffers what it keeps), so there is one
-        # obvious victim and exactly one kill
-        hog = "head -c 67108864 /dev/zero | tail -c 67108864 > /dev/null"
+        # one process, no pipe partner: dd's 64 MiB buffer is the only thing that grows,
+        # so there is exactly one victim
+        hog = "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null"
     else:
         # a shell string that grows until the limit (held there when the killer is off)
         hog = "sh -c 'x=$(head -c 67108864 /dev/zero | tr \"\\\\0\" a)'"
