@@ -98,7 +98,8 @@ def test_cpuset_naming_a_missing_cpu_is_refused(runtime: RuntimeCLI, bundle: Bun
     assert runtime.ids() == []
 
 
-def _oom_bundle(bundle: Bundle, single_victim: bool = True) -> None:
+def _oom_bundle(bundle: Bundle, single_victim: bool = True, gate: Path | None = None) -> None:
+    """A container that overruns its 32 MiB; with gate, only once that file exists."""
     bundle.linux["resources"]["memory"] = {"limit": 32 << 20, "swap": 32 << 20}
     if single_victim:
         # one process, no pipe partner: dd's 64 MiB buffer is the only thing that grows,
@@ -107,22 +108,33 @@ def _oom_bundle(bundle: Bundle, single_victim: bool = True) -> None:
     else:
         # a shell string that grows until the limit (held there when the killer is off)
         hog = "sh -c 'x=$(head -c 67108864 /dev/zero | tr \"\\\\0\" a)'"
-    bundle.process["args"] = ["sh", "-c", f"sleep 0.5; {hog}; echo child-exit=$?; sleep 1"]
+    wait = "sleep 0.5"
+    if gate is not None:
+        bundle.config["mounts"].append({"destination": "/gate", "type": "bind",
+                                        "source": str(gate.parent), "options": ["rbind"]})
+        wait = f"while [ ! -e /gate/{gate.name} ]; do sleep 0.05; done"
+    bundle.process["args"] = ["sh", "-c", f"{wait}; {hog}; echo child-exit=$?; sleep 1"]
 
 
-def test_memory_limit_oom_kill_counted_and_reported(runtime: RuntimeCLI,
-                                                    bundle: Bundle) -> None:
-    _oom_bundle(bundle)
+def test_memory_limit_oom_kill_counted_and_reported(runtime: RuntimeCLI, bundle: Bundle,
+                                                    tmp_path: Path) -> None:
+    gate_dir = tmp_path / "gate"
+    gate_dir.mkdir()
+    _oom_bundle(bundle, gate=gate_dir / "go")
     out_file = runtime.root.parent / "out"
     with open(out_file, "w") as out:
         runtime.detached("run", "-d", "--bundle", str(bundle.write()), "oom")
         events = subprocess.Popen([runtime.binary, "--root", str(runtime.root), "events",
                                    "--interval", "60s", "oom"], stdout=subprocess.PIPE,
                                   text=True, stderr=out)
+        assert events.stdout is not None
+        first = events.stdout.readline()   # events is watching (its first stats line)
+        (gate_dir / "go").touch()          # only now may the container overrun
         deadline = time.monotonic() + 60
         while runtime.state("oom")["status"] != "stopped" and time.monotonic() < deadline:
             time.sleep(0.1)
     stream, _ = events.communicate(timeout=30)
+    stream = first + stream
     stats = json.loads(runtime("events", "--stats", "oom").stdout)["data"]
     kills = Cgroup(bundle).counter("memory", "memory.oom_control", "oom_kill",
                                    "memory.events", "oom_kill")
