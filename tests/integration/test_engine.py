@@ -19,29 +19,6 @@ Hull = HullCLI
 
 
 
-@pytest.fixture
-def hull(tmp_path: Path) -> Hull:
-    parent = f"/hull-test/engine-{os.getpid()}-{tmp_path.name}"
-    h = Hull(tmp_path / "root", env={**os.environ, "HULL_CGROUP_PARENT": parent})
-    h("image", "bootstrap")
-    yield h  # type: ignore[misc]
-    ids = h("ps", "-aq", check=False).stdout.split()
-    if ids:
-        h("rm", "-f", *ids, check=False)
-    mounts = [line for line in Path("/proc/self/mounts").read_text().splitlines()
-              if str(tmp_path) in line]
-    assert not mounts, mounts
-    cgroups = Path("/sys/fs/cgroup/memory") / parent.lstrip("/")
-    assert not cgroups.exists() or not any(p.is_dir() for p in cgroups.iterdir()), \
-        list(cgroups.iterdir())
-    if cgroups.exists():
-        for base in Path("/sys/fs/cgroup").iterdir():
-            try:
-                (base / parent.lstrip("/")).rmdir()
-            except OSError:
-                pass
-
-
 def test_run_shows_isolation_and_exit_code(hull: Hull) -> None:
     proc = hull("run", "--rm", "--hostname", "box", "-m", "64m", "busybox", "sh", "-c",
                 "hostname; echo $$; cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "

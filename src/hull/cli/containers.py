@@ -18,23 +18,13 @@ def _service(args: argparse.Namespace) -> Any:
     return ContainerService(args.root)
 
 
-def _size(text: str | None, flag: str) -> int | None:
-    if text is None:
-        return None
-    from hull.errors import InvalidArgument
-    units = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    value = text.strip().lower()
-    num, suffix = value.rstrip("bkmg"), value[len(value.rstrip("bkmg")):]
-    suffix = suffix.rstrip("b") if len(suffix) > 1 else suffix
-    try:
-        return int(float(num) * units[suffix])
-    except (ValueError, KeyError):
-        raise InvalidArgument(f"invalid argument {text!r} for {flag}: invalid size") from None
-
-
 def _options(args: argparse.Namespace) -> Any:
+    from hull.engine import hostconfig as hc
     from hull.engine.containers import RunOptions
     from hull.errors import InvalidArgument
+    if args.publish:
+        raise InvalidArgument("-p/--publish: port publishing needs networking, which hull "
+                              "does not have yet (use --network host)")
     nano = None
     if args.cpus is not None:
         try:
@@ -45,6 +35,9 @@ def _options(args: argparse.Namespace) -> Any:
             raise InvalidArgument(f"invalid argument {args.cpus!r} for --cpus: must be "
                                   "positive")
         nano = int(cpus * 1e9)
+        if args.cpu_period or args.cpu_quota:
+            raise InvalidArgument("Conflicting options: --cpus and --cpu-period/--cpu-quota "
+                                  "cannot both be set")
     if args.rm and args.restart not in (None, "no"):
         raise InvalidArgument("Conflicting options: --restart and --rm")
     env = []
@@ -65,39 +58,137 @@ def _options(args: argparse.Namespace) -> Any:
     return RunOptions(image=args.image, command=args.command, name=args.name,
                       env=env + (args.env or []), labels=labels, stop_signal=args.stop_signal,
                       stop_timeout=args.stop_timeout, workdir=args.workdir, user=args.user,
-                      hostname=args.hostname, entrypoint=args.entrypoint,
-                      memory=_size(args.memory, "-m"), nano_cpus=nano,
-                      pids_limit=args.pids_limit, cpuset_cpus=args.cpuset_cpus,
+                      hostname=args.hostname, domainname=args.domainname or "",
+                      entrypoint=args.entrypoint, memory=hc.size(args.memory, "-m/--memory"),
+                      nano_cpus=nano, pids_limit=args.pids_limit, cpuset_cpus=args.cpuset_cpus,
                       network=args.network, read_only=args.read_only, auto_remove=args.rm,
-                      interactive=args.interactive, tty=args.tty,
+                      interactive=args.interactive, tty=args.tty, host=_host_config(args),
                       cgroup_parent=args.cgroup_parent or
                       os.environ.get("HULL_CGROUP_PARENT", "/hull"))
 
 
+def _host_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The HostConfig fields beyond the basic ones, each checked with its flag's name."""
+    from hull.engine import hostconfig as hc
+    from hull.errors import InvalidArgument
+    memory = hc.size(args.memory, "-m/--memory")
+    if memory is not None and 0 < memory < 6 << 20:
+        raise InvalidArgument("-m/--memory: minimum memory limit allowed is 6MB")
+    swap = -1 if args.memory_swap == "-1" else hc.size(args.memory_swap, "--memory-swap")
+    if swap is not None and swap != -1:
+        if not memory:
+            raise InvalidArgument("--memory-swap: you should always set the memory limit (-m) "
+                                  "when using --memory-swap")
+        if swap < memory:
+            raise InvalidArgument("--memory-swap: minimum memoryswap limit should be larger "
+                                  "than memory limit, see usage")
+    reservation = hc.size(args.memory_reservation, "--memory-reservation")
+    if reservation and memory and reservation > memory:
+        raise InvalidArgument("--memory-reservation: must be smaller than the memory limit")
+    ipc = hc.namespace_mode(args.ipc, "--ipc", ("private", "shareable", "host", "none",
+                                                "container"))
+    pid = hc.namespace_mode(args.pid, "--pid", ("host", "container"))
+    uts = hc.namespace_mode(args.uts, "--uts", ("host",))
+    if uts == "host" and args.hostname:
+        raise InvalidArgument("Conflicting options: --hostname and --uts=host")
+    if args.oom_kill_disable and not memory:
+        print("WARNING: Disabling the OOM killer on containers without setting a '-m/--memory' "
+              "limit may be dangerous.", file=sys.stderr)
+    sysctls = dict(hc.sysctl(s, args.network, ipc, uts) for s in args.sysctl or [])
+    mounts = [hc.volume(v) for v in args.volume or []] + [hc.mount(m) for m in args.mount or []]
+    dests = [m["Destination"] for m in mounts] + [hc.tmpfs(t)[0] for t in args.tmpfs or []]
+    dupe = next((d for i, d in enumerate(dests) if d in dests[:i]), None)
+    if dupe:
+        raise InvalidArgument(f"Duplicate mount point: {dupe}")
+    out: dict[str, Any] = {
+        "Binds": args.volume or [], "MountPoints": mounts,
+        "Tmpfs": dict(hc.tmpfs(t) for t in args.tmpfs or []),
+        "Devices": [hc.device(d) for d in args.device or []],
+        "Ulimits": [hc.ulimit(u) for u in args.ulimit or []],
+        "Sysctls": sysctls,
+        "CapAdd": hc.capabilities(args.cap_add, "--cap-add"),
+        "CapDrop": hc.capabilities(args.cap_drop, "--cap-drop"),
+        "SecurityOpt": hc.security_opts(args.security_opt),
+        "Privileged": args.privileged, "Init": args.init,
+        "GroupAdd": args.group_add or [],
+        "OomScoreAdj": hc.integer(args.oom_score_adj, "--oom-score-adj", -1000, 1000) or 0,
+        "IpcMode": ipc or "private", "PidMode": pid, "UTSMode": uts,
+        "MemorySwap": swap or 0, "MemoryReservation": reservation or 0,
+        "MemorySwappiness": hc.integer(args.memory_swappiness, "--memory-swappiness", -1,
+                                       100),
+        "OomKillDisable": args.oom_kill_disable,
+        "CpuPeriod": hc.integer(args.cpu_period, "--cpu-period", 1000, 1000000) or 0,
+        "CpuQuota": hc.integer(args.cpu_quota, "--cpu-quota", -1) or 0,
+        "CpuShares": hc.integer(args.cpu_shares, "--cpu-shares", 0) or 0,
+        "CpusetMems": args.cpuset_mems or "",
+        "BlkioWeight": hc.integer(args.blkio_weight, "--blkio-weight", 10, 1000) or 0,
+        "BlkioWeightDevice": [hc.weight_device(d) for d in args.blkio_weight_device or []],
+        "BlkioDeviceReadBps": [hc.throttle(d, "--device-read-bps", False)
+                               for d in args.device_read_bps or []],
+        "BlkioDeviceWriteBps": [hc.throttle(d, "--device-write-bps", False)
+                                for d in args.device_write_bps or []],
+        "BlkioDeviceReadIOps": [hc.throttle(d, "--device-read-iops", True)
+                                for d in args.device_read_iops or []],
+        "BlkioDeviceWriteIOps": [hc.throttle(d, "--device-write-iops", True)
+                                 for d in args.device_write_iops or []],
+        "ShmSize": hc.size(args.shm_size, "--shm-size") or 67108864,
+    }
+    if args.restart:
+        out["RestartPolicy"] = _restart_policy(args.restart)
+    if args.platform:
+        out["Platform"] = args.platform
+    return out
+
+
+def _restart_policy(text: str) -> dict[str, Any]:
+    from hull.errors import InvalidArgument
+    name, _, count = text.partition(":")
+    if name not in ("no", "always", "on-failure", "unless-stopped") or \
+            (count and (name != "on-failure" or not count.isdigit())):
+        raise InvalidArgument(f"invalid restart policy {text!r}: expected no, always, "
+                              "unless-stopped or on-failure[:N]")
+    return {"Name": name, "MaximumRetryCount": int(count or 0)}
+
+
 def _ensure_image(args: argparse.Namespace, name: str) -> None:
     from hull.engine.images import ImageService
-    from hull.errors import NotFound
+    from hull.errors import HullError, NotFound
     images = ImageService(args.root)
     try:
         if args.pull == "always":
-            images.pull(name)
+            images.pull(name, platform=args.platform)
             return
         try:
-            images.store.resolve(name)
-            return
+            image = images.store.resolve(name)
+            if _platform_matches(images.store.config(image), args.platform):
+                return
+            if args.pull == "never":
+                raise HullError(f"image with reference {name} was found but does not match "
+                                f"the specified platform: wanted {args.platform}")
         except NotFound:
             if args.pull == "never":
                 raise
         from hull.image.reference import parse
         print(f"Unable to find image '{parse(name).familiar()}' locally", file=sys.stderr)
-        from hull.errors import HullError
         from hull.image.progress import Progress
         try:
-            images.pull(name, progress=Progress(lambda line: print(line, file=sys.stderr)))
+            images.pull(name, platform=args.platform,
+                        progress=Progress(lambda line: print(line, file=sys.stderr)))
         except NotFound as e:
             raise HullError(str(e)) from None   # docker run exits 125 here, not 1
     finally:
         images.store.close()   # no database connection may be open when the monitor forks
+
+
+def _platform_matches(config: dict[str, Any], platform: str | None) -> bool:
+    if not platform:
+        return True
+    os_name, _, arch = platform.partition("/")
+    arch, _, variant = arch.partition("/")
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
+    return (config.get("os", "linux") == os_name and (not arch or config.get("architecture")
+                                                       == arch)
+            and (not variant or config.get("variant", variant) == variant))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -129,7 +220,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     if args.tty:
         from hull.engine.attach import client
-        client(service.store.dir(container.id), forward_stdin=args.interactive)
+        if client(service.store.dir(container.id), forward_stdin=args.interactive,
+                  detach_keys=_detach_keys(args)):
+            return 0   # detached: the container runs on under its monitor
         done = monitor.read_message(notify)
         os.close(notify)
         return int(done.get("exit", 0))
@@ -193,19 +286,26 @@ def _matches(c: Any, filters: list[str]) -> bool:
     return True
 
 
-def _ps_row(c: Any, no_trunc: bool) -> dict[str, str]:
+def _size_column(service: Any, c: Any) -> str:
+    rw, total = service.sizes(c)
+    return f"{humanize.size(rw)} (virtual {humanize.size(total)})"
+
+
+def _ps_row(c: Any, no_trunc: bool, size: str = "") -> dict[str, str]:
     cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))
     cmd = f'"{cmd if no_trunc or len(cmd) <= 20 else cmd[:19] + "…"}"'
     labels = ",".join(f"{k}={v}" for k, v in (c.config.get("Labels") or {}).items())
     return {"ID": c.id if no_trunc else c.short_id, "Image": c.image_name, "Command": cmd,
             "CreatedAt": c.created, "RunningFor": humanize.ago(humanize.parse_time(c.created)),
             "Status": _status(c), "Ports": "", "Names": c.name, "Labels": labels,
-            "State": "paused" if c.state.get("Paused") else str(c.state.get("Status"))}
+            "State": "paused" if c.state.get("Paused") else str(c.state.get("Status")),
+            "Size": size}
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
     filters = args.filter or []
-    rows = _service(args).containers(args.all or args.latest or bool(filters))
+    service = _service(args)
+    rows = service.containers(args.all or args.latest or bool(filters))
     rows = [c for c in rows if _matches(c, filters)]
     if args.latest:
         rows = rows[:1]
@@ -214,13 +314,15 @@ def cmd_ps(args: argparse.Namespace) -> int:
         fmt = args.format
         table_mode = fmt.startswith("table")
         fmt = fmt.removeprefix("table").strip() if table_mode else fmt
-        lines = [render(fmt, _ps_row(c, args.no_trunc)) for c in rows]
+        lines = [render(fmt, _ps_row(c, args.no_trunc, _size_column(service, c)
+                                     if "Size" in fmt else "")) for c in rows]
         if table_mode:
             header = render(fmt, {k: k.upper() if k != "ID" else "CONTAINER ID"
                                   for k in _ps_row(rows[0], False)} if rows else {
                 "ID": "CONTAINER ID", "Image": "IMAGE", "Names": "NAMES", "Status": "STATUS",
                 "Command": "COMMAND", "RunningFor": "CREATED", "Ports": "PORTS",
-                "CreatedAt": "CREATED AT", "Labels": "LABELS", "State": "STATE"})
+                "CreatedAt": "CREATED AT", "Labels": "LABELS", "State": "STATE",
+                "Size": "SIZE"})
             from hull.cli.images import table
             split = [line.split("\t") for line in [header, *lines]]
             width = max(len(r) for r in split)
@@ -239,9 +341,10 @@ def cmd_ps(args: argparse.Namespace) -> int:
         cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))
         cmd = f'"{cmd if args.no_trunc or len(cmd) <= 20 else cmd[:19] + "…"}"'
         body.append([c.id if args.no_trunc else c.short_id, c.image_name, cmd,
-                     humanize.ago(humanize.parse_time(c.created)), _status(c), "", c.name])
-    table([["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
-           *body])
+                     humanize.ago(humanize.parse_time(c.created)), _status(c), "", c.name]
+                    + ([_size_column(service, c)] if args.size else []))
+    table([["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+           + (["SIZE"] if args.size else []), *body])
     return 0
 
 
@@ -285,8 +388,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     """Containers first, then images, as docker inspect does."""
     from hull.cli.images import inspect_each
     from hull.engine.images import ImageService
-    return inspect_each(args.names, [_service(args).inspect, ImageService(args.root).inspect],
-                        "object", args.format)
+    service = _service(args)
+    return inspect_each(args.names, [service.inspect, ImageService(args.root).inspect,
+                                     service.volumes.inspect], "object", args.format)
 
 
 def _each(args: argparse.Namespace, action: Any) -> int:
@@ -316,7 +420,7 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 def cmd_rm(args: argparse.Namespace) -> int:
     service = _service(args)
-    return _each(args, lambda n: service.remove(n, force=args.force))
+    return _each(args, lambda n: service.remove(n, force=args.force, volumes=args.volumes))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -370,6 +474,32 @@ def cmd_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _detach_keys(args: argparse.Namespace) -> str:
+    from hull.engine.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
+    keys: str = getattr(args, "detach_keys", None) or os.environ.get(
+        "HULL_DETACH_KEYS", DEFAULT_DETACH_KEYS)
+    parse_detach_keys(keys)   # a bad value is refused before anything starts
+    return keys
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    """Attach this terminal (or stdio) to a running container; Ctrl-P Ctrl-Q detaches."""
+    from hull.engine.attach import client
+    from hull.errors import FailedPrecondition
+    service = _service(args)
+    keys = _detach_keys(args)
+    c = service.refresh(service.store.get(args.container))
+    if not c.state.get("Running"):
+        raise FailedPrecondition("You cannot attach to a stopped container, start it first")
+    tty = bool(c.config.get("Tty"))
+    stdin = not args.no_stdin and bool(c.config.get("OpenStdin"))
+    if client(service.store.dir(c.id), forward_stdin=stdin, tty=tty, detach_keys=keys):
+        print("read escape sequence", file=sys.stderr)
+        return 0
+    code: int = service.wait(c.id)
+    return code
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     from hull.engine import monitor
     from hull.errors import HullError
@@ -381,11 +511,18 @@ def cmd_start(args: argparse.Namespace) -> int:
             if c.state.get("Running"):
                 print(name)
                 continue
-            notify = monitor.spawn(service, c.id, attach=args.attach, stdin=False)
+            tty = bool(c.config.get("Tty"))
+            notify = monitor.spawn(service, c.id, attach=args.attach and not tty, stdin=False)
+            service = _service(args)
             first = monitor.read_message(notify)
             if "error" in first:
                 raise HullError(str(first["error"]))
             if args.attach:
+                if tty:
+                    from hull.engine.attach import client
+                    if client(service.store.dir(c.id), forward_stdin=args.interactive,
+                              detach_keys=_detach_keys(args)):
+                        continue
                 done = monitor.read_message(notify)
                 code = int(done.get("exit", 0))
             else:
@@ -445,11 +582,37 @@ def _run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--stop-timeout", type=int)
     run.add_argument("--restart")
     run.add_argument("--pull", choices=["always", "missing", "never"], default="missing")
+    run.add_argument("--platform")
+    run.add_argument("--detach-keys")
+    run.add_argument("--domainname")
+    run.add_argument("--init", action="store_true")
+    run.add_argument("--privileged", action="store_true")
+    run.add_argument("--oom-kill-disable", action="store_true")
+    for flag in ("-v", "--volume"), ("--mount",), ("--tmpfs",), ("--device",), ("--ulimit",), \
+            ("--sysctl",), ("--cap-add",), ("--cap-drop",), ("--security-opt",), \
+            ("--group-add",), ("--device-read-bps",), ("--device-write-bps",), \
+            ("--device-read-iops",), ("--device-write-iops",), ("--blkio-weight-device",), \
+            ("-p", "--publish"):
+        run.add_argument(*flag, action="append")
+    for name in ("--ipc", "--pid", "--uts", "--oom-score-adj", "--memory-swap",
+                 "--memory-reservation", "--memory-swappiness", "--cpu-period", "--cpu-quota",
+                 "--cpu-shares", "--cpuset-mems", "--blkio-weight", "--shm-size"):
+        run.add_argument(name)
     run.add_argument("image")
     run.add_argument("command", nargs="...")
 
 
 def register(sub: Any) -> None:
+    """Every container command at the top level (`hull ps`) and under `hull container`
+    (`hull container ls`), as docker has them."""
+    _commands(sub, top=True)
+    container = sub.add_parser("container", help="manage containers")
+    csub = container.add_subparsers(dest="container_command", metavar="COMMAND",
+                                    parser_class=type(container))
+    _commands(csub, top=False)
+
+
+def _commands(sub: Any, top: bool) -> None:
     run = sub.add_parser("run", help="run a command in a new container", add_help=False)
     _run_flags(run)
     run.set_defaults(run=cmd_run)
@@ -459,6 +622,7 @@ def register(sub: Any) -> None:
     start = sub.add_parser("start", help="start stopped containers")
     start.add_argument("-a", "--attach", action="store_true")
     start.add_argument("-i", "--interactive", action="store_true")
+    start.add_argument("--detach-keys")
     start.add_argument("containers", nargs="+")
     start.set_defaults(run=cmd_start)
     ex = sub.add_parser("exec", help="run a command in a running container", add_help=False)
@@ -484,23 +648,19 @@ def register(sub: Any) -> None:
     rename.add_argument("container")
     rename.add_argument("new_name")
     rename.set_defaults(run=cmd_rename)
-    container = sub.add_parser("container", help="manage containers")
-    csub = container.add_subparsers(dest="container_command", metavar="COMMAND",
-                                    parser_class=type(container))
-    prune = csub.add_parser("prune", help="remove all stopped containers")
-    prune.add_argument("-f", "--force", action="store_true")
-    prune.set_defaults(run=cmd_prune)
-    for name in ("ps", "container ls"):
-        if " " in name:
-            continue
-        ps = sub.add_parser(name, help="list containers")
-        ps.add_argument("-a", "--all", action="store_true")
-        ps.add_argument("-q", "--quiet", action="store_true")
-        ps.add_argument("-l", "--latest", action="store_true")
-        ps.add_argument("--no-trunc", action="store_true")
-        ps.add_argument("-f", "--filter", action="append")
-        ps.add_argument("--format")
-        ps.set_defaults(run=cmd_ps)
+    if not top:
+        prune = sub.add_parser("prune", help="remove all stopped containers")
+        prune.add_argument("-f", "--force", action="store_true")
+        prune.set_defaults(run=cmd_prune)
+    ps = sub.add_parser("ps", aliases=[] if top else ["ls", "list"], help="list containers")
+    ps.add_argument("-a", "--all", action="store_true")
+    ps.add_argument("-s", "--size", action="store_true")
+    ps.add_argument("-q", "--quiet", action="store_true")
+    ps.add_argument("-l", "--latest", action="store_true")
+    ps.add_argument("--no-trunc", action="store_true")
+    ps.add_argument("-f", "--filter", action="append")
+    ps.add_argument("--format")
+    ps.set_defaults(run=cmd_ps)
     logs = sub.add_parser("logs", help="show a container's output")
     logs.add_argument("-t", "--timestamps", action="store_true")
     logs.add_argument("--tail")
@@ -521,7 +681,13 @@ def register(sub: Any) -> None:
     kill.add_argument("-s", "--signal", default="KILL")
     kill.add_argument("containers", nargs="+")
     kill.set_defaults(run=cmd_kill)
-    rm = sub.add_parser("rm", help="remove containers")
+    attach = sub.add_parser("attach", help="attach to a running container")
+    attach.add_argument("--detach-keys")
+    attach.add_argument("--no-stdin", action="store_true")
+    attach.add_argument("--sig-proxy", default="true")
+    attach.add_argument("container")
+    attach.set_defaults(run=cmd_attach)
+    rm = sub.add_parser("rm", aliases=[] if top else ["remove"], help="remove containers")
     rm.add_argument("-f", "--force", action="store_true")
     rm.add_argument("-v", "--volumes", action="store_true")
     rm.add_argument("containers", nargs="+")

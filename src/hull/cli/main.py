@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    from hull.cli import containers, images, registry
+    from hull.cli import containers, images, registry, volumes
     p = _Parser(prog="hull", description="A daemonless, Docker-compatible container engine.",
                 add_help=False)
     p.add_argument("--help", action="help", help="show this help")
@@ -35,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
     containers.register(sub)
     images.register(sub)
     registry.register(sub)
+    volumes.register(sub)
     return p
 
 

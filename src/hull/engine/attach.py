@@ -130,8 +130,63 @@ def proxy_master(master: int, forward_stdin: bool) -> None:
                 os.write(sys.stdout.fileno(), data)
 
 
-def client(container_dir: str, forward_stdin: bool) -> None:
-    """Proxy this process's terminal to the container until the container's output ends."""
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+
+
+def parse_detach_keys(text: str) -> bytes:
+    """Docker's --detach-keys: comma-separated `ctrl-<x>` or single characters."""
+    from hull.errors import InvalidArgument
+    out = bytearray()
+    for key in text.split(","):
+        if len(key) == 1:
+            out.append(ord(key))
+        elif key.lower().startswith("ctrl-") and len(key) == 6:
+            c = key[5].lower()
+            code = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}.get(c)
+            if code is None and "a" <= c <= "z":
+                code = ord(c) - ord("a") + 1
+            if code is None:
+                raise InvalidArgument(f"invalid detach keys {text!r}: unknown key {key!r}")
+            out.append(code)
+        else:
+            raise InvalidArgument(f"invalid detach keys {text!r}: unknown key {key!r}")
+    return bytes(out)
+
+
+class EscapeWatch:
+    """Finds the detach sequence in keyboard input. Bytes that start the sequence are held
+    back until it is clear whether they complete it; if not, they go to the container."""
+
+    def __init__(self, keys: bytes) -> None:
+        self.keys = keys
+        self.held = b""
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        out = bytearray()
+        for b in data:
+            candidate = self.held + bytes([b])
+            if self.keys and self.keys.startswith(candidate):
+                self.held = candidate
+                if candidate == self.keys:
+                    self.held = b""
+                    return bytes(out), True
+            else:
+                out += candidate
+                self.held = b""
+        return bytes(out), False
+
+
+def frame_stream(stream: int, data: bytes) -> bytes:
+    """Non-terminal containers: output tagged 1 (stdout) or 2 (stderr), as Docker's
+    multiplexed attach stream does."""
+    return bytes([stream]) + struct.pack(">I", len(data)) + data
+
+
+def client(container_dir: str, forward_stdin: bool, tty: bool = True,
+           detach_keys: str = DEFAULT_DETACH_KEYS) -> bool:
+    """Proxy this process's terminal (tty) or stdio (no tty) to the container until its
+    output ends; True when the user detached with the detach keys instead."""
+    keys = parse_detach_keys(detach_keys) if detach_keys else b""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     path, dirfd = socket_path(container_dir, "attach.sock")
     try:
@@ -139,23 +194,25 @@ def client(container_dir: str, forward_stdin: bool) -> None:
     finally:
         os.close(dirfd)
     try:
-        _proxy(conn, forward_stdin)
+        return _proxy(conn, forward_stdin, tty, EscapeWatch(keys))
     except OSError:
-        pass   # the monitor closed the session: the container is done
+        return False   # the monitor closed the session: the container is done
     finally:
         conn.close()
 
 
-def _proxy(conn: socket.socket, forward_stdin: bool) -> None:
+def _proxy(conn: socket.socket, forward_stdin: bool, tty: bool, escape: EscapeWatch) -> bool:
     stdin = sys.stdin.fileno()
+    demux = _Demux() if not tty else None
 
     def send(message: bytes) -> None:
         try:
             conn.sendall(message)
         except OSError:
             pass   # the container may be gone already: still read what it printed
-    with raw_terminal() as r:
-        send(frame_size(*terminal_size()))
+    with raw_terminal() if tty else _no_terminal() as r:
+        if tty:
+            send(frame_size(*terminal_size()))
         watch = [conn.fileno(), r] + ([stdin] if forward_stdin else [])
         while True:
             ready, _, _ = select.select(watch, [], [])
@@ -167,9 +224,46 @@ def _proxy(conn: socket.socket, forward_stdin: bool) -> None:
                 if not data:
                     watch.remove(stdin)
                 else:
-                    send(frame_input(data))
+                    data, detached = escape.feed(data) if os.isatty(stdin) else (data, False)
+                    if data:
+                        send(frame_input(data))
+                    if detached:
+                        if tty:
+                            os.write(sys.stdout.fileno(), b"\r\n")
+                        return True
             if conn.fileno() in ready:
                 data = conn.recv(65536)
                 if not data:
-                    return
-                os.write(sys.stdout.fileno(), data)
+                    return False
+                if demux is None:
+                    os.write(sys.stdout.fileno(), data)
+                else:
+                    for stream, chunk in demux.feed(data):
+                        os.write(stream, chunk)
+
+
+class _Demux:
+    def __init__(self) -> None:
+        self.buf = b""
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        self.buf += data
+        out = []
+        while len(self.buf) >= 5:
+            n = struct.unpack(">I", self.buf[1:5])[0]
+            if len(self.buf) < 5 + n:
+                break
+            out.append((self.buf[0], self.buf[5:5 + n]))
+            self.buf = self.buf[5 + n:]
+        return out
+
+
+@contextmanager
+def _no_terminal() -> Iterator[int]:
+    """A never-readable fd in place of the SIGWINCH pipe: no window to follow."""
+    r, w = os.pipe()
+    try:
+        yield r
+    finally:
+        os.close(r)
+        os.close(w)

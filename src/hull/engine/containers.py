@@ -11,7 +11,7 @@ from hull.engine import ocispec
 from hull.engine import rootfs as rootfs_mod
 from hull.engine.monitor import now
 from hull.engine.store import Container, ContainerStore
-from hull.errors import FailedPrecondition, InvalidArgument, NotFound
+from hull.errors import FailedPrecondition, HullError, InvalidArgument, NotFound
 from hull.image.store import ImageStore
 from hull.record import field, record
 
@@ -51,6 +51,10 @@ class RunOptions:
     labels: dict[str, str] = field(default_factory=dict)
     stop_signal: str | None = None
     stop_timeout: int | None = None
+    domainname: str = ""
+    # further HostConfig fields, already checked by hostconfig.py (Binds/Mounts/Tmpfs as
+    # MountPoints in "MountPoints"; Devices, Ulimits, Sysctls, CapAdd, SecurityOpt, …)
+    host: dict[str, Any] = field(default_factory=dict)
 
 
 class ContainerService:
@@ -60,6 +64,8 @@ class ContainerService:
             ("/run/hull" if root == "/var/lib/hull" else os.path.join(root, "state"))
         self.images = ImageStore(root)
         self.store = ContainerStore(root)
+        from hull.engine.volumes import VolumeStore
+        self.volumes = VolumeStore(root)
 
     def close(self) -> None:
         """Before forking the monitor: with SQLite connections open across a fork, one
@@ -101,11 +107,26 @@ class ContainerService:
                   "StopSignal": opts.stop_signal or cfg.get("StopSignal") or "SIGTERM",
                   **({"StopTimeout": opts.stop_timeout} if opts.stop_timeout is not None
                      else {})}
+        host = dict(opts.host)
+        mount_points = host.pop("MountPoints", [])
+        for dest in cfg.get("Volumes") or {}:   # the image's VOLUME entries
+            if not any(m["Destination"] == dest for m in mount_points):
+                mount_points.append({"Type": "volume", "Name": "", "Source": "",
+                                     "Destination": dest, "Driver": "local", "Mode": "",
+                                     "RW": True, "Propagation": ""})
+        for ref in (host.get("IpcMode"), host.get("PidMode")):
+            if ref and ref.startswith("container:"):
+                try:   # docker checks at create; a missing one is an engine error (125)
+                    self.store.get(ref.split(":", 1)[1])
+                except NotFound as e:
+                    raise HullError(str(e)) from None
         host_config = {"AutoRemove": opts.auto_remove, "Memory": opts.memory or 0,
                        "NanoCpus": opts.nano_cpus or 0, "PidsLimit": opts.pids_limit,
                        "CpusetCpus": opts.cpuset_cpus or "", "NetworkMode": opts.network,
                        "CgroupParent": opts.cgroup_parent,
-                       "ReadonlyRootfs": opts.read_only}
+                       "ReadonlyRootfs": opts.read_only, **host}
+        if opts.domainname:
+            config["Domainname"] = opts.domainname
         container = Container(cid, name, image.id, opts.image, now(), config, host_config,
                               {"Status": "created", "Running": False, "Paused": False,
                                "Restarting": False, "OOMKilled": False, "Dead": False,
@@ -113,42 +134,115 @@ class ContainerService:
                                "StartedAt": "0001-01-01T00:00:00Z",
                                "FinishedAt": "0001-01-01T00:00:00Z"})
         self.store.insert(container)   # the name is claimed here, atomically
+        made: list[str] = []
         try:
             os.makedirs(self.store.dir(cid), mode=0o711)
+            container.state["MountPoints"] = self._volumes(mount_points, made)
+            self.store.update_state(cid, MountPoints=container.state["MountPoints"])
             rootfs_mod.prepare(self.images.snapshotter, cid, self.images.top_snapshot(image),
                                hostname)
         except BaseException:
             self._discard(container)
+            for volume in made:
+                self.volumes.remove(volume, [])
             raise
         return container
+
+    def _volumes(self, mount_points: list[dict[str, Any]], made: list[str]
+                 ) -> list[dict[str, Any]]:
+        """Give each volume mount point its volume, creating the missing ones (their names
+        go to `made`, so a failed create takes them back)."""
+        out = []
+        for m in mount_points:
+            m = dict(m)
+            if m["Type"] == "volume":
+                meta, new = self.volumes.create(m["Name"], anonymous=not m["Name"])
+                if new:
+                    made.append(meta["Name"])
+                m.update(Name=meta["Name"], Source=meta["Mountpoint"])
+            out.append(m)
+        return out
+
+    def _oci_mounts(self, c: Container, rootfs: str) -> list[dict[str, Any]]:
+        from hull.engine.volumes import copy_up
+        out = []
+        for m in c.state.get("MountPoints") or []:
+            if m["Type"] == "tmpfs":
+                out.append(ocispec.tmpfs_mount(m["Destination"], m.get("TmpfsOptions") or []))
+                continue
+            if m["Type"] == "volume":
+                copy_up(rootfs, m["Destination"], m["Source"])
+            options = ["rbind", "rw" if m["RW"] else "ro"]
+            if m.get("Propagation"):
+                options.append(m["Propagation"])
+            out.append({"destination": m["Destination"], "type": "bind",
+                        "source": m["Source"], "options": options})
+        for dest, opts in (c.host_config.get("Tmpfs") or {}).items():
+            out.append(ocispec.tmpfs_mount(dest, [o for o in opts.split(",") if o]))
+        return out
+
+    def shm_dir(self, cid: str) -> str:
+        return os.path.join(self.store.dir(cid), "shm")
+
+    def _mount_shm(self, c: Container) -> None:
+        """--ipc shareable: /dev/shm is a tmpfs on the host side (as Docker makes it), so
+        that containers joining this one's IPC namespace can bind the same one."""
+        from hull.linux.mount import MS_NODEV, MS_NOEXEC, MS_NOSUID, mount
+        path = self.shm_dir(c.id)
+        os.makedirs(path, exist_ok=True)
+        if not os.path.ismount(path):
+            mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  f"mode=1777,size={c.host_config.get('ShmSize') or 67108864}")
+
+    def _joined_namespaces(self, c: Container) -> dict[str, str]:
+        """--ipc/--pid container:X: the namespaces of X's init, which must be running."""
+        out = {}
+        for ns, mode in (("ipc", c.host_config.get("IpcMode")),
+                         ("pid", c.host_config.get("PidMode"))):
+            if mode and mode.startswith("container:"):
+                other = self.refresh(self.store.get(mode.split(":", 1)[1]))
+                if not other.state.get("Running"):
+                    raise HullError(f"cannot join the {ns} namespace of "
+                                             f"{other.name}: container is not running")
+                if ns == "ipc" and other.host_config.get("IpcMode") != "shareable":
+                    raise HullError(f"joining IPC of container {other.name}: "
+                                             "non-shareable IPC (hint: use --ipc shareable "
+                                             "for the donor container)")
+                out[ns] = f"/proc/{other.state['Pid']}/ns/{ns}"
+                if ns == "ipc":
+                    out["shm"] = self.shm_dir(other.id)
+        return out
 
     def _bundle(self, c: Container) -> str:
         """Mount the rootfs and write config.json for the runtime."""
         bundle = self.store.dir(c.id)
         target = os.path.join(bundle, "rootfs")
         rootfs_mod.mount(self.images.snapshotter, c.id, target)
-        uid, gid, groups = _resolve_user(target, c.config.get("User") or "")
-        resources: dict[str, Any] = {}
-        hc = c.host_config
-        if hc.get("Memory"):
-            resources["memory"] = {"limit": hc["Memory"]}
-        if hc.get("NanoCpus"):
-            resources["cpu"] = {"quota": hc["NanoCpus"] * 100000 // 10**9, "period": 100000}
-        if hc.get("CpusetCpus"):
-            resources.setdefault("cpu", {})["cpus"] = hc["CpusetCpus"]
-        if hc.get("PidsLimit"):
-            resources["pids"] = {"limit": hc["PidsLimit"]}
-        spec = ocispec.build(
-            rootfs=target, args=(c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []),
-            env=c.config["Env"], cwd=c.config.get("WorkingDir") or "/", uid=uid, gid=gid,
-            groups=groups, hostname=c.config["Hostname"], terminal=bool(c.config.get("Tty")),
-            resources=resources, network=hc.get("NetworkMode", "none"),
-            cgroups_path=f"{hc.get('CgroupParent') or '/hull'}/{c.id}",
-            read_only=bool(hc.get("ReadonlyRootfs")),
-            extra_mounts=[])
-        from hull import fastjson
-        with open(os.path.join(bundle, "config.json"), "w") as f:
-            f.write(fastjson.dumps(spec))
+        try:
+            hc = c.host_config
+            uid, gid, groups = _resolve_user(target, c.config.get("User") or "",
+                                             hc.get("GroupAdd") or [])
+            seccomp = None
+            from hull.engine.hostconfig import security_opt
+            profile = security_opt(hc.get("SecurityOpt") or [], "seccomp")
+            if profile and profile != "unconfined":
+                from hull.engine import seccomp_profile
+                seccomp = seccomp_profile.to_oci(seccomp_profile.load(profile),
+                                                 ocispec.capabilities(hc))
+            if hc.get("IpcMode") == "shareable":
+                self._mount_shm(c)
+            spec = ocispec.build(
+                config=c.config, host=hc, shm=self.shm_dir(c.id), rootfs=target, uid=uid,
+                gid=gid, groups=groups,
+                cgroups_path=f"{hc.get('CgroupParent') or '/hull'}/{c.id}",
+                mounts=self._oci_mounts(c, target), ns_paths=self._joined_namespaces(c),
+                seccomp=seccomp)
+            from hull import fastjson
+            with open(os.path.join(bundle, "config.json"), "w") as f:
+                f.write(fastjson.dumps(spec))
+        except BaseException:
+            rootfs_mod.umount(target)
+            raise
         return bundle
 
     # ---- run (called inside the monitor) ------------------------------------------------
@@ -182,6 +276,7 @@ class ContainerService:
         except NotFound:
             pass
         rootfs_mod.umount(os.path.join(self.store.dir(cid), "rootfs"))
+        rootfs_mod.umount(self.shm_dir(cid))
         self.store.update_state(cid, Status="exited", Running=False, Paused=False, Pid=0,
                                 ExitCode=code, FinishedAt=now(), OOMKilled=oom, Error=error)
 
@@ -189,9 +284,11 @@ class ContainerService:
         c = self.store.get(cid)
         if c.host_config.get("AutoRemove"):
             self._discard(c)
+            self._remove_anonymous_volumes(c)   # docker run --rm does the same
 
     def _discard(self, c: Container) -> None:
         rootfs_mod.umount(os.path.join(self.store.dir(c.id), "rootfs"))
+        rootfs_mod.umount(self.shm_dir(c.id))
         rootfs_mod.remove(self.images.snapshotter, c.id)
         shutil.rmtree(self.store.dir(c.id), ignore_errors=True)
         self.store.delete(c.id)
@@ -275,7 +372,8 @@ class ContainerService:
                 raise FailedPrecondition(f"container {c.name} still running")
             time.sleep(0.05)
 
-    def remove(self, name: str, force: bool = False) -> Container:
+    def remove(self, name: str, force: bool = False, volumes: bool = False) -> Container:
+        """rm [-f] [-v]: -v also removes the container's anonymous volumes."""
         c = self.refresh(self.store.get(name))
         if c.state.get("Running"):
             if not force:
@@ -284,7 +382,24 @@ class ContainerService:
                                          "force remove")
             self.stop(c.id, timeout=0)
         self._discard(self.store.get(c.id))
+        if volumes:
+            self._remove_anonymous_volumes(c)
         return c
+
+    def _remove_anonymous_volumes(self, c: Container) -> None:
+        from hull.engine.volumes import ANONYMOUS
+        for m in c.state.get("MountPoints") or []:
+            if m["Type"] != "volume":
+                continue
+            try:
+                if ANONYMOUS in (self.volumes.inspect(m["Name"]).get("Labels") or {}):
+                    self.volumes.remove(m["Name"], self.volume_users(m["Name"]))
+            except (NotFound, FailedPrecondition):
+                pass   # gone already, or another container still uses it: keep it
+
+    def volume_users(self, volume: str) -> list[str]:
+        return [c.id for c in self.store.all()
+                if any(m.get("Name") == volume for m in c.state.get("MountPoints") or [])]
 
     def export(self, name: str, out: IO[bytes]) -> None:
         """The container's merged filesystem as a tar (`docker export`). The tree is read
@@ -337,7 +452,8 @@ class ContainerService:
         uid, gid = base.get("user", {}).get("uid", 0), base.get("user", {}).get("gid", 0)
         groups: list[int] = []
         if user:
-            uid, gid, groups = _resolve_user(os.path.join(self.store.dir(c.id), "rootfs"), user)
+            uid, gid, groups = _resolve_user(os.path.join(self.store.dir(c.id), "rootfs"), user,
+                                         c.host_config.get("GroupAdd") or [])
         process = parse_process({
             "args": cmd, "env": _merge_env(base.get("env") or [], env),
             "cwd": workdir or base.get("cwd", "/"),
@@ -459,22 +575,42 @@ class ContainerService:
         except FileNotFoundError:
             return []
 
+    def sizes(self, c: Container) -> tuple[int, int]:
+        """SizeRw (what the container wrote: its rw layer) and SizeRootFs (that plus the
+        image), as `ps -s` and `inspect --size` show them."""
+        try:
+            rw = self.images.snapshotter.usage(c.id).size
+        except NotFound:
+            rw = 0
+        try:
+            base = self.images.get(c.image).size
+        except NotFound:
+            base = 0
+        return rw, rw + base
+
     def inspect(self, name: str) -> dict[str, Any]:
         c = self.refresh(self.store.get(name))
         sn = self.images.snapshotter
         try:
             upper = sn.upper_dir(c.id)
+            lower = next((o[len("lowerdir="):] for m in sn.mounts(c.id) for o in m.options
+                          if o.startswith("lowerdir=")), "")
         except NotFound:
-            upper = ""
+            upper = lower = ""
+        state = {k: v for k, v in c.state.items()
+                 if k != "MountPoints"}   # shown as Mounts
+        mounts = [{k: v for k, v in m.items() if k != "TmpfsOptions"}
+                  for m in c.state.get("MountPoints") or []]
         return {"Id": c.id, "Created": c.created, "Path": (c.config.get("Entrypoint") or
                                                            c.config.get("Cmd") or [""])[0],
                 "Args": ((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))[1:],
-                "State": c.state, "Image": c.image, "Name": f"/{c.name}",
+                "State": state, "Image": c.image, "Name": f"/{c.name}",
                 "RestartCount": 0, "Driver": "overlay2",
                 "GraphDriver": {"Name": "overlay2", "Data": {
-                    "UpperDir": upper, "MergedDir": os.path.join(self.store.dir(c.id), "rootfs"),
+                    "LowerDir": lower, "UpperDir": upper,
+                    "MergedDir": os.path.join(self.store.dir(c.id), "rootfs"),
                     "WorkDir": os.path.join(os.path.dirname(upper), "work") if upper else ""}},
-                "Mounts": [], "Config": c.config, "HostConfig": c.host_config,
+                "Mounts": mounts, "Config": c.config, "HostConfig": c.host_config,
                 "NetworkSettings": {"Networks": {c.host_config.get("NetworkMode", "none"): {}}}}
 
 
@@ -492,11 +628,10 @@ def _merge_env(image_env: list[str], extra: list[str]) -> list[str]:
     return [f"{k}={v}" for k, v in out.items()]
 
 
-def _resolve_user(rootfs: str, user: str) -> tuple[int, int, list[int]]:
+def _resolve_user(rootfs: str, user: str, group_add: list[str]) -> tuple[int, int, list[int]]:
     """user[:group] by number or by name in the image's /etc/passwd and /etc/group (read as
-    text inside the rootfs, never executed)."""
-    if not user:
-        return 0, 0, []
+    text inside the rootfs, never executed); supplementary groups are the named user's
+    memberships in /etc/group plus --group-add, as Docker does."""
     name, _, group = user.partition(":")
 
     def table(path: str) -> list[list[str]]:
@@ -510,26 +645,43 @@ def _resolve_user(rootfs: str, user: str) -> tuple[int, int, list[int]]:
             os.close(root_fd)
         with os.fdopen(fd) as f:
             return [line.strip().split(":") for line in f if line.count(":") >= 2]
-    passwd = table("/etc/passwd")
+    groups_table: list[list[str]] | None = None
+
+    def gid_of(g: str) -> int:
+        nonlocal groups_table
+        if g.isdigit():
+            return int(g)
+        if groups_table is None:
+            groups_table = table("/etc/group")
+        entry = next((e for e in groups_table if e[0] == g), None)
+        if entry is None:
+            raise InvalidArgument(f"unable to find group {g}: no matching entries in group "
+                                  "file")
+        return int(entry[2])
+    uid = gid = 0
+    login = name or "root"
     if name.isdigit():
         uid = int(name)
-        gid = next((int(e[3]) for e in passwd if len(e) > 3 and e[2] == name), 0)
-    else:
-        entry = next((e for e in passwd if e[0] == name), None)
+        passwd = table("/etc/passwd")
+        entry = next((e for e in passwd if len(e) > 3 and e[2] == name), None)
+        gid, login = (int(entry[3]), entry[0]) if entry else (0, "")
+    elif name:
+        entry = next((e for e in table("/etc/passwd") if e[0] == name), None)
         if entry is None or len(entry) < 4:
             raise InvalidArgument(f"unable to find user {name}: no matching entries in passwd "
                                   "file")
         uid, gid = int(entry[2]), int(entry[3])
     if group:
-        if group.isdigit():
-            gid = int(group)
-        else:
-            g = next((e for e in table("/etc/group") if e[0] == group), None)
-            if g is None:
-                raise InvalidArgument(f"unable to find group {group}: no matching entries in "
-                                      "group file")
-            gid = int(g[2])
-    return uid, gid, []
+        gid = gid_of(group)
+    extra: list[int] = []
+    if login:
+        if groups_table is None:
+            groups_table = table("/etc/group")
+        extra = [int(e[2]) for e in groups_table
+                 if len(e) > 3 and login in e[3].split(",") and e[2].isdigit()]
+    for g in group_add:
+        extra.append(gid_of(g))
+    return uid, gid, [g for i, g in enumerate(extra) if g != gid and g not in extra[:i]]
 
 
 def _rw_entries(upper: str) -> tuple[set[str], set[str]]:

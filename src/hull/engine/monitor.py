@@ -97,8 +97,10 @@ def _main(root: str, state_dir: str, cid: str, notify: int, attach: bool,
 
 def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
                stdin: bool) -> int:
-    if service.store.get(cid).config.get("Tty"):
+    c = service.store.get(cid)
+    if c.config.get("Tty"):
         return _supervise_tty(service, cid, notify, attach)
+    from hull.engine.attach import Decoder, frame_stream
     from hull.linux import process as proc
     proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)
     devnull = os.open("/dev/null", os.O_RDWR)
@@ -106,17 +108,25 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
     attach_err = os.dup(2) if attach else -1
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    stdin_w = -1
     if not stdin:
-        os.dup2(devnull, 0)
+        if c.config.get("OpenStdin"):   # -d -i: stdin stays open for `attach` to feed
+            in_r, stdin_w = os.pipe()
+            os.dup2(in_r, 0)
+            os.close(in_r)
+        else:
+            os.dup2(devnull, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
     os.close(out_w)
     os.close(err_w)
+    listener = _attach_listener(service.store.dir(cid))
     try:
         pid = service.start_in_runtime(cid)
     except BaseException as e:
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
+        listener.close()
         code = getattr(e, "exit_code", 125)
         service.record_exit(cid, code, error=str(e))
         service.after_exit(cid)
@@ -127,13 +137,23 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
     os.dup2(devnull, 2)
     _send(notify, ok=True, pid=pid)
     log_path = os.path.join(service.store.dir(cid), f"{cid}-json.log")
+    clients: dict[int, tuple[Any, Decoder]] = {}
     with open(log_path, "ab", buffering=0) as log:
-        streams = {out_r: ("stdout", attach_out), err_r: ("stderr", attach_err)}
+        streams = {out_r: ("stdout", attach_out, 1), err_r: ("stderr", attach_err, 2)}
         while streams:
-            ready, _, _ = select.select(list(streams), [], [])
-            for fd in ready:
+            ready, _, _ = select.select([*streams, listener.fileno(), *clients], [], [])
+            if listener.fileno() in ready:
+                conn, _ = listener.accept()
+                clients[conn.fileno()] = (conn, Decoder())
+            for kind, value in _client_messages(ready, clients):
+                if kind == "data" and stdin_w >= 0:
+                    try:
+                        os.write(stdin_w, value)
+                    except OSError:
+                        pass   # the container closed its stdin
+            for fd in [f for f in ready if f in streams]:
                 data = os.read(fd, 65536)
-                name, copy = streams[fd]
+                name, copy, number = streams[fd]
                 if not data:
                     del streams[fd]
                     os.close(fd)
@@ -146,13 +166,53 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
                     try:
                         os.write(copy, data)
                     except OSError:
-                        streams[fd] = (name, -1)   # the terminal went away; keep logging
+                        streams[fd] = (name, -1, number)   # the terminal went away
+                for conn, _ in list(clients.values()):
+                    try:
+                        conn.sendall(frame_stream(number, data))
+                    except OSError:
+                        pass
+    for conn, _ in clients.values():
+        conn.close()
+    listener.close()
+    if stdin_w >= 0:
+        os.close(stdin_w)
     from hull.runtime.waiting import reap
     code = reap(pid)
     service.record_exit(cid, code)
     service.after_exit(cid)     # --rm: `run` returns once the container is gone
     _send(notify, exit=code)
     return code
+
+
+def _client_messages(ready: list[int], clients: dict[int, tuple[Any, Any]]
+                     ) -> list[tuple[str, Any]]:
+    """What the ready attach clients sent (keys, window sizes); closed ones are dropped."""
+    out = []
+    for fd in [f for f in ready if f in clients]:
+        conn, decoder = clients[fd]
+        data = conn.recv(65536)
+        if not data:
+            conn.close()
+            del clients[fd]
+            continue
+        out += decoder.feed(data)
+    return out
+
+
+def _attach_listener(cdir: str) -> Any:
+    """<container dir>/attach.sock, where `attach` clients connect."""
+    import socket
+
+    from hull.engine.attach import socket_path
+    path = os.path.join(cdir, "attach.sock")
+    if os.path.exists(path):
+        os.unlink(path)
+    short, _ = socket_path(cdir, "attach.sock")   # the fd lives as long as we do
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(short)
+    listener.listen(4)
+    return listener
 
 
 def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: bool) -> int:
@@ -169,17 +229,13 @@ def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: boo
         os.dup2(devnull, fd)
     from hull.engine.attach import socket_path
     cdir = service.store.dir(cid)
-    for name in ("console.sock", "attach.sock"):
-        if os.path.exists(os.path.join(cdir, name)):
-            os.unlink(os.path.join(cdir, name))
+    if os.path.exists(os.path.join(cdir, "console.sock")):
+        os.unlink(os.path.join(cdir, "console.sock"))
     console_path, _ = socket_path(cdir, "console.sock")   # the fd lives as long as we do
-    attach_path, _ = socket_path(cdir, "attach.sock")
     console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     console.bind(console_path)
     console.listen(1)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(attach_path)
-    listener.listen(4)
+    listener = _attach_listener(cdir)
     try:
         pid = service.start_in_runtime(cid, console_socket=console_path)
         master = receive_master(console)
@@ -205,18 +261,11 @@ def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: boo
                 if backlog:
                     conn.sendall(bytes(backlog))
                 backlog = None
-            for fd in [f for f in ready if f in clients]:
-                conn, decoder = clients[fd]
-                data = conn.recv(65536)
-                if not data:
-                    conn.close()
-                    del clients[fd]
-                    continue
-                for kind, value in decoder.feed(data):
-                    if kind == "data":
-                        os.write(master, value)
-                    else:
-                        set_size(master, *value)
+            for kind, value in _client_messages(ready, clients):
+                if kind == "data":
+                    os.write(master, value)
+                else:
+                    set_size(master, *value)
             if master in ready:
                 try:
                     data = os.read(master, 65536)

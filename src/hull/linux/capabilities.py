@@ -42,6 +42,17 @@ def last_cap() -> int:
         return len(CAPABILITIES) - 1
 
 
+def bounding_set() -> list[str]:
+    """This process's bounding set by name: all a container of ours can ever be given (a
+    host without, say, CAP_SYS_RESOURCE cannot hand it to --privileged containers)."""
+    mask = 0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapBnd:"):
+                mask = int(line.split()[1], 16)
+    return [name for number, name in enumerate(CAPABILITIES) if mask & (1 << number)]
+
+
 def to_mask(names: list[str]) -> int:
     """Mask of the named capabilities; names the running kernel lacks are dropped (as runc)."""
     mask = 0

@@ -1,0 +1,107 @@
+"""Named and anonymous volumes: directories under <root>/volumes/<name>/_data that outlive
+the containers using them (Docker's `local` driver).
+
+A volume is a directory plus a small meta.json; creating one is an atomic mkdir, so two
+concurrent `run -v data:/x` agree on a single volume. A new volume mounted over a path the
+image has content at is first filled with that content (Docker's copy-up), read through the
+container's root without following its symlinks out of it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+
+from hull.errors import FailedPrecondition, InvalidArgument, NotFound
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+ANONYMOUS = "com.docker.volume.anonymous"
+
+
+class VolumeStore:
+    def __init__(self, root: str) -> None:
+        self.dir = os.path.join(root, "volumes")
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.dir, name, "_data")
+
+    def create(self, name: str = "", labels: dict[str, str] | None = None,
+               anonymous: bool = False) -> tuple[dict[str, Any], bool]:
+        """The volume, and whether this call made it."""
+        from hull import fastjson
+        from hull.engine.monitor import now
+        name = name or secrets.token_hex(32)
+        if not (name[0].isalnum() and all(c.isalnum() or c in "_.-" for c in name)):
+            raise InvalidArgument(f"invalid volume name {name!r}: only "
+                                  "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        os.makedirs(self.dir, mode=0o711, exist_ok=True)
+        top = os.path.join(self.dir, name)
+        try:
+            os.mkdir(top, 0o711)
+        except FileExistsError:
+            return self.inspect(name), False
+        meta = {"Name": name, "Driver": "local", "Mountpoint": self.path(name),
+                "CreatedAt": now(), "Labels": {**(labels or {}),
+                                               **({ANONYMOUS: ""} if anonymous else {})},
+                "Scope": "local", "Options": {}}
+        os.mkdir(self.path(name), 0o755)
+        tmp = os.path.join(top, "meta.json.tmp")
+        with open(tmp, "w") as f:
+            f.write(fastjson.dumps(meta))
+        os.rename(tmp, os.path.join(top, "meta.json"))
+        return meta, True
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        from hull import fastjson
+        try:
+            with open(os.path.join(self.dir, name, "meta.json"), "rb") as f:
+                meta: dict[str, Any] = fastjson.loads(f.read())
+        except (OSError, ValueError):
+            raise NotFound(f"no such volume: {name}") from None
+        return meta
+
+    def all(self) -> list[dict[str, Any]]:
+        out = []
+        for name in sorted(os.listdir(self.dir)) if os.path.isdir(self.dir) else []:
+            try:
+                out.append(self.inspect(name))
+            except NotFound:
+                pass   # being created or removed right now
+        return out
+
+    def remove(self, name: str, users: list[str]) -> None:
+        self.inspect(name)
+        if users:
+            raise FailedPrecondition(f"remove {name}: volume is in use - [{', '.join(users)}]")
+        shutil.rmtree(os.path.join(self.dir, name))
+
+
+def copy_up(rootfs: str, dest: str, volume_dir: str) -> None:
+    """Fill an empty new volume with what the image has at dest (resolved inside rootfs)."""
+    from hull.linux import fs
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        src_fd = fs.open_in_root(root_fd, dest, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return   # nothing there: the volume starts empty
+    finally:
+        os.close(root_fd)
+    try:
+        if os.listdir(volume_dir):
+            return
+        src = f"/proc/self/fd/{src_fd}"
+        st = os.fstat(src_fd)
+        os.chown(volume_dir, st.st_uid, st.st_gid)
+        os.chmod(volume_dir, st.st_mode & 0o7777)
+        for name in os.listdir(src):
+            s, d = os.path.join(src, name), os.path.join(volume_dir, name)
+            if os.path.isdir(s) and not os.path.islink(s):
+                shutil.copytree(s, d, symlinks=True)
+            else:
+                shutil.copy2(s, d, follow_symlinks=False)
+    finally:
+        os.close(src_fd)
