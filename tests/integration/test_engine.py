@@ -230,3 +230,20 @@ def test_exec_with_a_terminal(hull: Hull) -> None:
     assert hull("exec", "tx", "sh", "-c", "grep -c ' /dev/console ' /proc/self/mountinfo",
                 check=False).stdout.strip() == "0"
     hull("rm", "-f", "tx")
+
+
+def test_generated_names_never_collide(hull: Hull, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one adjective and one surname left to draw from, the second and third
+    containers still get names: a taken generated name is drawn again, then numbered."""
+    from hull.engine import containers
+    monkeypatch.setattr(containers, "_NAMES", ("calm",))
+    monkeypatch.setattr(containers, "_SURNAMES", ("curie",))
+    service = containers.ContainerService(str(hull.root))
+    try:
+        made = [service.create(containers.RunOptions(image="busybox", command=["true"]))
+                for _ in range(3)]
+    finally:
+        service.close()
+    names = [c.name for c in made]
+    assert names[0] == "calm_curie" and len(set(names)) == 3
+    assert all(n.startswith("calm_curie") for n in names)

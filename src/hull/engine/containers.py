@@ -133,7 +133,7 @@ class ContainerService:
                                "Pid": 0, "ExitCode": 0, "Error": "",
                                "StartedAt": "0001-01-01T00:00:00Z",
                                "FinishedAt": "0001-01-01T00:00:00Z"})
-        self.store.insert(container)   # the name is claimed here, atomically
+        self._claim_name(container, generated=not opts.name)
         made: list[str] = []
         try:
             os.makedirs(self.store.dir(cid), mode=0o711)
@@ -147,6 +147,21 @@ class ContainerService:
                 self.volumes.remove(volume, [])
             raise
         return container
+
+    def _claim_name(self, container: Container, generated: bool) -> None:
+        """Insert the record: the name is claimed here, atomically. A generated name that is
+        taken is drawn again, with a number added after a few tries (as docker does)."""
+        from hull.errors import AlreadyExists
+        for attempt in range(64):
+            try:
+                self.store.insert(container)
+                return
+            except AlreadyExists:
+                if not generated or attempt == 63:
+                    raise
+            name = f"{secrets.choice(_NAMES)}_{secrets.choice(_SURNAMES)}"
+            container.name = name + (str(secrets.randbelow(10 * attempt)) if attempt > 5
+                                     else "")
 
     def _volumes(self, mount_points: list[dict[str, Any]], made: list[str]
                  ) -> list[dict[str, Any]]:
