@@ -247,3 +247,15 @@ def test_generated_names_never_collide(hull: Hull, monkeypatch: pytest.MonkeyPat
     names = [c.name for c in made]
     assert names[0] == "calm_curie" and len(set(names)) == 3
     assert all(n.startswith("calm_curie") for n in names)
+
+
+def test_diff_lists_only_what_the_container_changed(hull: Hull) -> None:
+    hull("run", "--name", "changer", "busybox", "sh", "-c",
+         "echo x >> /etc/group; rm /etc/passwd; mkdir -p /new/dir; touch /new/dir/f; "
+         "hostname > /dev/null")
+    lines = hull("diff", "changer").stdout.splitlines()
+    # /etc/hosts, /etc/hostname, /etc/resolv.conf and the runtime's mount points live in
+    # the init layer: not the container's changes
+    assert lines == ["C /etc", "C /etc/group", "D /etc/passwd", "A /new", "A /new/dir",
+                     "A /new/dir/f"]
+    hull("rm", "changer")

@@ -482,6 +482,12 @@ def _detach_keys(args: argparse.Namespace) -> str:
     return keys
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    for kind, path in _service(args).diff(args.container):
+        print(f"{kind} {path}")
+    return 0
+
+
 def cmd_attach(args: argparse.Namespace) -> int:
     """Attach this terminal (or stdio) to a running container; Ctrl-P Ctrl-Q detaches."""
     from hull.engine.attach import client
@@ -681,6 +687,9 @@ def _commands(sub: Any, top: bool) -> None:
     kill.add_argument("-s", "--signal", default="KILL")
     kill.add_argument("containers", nargs="+")
     kill.set_defaults(run=cmd_kill)
+    diff = sub.add_parser("diff", help="what a container changed in its filesystem")
+    diff.add_argument("container")
+    diff.set_defaults(run=cmd_diff)
     attach = sub.add_parser("attach", help="attach to a running container")
     attach.add_argument("--detach-keys")
     attach.add_argument("--no-stdin", action="store_true")

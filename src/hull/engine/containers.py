@@ -590,6 +590,30 @@ class ContainerService:
         except FileNotFoundError:
             return []
 
+    def diff(self, name: str) -> list[tuple[str, str]]:
+        """`docker diff`: what the rw layer changed, as (A|C|D, path) sorted by path. A path
+        is C when a lower layer (image or init) has it, A when not; overlay whiteouts
+        (0:0 character devices) are D."""
+        import stat as st
+        c = self.store.get(name)
+        sn = self.images.snapshotter
+        upper = sn.upper_dir(c.id)
+        lowers = next((o[len("lowerdir="):].split(":") for m in sn.mounts(c.id)
+                       for o in m.options if o.startswith("lowerdir=")), [])
+        out = []
+        for top, dirs, files in os.walk(upper):
+            for name_ in dirs + files:
+                path = os.path.join(top, name_)
+                rel = "/" + os.path.relpath(path, upper)
+                info = os.lstat(path)
+                if st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                    out.append(("D", rel))
+                elif any(os.path.lexists(low + rel) for low in lowers):
+                    out.append(("C", rel))
+                else:
+                    out.append(("A", rel))
+        return sorted(out, key=lambda e: e[1])
+
     def sizes(self, c: Container) -> tuple[int, int]:
         """SizeRw (what the container wrote: its rw layer) and SizeRootFs (that plus the
         image), as `ps -s` and `inspect --size` show them."""

@@ -19,6 +19,9 @@ HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
          "ff02::2\tip6-allrouters\n")
 
 
+MOUNT_POINTS = ("proc", "sys", "dev", "etc")
+
+
 def _resolv_conf() -> bytes:
     try:
         with open("/etc/resolv.conf", "rb") as f:
@@ -34,10 +37,13 @@ def prepare(sn: Snapshotter, cid: str, image_top: str | None, hostname: str) -> 
     upper = sn.upper_dir(f"{init_key}-active")
     root_fd = os.open(upper, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
+        # the runtime's standard mount points live here too, so the rw layer (what diff
+        # and commit see) holds only what the container itself changed
+        for path in MOUNT_POINTS:
+            os.close(fs.mkdir_all_in_root(root_fd, path))
         for path, data in (("etc/hosts", HOSTS.encode()), ("etc/hostname",
                                                             f"{hostname}\n".encode()),
                            ("etc/resolv.conf", _resolv_conf())):
-            os.close(fs.mkdir_all_in_root(root_fd, "etc"))
             fd = fs.open_in_root(root_fd, path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
                 os.write(fd, data)
