@@ -133,6 +133,9 @@ def test_exec_pause_rename_create_start_prune(hull: Hull) -> None:
     assert lines[:3] == ["1", "/tmp", "65534"] and lines[3] != "1"
     assert hull("exec", "box", "sh", "-c", "exit 6", check=False).returncode == 6
     assert hull("exec", "box", "nosuch", check=False).returncode == 127
+    caps = [hull("exec", *flag, "box", "grep", "CapEff", "/proc/self/status").stdout.split()[1]
+            for flag in ([], ["--privileged"])]
+    assert caps[0] == "00000000a80425fb" and int(caps[1], 16) > int(caps[0], 16)
     hull("pause", "box")
     assert "(Paused)" in hull("ps").stdout and hull.state("box")["Paused"] is True
     proc = hull("exec", "box", "true", check=False)
@@ -259,3 +262,29 @@ def test_diff_lists_only_what_the_container_changed(hull: Hull) -> None:
     assert lines == ["C /etc", "C /etc/group", "D /etc/passwd", "A /new", "A /new/dir",
                      "A /new/dir/f"]
     hull("rm", "changer")
+
+
+def test_commit_captures_only_the_rw_layer(hull: Hull) -> None:
+    hull("run", "--name", "one", "busybox", "sh", "-c",
+         "mkdir /data; touch /data/a /data/b; echo changed > /etc/group; rm /etc/passwd; "
+         "echo 10.0.0.1 extra >> /etc/hosts; hostname > /dev/null")
+    image = hull("commit", "-m", "first", "-a", "tester", "-c", 'CMD ["ls", "/data"]',
+                 "-c", "ENV STAGE=1", "one", "committed:1").stdout.strip()
+    assert image.startswith("sha256:")
+    assert hull("run", "--rm", "committed:1").stdout.split() == ["a", "b"]
+    out = hull("run", "--rm", "committed:1", "sh", "-c",
+               "cat /etc/group; test -e /etc/passwd || echo no-passwd; echo $STAGE; "
+               "grep -c extra /etc/hosts; true").stdout.split()
+    # the deletion is a whiteout; the container's /etc/hosts edit stayed out of the layer
+    assert out == ["changed", "no-passwd", "1", "0"]
+    # a directory removed and made again is opaque: the lower a and b must not come back
+    hull("run", "--name", "two", "committed:1", "sh", "-c",
+         "rm -rf /data; mkdir /data; touch /data/c")
+    hull("commit", "two", "committed:2")   # its Cmd is two's, as with docker
+    assert hull("run", "--rm", "committed:2", "ls", "/data").stdout.split() == ["c"]
+    info = json.loads(hull("image", "inspect", "committed:1").stdout)[0]
+    assert info["Author"] == "tester" and info["Config"]["Cmd"] == ["ls", "/data"]
+    history = hull("history", "committed:2").stdout
+    assert "first" in history
+    hull("rm", "one", "two")
+    hull("rmi", "committed:2", "committed:1")

@@ -443,7 +443,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
         raise InvalidArgument("-t with -d: a detached exec has no terminal to attach")
     code: int = _service(args).exec(args.container, args.command, args.env or [], args.user,
                                     args.workdir, args.detach, tty=args.tty,
-                                    interactive=args.interactive)
+                                    interactive=args.interactive,
+                                    privileged=args.privileged)
     return code
 
 
@@ -480,6 +481,15 @@ def _detach_keys(args: argparse.Namespace) -> str:
         "HULL_DETACH_KEYS", DEFAULT_DETACH_KEYS)
     parse_detach_keys(keys)   # a bad value is refused before anything starts
     return keys
+
+
+def cmd_commit(args: argparse.Namespace) -> int:
+    service = _service(args)
+    image_id = service.commit(args.container, args.repository, message=args.message,
+                              author=args.author, changes=args.change,
+                              pause=args.pause != "false")
+    print(image_id)
+    return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -639,6 +649,7 @@ def _commands(sub: Any, top: bool) -> None:
     ex.add_argument("-e", "--env", action="append")
     ex.add_argument("-u", "--user")
     ex.add_argument("-w", "--workdir")
+    ex.add_argument("--privileged", action="store_true")
     ex.add_argument("container")
     ex.add_argument("command", nargs="...")
     ex.set_defaults(run=cmd_exec)
@@ -687,6 +698,14 @@ def _commands(sub: Any, top: bool) -> None:
     kill.add_argument("-s", "--signal", default="KILL")
     kill.add_argument("containers", nargs="+")
     kill.set_defaults(run=cmd_kill)
+    commit = sub.add_parser("commit", help="a new image from a container's changes")
+    commit.add_argument("-m", "--message", default="")
+    commit.add_argument("-a", "--author", default="")
+    commit.add_argument("-c", "--change", action="append")
+    commit.add_argument("-p", "--pause", nargs="?", const="true", default="true")
+    commit.add_argument("container")
+    commit.add_argument("repository", nargs="?")
+    commit.set_defaults(run=cmd_commit)
     diff = sub.add_parser("diff", help="what a container changed in its filesystem")
     diff.add_argument("container")
     diff.set_defaults(run=cmd_diff)

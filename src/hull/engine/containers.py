@@ -449,7 +449,7 @@ class ContainerService:
 
     def exec(self, name: str, cmd: list[str], env: list[str], user: str | None,
              workdir: str | None, detach: bool, tty: bool = False,
-             interactive: bool = False) -> int:
+             interactive: bool = False, privileged: bool = False) -> int:
         """Run one more process in a running container (its output goes to the caller, not
         to the container's log, as with docker exec)."""
         from hull.runtime.spec import parse_process
@@ -469,11 +469,15 @@ class ContainerService:
         if user:
             uid, gid, groups = _resolve_user(os.path.join(self.store.dir(c.id), "rootfs"), user,
                                          c.host_config.get("GroupAdd") or [])
+        caps = base.get("capabilities")
+        if privileged:   # every capability hull itself holds, as docker exec --privileged
+            caps = {k: ocispec.capabilities({"Privileged": True})
+                    for k in ("bounding", "effective", "permitted")}
         process = parse_process({
             "args": cmd, "env": _merge_env(base.get("env") or [], env),
             "cwd": workdir or base.get("cwd", "/"),
             "user": {"uid": uid, "gid": gid, "additionalGids": groups},
-            "capabilities": base.get("capabilities"),
+            "capabilities": caps,
             "noNewPrivileges": bool(base.get("noNewPrivileges")), "terminal": tty})
         from hull.runtime.execute import start_process
         from hull.runtime.waiting import reap, wait_forwarding
@@ -590,6 +594,37 @@ class ContainerService:
         except FileNotFoundError:
             return []
 
+    def commit(self, name: str, repo: str | None, message: str = "", author: str = "",
+               changes: list[str] | None = None, pause: bool = True) -> str:
+        """`docker commit`: the rw layer — only what the container changed, deletions as
+        whiteouts — becomes a new layer on top of the container's image. The init layer's
+        /etc/hosts, /etc/hostname and /etc/resolv.conf never go in, even if changed."""
+        import tarfile
+        import tempfile
+
+        from hull.engine.images import _changes
+        from hull.image.archive import add_layer
+        from hull.image.reference import parse
+        c = self.refresh(self.store.get(name))
+        ref = parse(repo) if repo else None   # a bad name fails before any work
+        config = _changes(changes or [], {k: v for k, v in c.config.items()
+                                          if k in _IMAGE_CONFIG_KEYS})
+        freeze = pause and c.state.get("Running") and not c.state.get("Paused")
+        if freeze:
+            self.pause(c.id, True)
+        try:
+            with tempfile.TemporaryFile(prefix="hull-commit-") as tmp:
+                with tarfile.open(fileobj=tmp, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                    _layer_from_upper(tar, self.images.snapshotter.upper_dir(c.id))
+                tmp.seek(0)
+                cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))
+                image = add_layer(self.images, self.images.get(c.image), tmp, ref, config,
+                                  cmd, message, author)
+        finally:
+            if freeze:
+                self.pause(c.id, False)
+        return image.id
+
     def diff(self, name: str) -> list[tuple[str, str]]:
         """`docker diff`: what the rw layer changed, as (A|C|D, path) sorted by path. A path
         is C when a lower layer (image or init) has it, A when not; overlay whiteouts
@@ -606,6 +641,8 @@ class ContainerService:
                 path = os.path.join(top, name_)
                 rel = "/" + os.path.relpath(path, upper)
                 info = os.lstat(path)
+                if rel in INIT_FILES:
+                    continue   # the engine's, not the container's change
                 if st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
                     out.append(("D", rel))
                 elif any(os.path.lexists(low + rel) for low in lowers):
@@ -723,6 +760,56 @@ def _resolve_user(rootfs: str, user: str, group_add: list[str]) -> tuple[int, in
     return uid, gid, [g for i, g in enumerate(extra) if g != gid and g not in extra[:i]]
 
 
+_IMAGE_CONFIG_KEYS = ("User", "Env", "Cmd", "Entrypoint", "WorkingDir", "Labels",
+                      "StopSignal", "ExposedPorts", "Volumes", "Healthcheck", "OnBuild",
+                      "Shell", "StopTimeout")
+INIT_FILES = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
+
+
+def _layer_from_upper(tar: tarfile.TarFile, upper: str) -> None:
+    """The rw layer as an image layer tar: overlay's whiteouts (0:0 character devices)
+    become .wh.NAME files, opaque directories get a .wh..wh..opq entry; hard links stay
+    links (tarfile tracks inodes); nothing is followed."""
+    import stat as st
+    for top, dirs, files in os.walk(upper):
+        dirs.sort()
+        for name in sorted(dirs) + sorted(files):
+            path = os.path.join(top, name)
+            rel = os.path.relpath(path, upper)
+            if "/" + rel in INIT_FILES:
+                continue
+            info = os.lstat(path)
+            if st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                entry = tarfile_info(os.path.join(os.path.dirname(rel), ".wh." + name))
+                tar.addfile(entry)
+                continue
+            _add_entry(tar, path, rel)
+            if name in dirs:
+                try:
+                    opaque = os.getxattr(path, "trusted.overlay.opaque") == b"y"
+                except OSError:
+                    opaque = False
+                if opaque:
+                    tar.addfile(tarfile_info(os.path.join(rel, ".wh..wh..opq")))
+
+
+def _add_entry(tar: tarfile.TarFile, path: str, arcname: str) -> None:
+    """One file as it is on disk (links as links, never followed)."""
+    entry = tar.gettarinfo(path, arcname=arcname)
+    if entry.isreg():
+        with open(path, "rb") as f:
+            tar.addfile(entry, f)
+    else:
+        tar.addfile(entry)
+
+
+def tarfile_info(name: str) -> tarfile.TarInfo:
+    import tarfile as tf
+    entry = tf.TarInfo(name)
+    entry.mode = 0o600
+    return entry
+
+
 def _rw_entries(upper: str) -> tuple[set[str], set[str]]:
     """Paths the read-write layer changes (written or whited out), whose lower versions an
     export leaves out, and its opaque directories, whose whole lower subtree it leaves out."""
@@ -758,9 +845,4 @@ def _add_tree(tar: tarfile.TarFile, root: str,
                 continue   # an overlay whiteout: the file is deleted, so not exported
             if rel in changed:
                 continue   # the rw layer's version (or its deletion) decides
-            entry = tar.gettarinfo(path, arcname=rel)
-            if entry.isreg():
-                with open(path, "rb") as f:
-                    tar.addfile(entry, f)
-            else:
-                tar.addfile(entry)
+            _add_entry(tar, path, rel)

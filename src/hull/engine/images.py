@@ -193,14 +193,16 @@ class ImageService:
         return bootstrap_busybox(self.store, name)
 
 
-def _changes(changes: list[str]) -> dict[str, Any]:
+def _changes(changes: list[str], base: dict[str, Any] | None = None) -> dict[str, Any]:
     """`import --change`: the Dockerfile instructions that only set config (CMD, ENV,
     ENTRYPOINT, WORKDIR, USER, EXPOSE, LABEL), in their JSON or shell forms."""
     import json
     import shlex
 
     from hull.errors import InvalidArgument
-    config: dict[str, Any] = {}
+    config: dict[str, Any] = {k: (list(v) if isinstance(v, list) else dict(v)
+                                  if isinstance(v, dict) else v)
+                              for k, v in (base or {}).items()}
     for change in changes:
         word, _, rest = change.strip().partition(" ")
         word, rest = word.upper(), rest.strip()
@@ -218,11 +220,18 @@ def _changes(changes: list[str]) -> dict[str, Any]:
             key, eq, value = rest.partition("=")
             if not eq:
                 key, _, value = rest.partition(" ")
-            config.setdefault("Env", []).append(f"{key}={value.strip()}")
+            env = [e for e in config.get("Env") or [] if e.partition("=")[0] != key]
+            config["Env"] = [*env, f"{key}={value.strip()}"]
         elif word == "WORKDIR":
             config["WorkingDir"] = rest
         elif word == "USER":
             config["User"] = rest
+        elif word == "STOPSIGNAL":
+            config["StopSignal"] = rest
+        elif word == "VOLUME":
+            paths = json.loads(rest) if rest.startswith("[") else rest.split()
+            for volume in paths:
+                config.setdefault("Volumes", {})[volume] = {}
         elif word == "EXPOSE":
             for port in rest.split():
                 config.setdefault("ExposedPorts", {})[
@@ -232,5 +241,8 @@ def _changes(changes: list[str]) -> dict[str, Any]:
                 key, _, value = item.partition("=")
                 config.setdefault("Labels", {})[key] = value
         else:
-            raise InvalidArgument(f"--change {change!r}: {word} cannot be applied on import")
+            raise InvalidArgument(f"--change {change!r}: {word} is not one of CMD, ENTRYPOINT, "
+                                  "ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, "
+                                  "WORKDIR" if word != "ONBUILD" else
+                                  f"--change {change!r}: ONBUILD is not supported")
     return config

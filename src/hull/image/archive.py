@@ -280,7 +280,15 @@ def _safe_read(tmp: str, name: str, what: str) -> bytes:
 def import_tarball(store: ImageStore, src: IO[bytes], ref: Reference | None,
                    message: str = "", changes: dict[str, Any] | None = None) -> Image:
     """`docker import`: a filesystem tarball becomes a one-layer image."""
-    fd, path = tempfile.mkstemp(prefix="hull-import-")
+    return add_layer(store, None, src, ref, changes or {}, "hull import", message)
+
+
+def add_layer(store: ImageStore, base: Image | None, src: IO[bytes], ref: Reference | None,
+              config: dict[str, Any], created_by: str, comment: str = "",
+              author: str = "") -> Image:
+    """A new image: base's layers (none for import) plus the layer tar in src (plain or
+    compressed), stored gzipped, with `config` as the image's runtime config."""
+    fd, path = tempfile.mkstemp(prefix="hull-layer-")
     h = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as raw:
@@ -289,7 +297,7 @@ def import_tarball(store: ImageStore, src: IO[bytes], ref: Reference | None,
                 h.update(chunk)
                 raw.write(chunk)
         diff_id = "sha256:" + h.hexdigest()
-        gz_fd, gz_path = tempfile.mkstemp(prefix="hull-import-gz-")
+        gz_fd, gz_path = tempfile.mkstemp(prefix="hull-layer-gz-")
         try:
             with open(path, "rb") as plain, os.fdopen(gz_fd, "wb") as gz_out, \
                     gzip.GzipFile(fileobj=gz_out, mode="wb", mtime=0) as gz:
@@ -301,17 +309,28 @@ def import_tarball(store: ImageStore, src: IO[bytes], ref: Reference | None,
         os.unlink(path)
     platform = mf.host_platform()
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    config = {"created": created, "architecture": platform["architecture"], "os": "linux",
-              "config": changes or {}, "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-              "history": [{"created": created, "created_by": "hull import",
-                           **({"comment": message} if message else {})}]}
-    config_bytes = fastjson.dumps(config).encode()
+    base_config = store.config(base) if base else {}
+    oci_type = {"application/vnd.docker.image.rootfs.diff.tar.gzip": mf.OCI_LAYER_GZIP}
+    layers = [{"mediaType": oci_type.get(d.media_type, d.media_type), "digest": d.digest,
+               "size": d.size} for d in store.manifest_of(base).layers] if base else []
+    history = list(base_config.get("history") or [])
+    history.append({"created": created, "created_by": created_by,
+                    **({"comment": comment} if comment else {}),
+                    **({"author": author} if author else {})})
+    image_config = {"created": created,
+                    "architecture": base_config.get("architecture", platform["architecture"]),
+                    "os": "linux", "config": config,
+                    **({"author": author} if author else {}),
+                    "rootfs": {"type": "layers",
+                               "diff_ids": [*(store.diff_ids(base) if base else []), diff_id]},
+                    "history": history}
+    config_bytes = fastjson.dumps(image_config).encode()
     config_digest = store.content.add(config_bytes)
     manifest = {"schemaVersion": 2, "mediaType": mf.OCI_MANIFEST,
                 "config": {"mediaType": mf.OCI_CONFIG, "digest": config_digest,
                            "size": len(config_bytes)},
-                "layers": [{"mediaType": mf.OCI_LAYER_GZIP, "digest": layer,
-                            "size": store.content.info(layer).size}]}
+                "layers": [*layers, {"mediaType": mf.OCI_LAYER_GZIP, "digest": layer,
+                                     "size": store.content.info(layer).size}]}
     digest = store.content.add(fastjson.dumps(manifest).encode())
     image = store.add(digest, None)
     if ref is not None:
