@@ -6,16 +6,13 @@ number of created containers, side by side in one run (rotating order), medians.
 
 from __future__ import annotations
 
-import json
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import summary, timed
+from bench.common import pairwise_ratio, summary, timed, unmount_and_remove, write_result
 
 REPO = Path(__file__).resolve().parent.parent
 HULL = str(REPO / ".venv" / "bin" / "hull")
@@ -70,17 +67,14 @@ def main(argv: list[str] | None = None) -> int:
             _stop(docker.proc)
             podman("rm", "-af", check=False)
     finally:
-        subprocess.run(["sh", "-c", f"grep -o ' {work}[^ ]*' /proc/self/mounts | sort -r | "
-                        "xargs -r -n1 umount -l"], check=False)
-        shutil.rmtree(work, ignore_errors=True)
+        unmount_and_remove(work)
     result: dict[str, Any] = {
         "command": f"python -m bench.ps_many --containers {args.containers} --runs {args.runs}",
         "results": {k: summary(v) for k, v in samples.items()}}
     for other in ("docker", "podman"):
-        result["results"][f"ratio hull/{other}"] = round(statistics.median(
-            h / o for h, o in zip(samples["hull"], samples[other], strict=True)), 2)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+        result["results"][f"ratio hull/{other}"] = pairwise_ratio(samples["hull"],
+                                                                  samples[other])
+    write_result(result, args.out)
     return 0
 
 
