@@ -133,6 +133,8 @@ def _host_config(args: argparse.Namespace) -> dict[str, Any]:
                                  for d in args.device_write_iops or []],
         "ShmSize": hc.size(args.shm_size, "--shm-size") or 67108864,
     }
+    from hull.engine.logfile import parse_opts
+    out["LogConfig"] = parse_opts(args.log_driver, args.log_opt or [])
     if args.restart:
         out["RestartPolicy"] = _restart_policy(args.restart)
     if args.platform:
@@ -602,13 +604,14 @@ def _run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--detach-keys")
     run.add_argument("--domainname")
     run.add_argument("--init", action="store_true")
+    run.add_argument("--log-driver")
     run.add_argument("--privileged", action="store_true")
     run.add_argument("--oom-kill-disable", action="store_true")
     for flag in ("-v", "--volume"), ("--mount",), ("--tmpfs",), ("--device",), ("--ulimit",), \
             ("--sysctl",), ("--cap-add",), ("--cap-drop",), ("--security-opt",), \
             ("--group-add",), ("--device-read-bps",), ("--device-write-bps",), \
             ("--device-read-iops",), ("--device-write-iops",), ("--blkio-weight-device",), \
-            ("-p", "--publish"):
+            ("-p", "--publish"), ("--log-opt",):
         run.add_argument(*flag, action="append")
     for name in ("--ipc", "--pid", "--uts", "--oom-score-adj", "--memory-swap",
                  "--memory-reservation", "--memory-swappiness", "--cpu-period", "--cpu-quota",

@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         return e.exit_code
+    except BrokenPipeError:   # `hull logs x | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as e:
         print(f"hull: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
               file=sys.stderr)

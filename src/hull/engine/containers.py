@@ -548,33 +548,36 @@ class ContainerService:
             from hull.errors import HullError
             raise HullError(str(first["error"]))
 
+    def log_path(self, cid: str) -> str:
+        return os.path.join(self.store.dir(cid), f"{cid}-json.log")
+
+    def _readable_log(self, name: str) -> str:
+        from hull.engine import logfile
+        c = self.store.get(name)
+        if logfile.options(c.host_config)[0] == "none":
+            raise FailedPrecondition('configured logging driver does not support reading')
+        return self.log_path(c.id)
+
     def follow_logs(self, name: str) -> Any:
         """Log entries as they are written, until the container has stopped (logs -f)."""
         import time
 
-        from hull import fastjson
+        from hull.engine.logfile import Follower
         c = self.store.get(name)
-        path = os.path.join(self.store.dir(c.id), f"{c.id}-json.log")
-        pos = 0
-        while True:
-            try:
-                with open(path, "rb") as f:
-                    f.seek(pos)
-                    chunk = f.read()
-            except FileNotFoundError:
-                chunk = b""
-            complete = chunk[:chunk.rfind(b"\n") + 1]
-            pos += len(complete)
-            for line in complete.splitlines():
-                if line.strip():
-                    yield fastjson.loads(line)
-            try:
-                running = self.refresh(self.store.get(c.id)).state.get("Running")
-            except NotFound:
-                running = False
-            if not running and not complete:
-                return
-            time.sleep(0.1)
+        follower = Follower(self._readable_log(c.id))
+        try:
+            while True:
+                entries = follower.poll()
+                yield from entries
+                try:
+                    running = self.refresh(self.store.get(c.id)).state.get("Running")
+                except NotFound:
+                    running = False
+                if not running and not entries:
+                    return
+                time.sleep(0.1)
+        finally:
+            follower.close()
 
     def prune(self) -> list[str]:
         removed = []
@@ -585,14 +588,9 @@ class ContainerService:
         return removed
 
     def logs(self, name: str) -> list[dict[str, Any]]:
-        from hull import fastjson
-        c = self.store.get(name)
-        path = os.path.join(self.store.dir(c.id), f"{c.id}-json.log")
-        try:
-            with open(path, "rb") as f:
-                return [fastjson.loads(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
+        """Every entry still kept, across the rotated files, oldest first."""
+        from hull.engine import logfile
+        return list(logfile.read(self._readable_log(name)))
 
     def commit(self, name: str, repo: str | None, message: str = "", author: str = "",
                changes: list[str] | None = None, pause: bool = True) -> str:

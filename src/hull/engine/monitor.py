@@ -17,6 +17,7 @@ gone or alive through the runtime state).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import time
@@ -25,9 +26,11 @@ from hull import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any, NoReturn
 
     from hull.engine.containers import ContainerService
+    from hull.engine.logfile import LogWriter
 
 
 def now() -> str:
@@ -136,9 +139,8 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
     os.dup2(devnull, 1)   # only the container holds the pipes now: EOF when it is done
     os.dup2(devnull, 2)
     _send(notify, ok=True, pid=pid)
-    log_path = os.path.join(service.store.dir(cid), f"{cid}-json.log")
     clients: dict[int, tuple[Any, Decoder]] = {}
-    with open(log_path, "ab", buffering=0) as log:
+    with _log_writer(service, cid) as log:
         streams = {out_r: ("stdout", attach_out, 1), err_r: ("stderr", attach_err, 2)}
         while streams:
             ready, _, _ = select.select([*streams, listener.fileno(), *clients], [], [])
@@ -158,10 +160,7 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
                     del streams[fd]
                     os.close(fd)
                     continue
-                for line in data.splitlines(keepends=True):
-                    log.write((fastjson.dumps({"log": line.decode(errors="replace"),
-                                               "stream": name, "time": now()}) + "\n")
-                              .encode())
+                log.write(name, data, now())
                 if copy >= 0:
                     try:
                         os.write(copy, data)
@@ -198,6 +197,19 @@ def _client_messages(ready: list[int], clients: dict[int, tuple[Any, Any]]
             continue
         out += decoder.feed(data)
     return out
+
+
+@contextlib.contextmanager
+def _log_writer(service: ContainerService, cid: str) -> Iterator[LogWriter]:
+    from hull.engine import logfile
+    c = service.store.get(cid)
+    driver, max_size, max_file = logfile.options(c.host_config)
+    log = logfile.LogWriter(service.log_path(cid), max_size, max_file,
+                            enabled=driver != "none")
+    try:
+        yield log
+    finally:
+        log.close()
 
 
 def _attach_listener(cdir: str) -> Any:
@@ -250,8 +262,7 @@ def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: boo
     _send(notify, ok=True, pid=pid)
     clients: dict[int, tuple[socket.socket, Decoder]] = {}
     backlog: bytearray | None = bytearray()   # output before the first client attaches
-    log_path = os.path.join(cdir, f"{cid}-json.log")
-    with open(log_path, "ab", buffering=0) as log:
+    with _log_writer(service, cid) as log:
         while True:
             watch = [master, listener.fileno(), *clients]
             ready, _, _ = select.select(watch, [], [])
@@ -273,8 +284,7 @@ def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: boo
                     data = b""
                 if not data:
                     break
-                log.write((fastjson.dumps({"log": data.decode(errors="replace"),
-                                           "stream": "stdout", "time": now()}) + "\n").encode())
+                log.write("stdout", data, now())
                 if backlog is not None and len(backlog) < (1 << 20):
                     backlog += data
                 for conn, _ in list(clients.values()):
