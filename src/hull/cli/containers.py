@@ -632,6 +632,8 @@ def register(sub: Any) -> None:
 
 
 def _commands(sub: Any, top: bool) -> None:
+    from hull.cli import copy
+    copy.register(sub)
     run = sub.add_parser("run", help="run a command in a new container", add_help=False)
     _run_flags(run)
     run.set_defaults(run=cmd_run)

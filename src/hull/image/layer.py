@@ -90,9 +90,15 @@ def _current_umask() -> int:
 
 
 class Applier:
-    def __init__(self, root: str, whiteouts: str) -> None:
+    """whiteouts: "overlay" (0:0 devices, opaque xattrs), "delete" (the copying
+    snapshotter) or "none" (`cp`: .wh. names are ordinary files). owner, when given,
+    replaces every entry's uid/gid (`cp` without -a)."""
+
+    def __init__(self, root: str, whiteouts: str, owner: tuple[int, int] | None = None
+                 ) -> None:
         self.root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self.whiteouts = whiteouts
+        self.owner = owner
         self.created: set[str] = set()
         self.dir_times: list[tuple[str, float]] = []
         self.umask = _current_umask()
@@ -154,7 +160,9 @@ class Applier:
             if not path:
                 continue
             base = posixpath.basename(path)
-            if base.startswith(WH_PREFIX):
+            if self.owner is not None:
+                member.uid, member.gid = self.owner
+            if base.startswith(WH_PREFIX) and self.whiteouts != "none":
                 self._forget_parent()
                 self._whiteout(path, base)
                 continue
