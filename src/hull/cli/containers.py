@@ -304,6 +304,12 @@ def _ps_row(c: Any, no_trunc: bool, size: str = "") -> dict[str, str]:
             "Size": size}
 
 
+_PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Names": "NAMES", "Status": "STATUS",
+               "Command": "COMMAND", "RunningFor": "CREATED", "Ports": "PORTS",
+               "CreatedAt": "CREATED AT", "Labels": "LABELS", "State": "STATE",
+               "Size": "SIZE", "Mounts": "MOUNTS", "Networks": "NETWORKS"}
+
+
 def cmd_ps(args: argparse.Namespace) -> int:
     filters = args.filter or []
     service = _service(args)
@@ -312,26 +318,10 @@ def cmd_ps(args: argparse.Namespace) -> int:
     if args.latest:
         rows = rows[:1]
     if args.format and not args.quiet:
-        from hull.cli.template import render
-        fmt = args.format
-        table_mode = fmt.startswith("table")
-        fmt = fmt.removeprefix("table").strip() if table_mode else fmt
-        lines = [render(fmt, _ps_row(c, args.no_trunc, _size_column(service, c)
-                                     if "Size" in fmt else "")) for c in rows]
-        if table_mode:
-            header = render(fmt, {k: k.upper() if k != "ID" else "CONTAINER ID"
-                                  for k in _ps_row(rows[0], False)} if rows else {
-                "ID": "CONTAINER ID", "Image": "IMAGE", "Names": "NAMES", "Status": "STATUS",
-                "Command": "COMMAND", "RunningFor": "CREATED", "Ports": "PORTS",
-                "CreatedAt": "CREATED AT", "Labels": "LABELS", "State": "STATE",
-                "Size": "SIZE"})
-            from hull.cli.images import table
-            split = [line.split("\t") for line in [header, *lines]]
-            width = max(len(r) for r in split)
-            table([r + [""] * (width - len(r)) for r in split])
-        else:
-            for line in lines:
-                print(line)
+        from hull.cli.template import print_rows
+        print_rows(args.format, [_ps_row(c, args.no_trunc, _size_column(service, c)
+                                         if "Size" in args.format else "") for c in rows],
+                   _PS_HEADERS)
         return 0
     if args.quiet:
         for c in rows:
@@ -632,8 +622,11 @@ def register(sub: Any) -> None:
 
 
 def _commands(sub: Any, top: bool) -> None:
-    from hull.cli import copy
+    from hull.cli import copy, observe
     copy.register(sub)
+    observe.register(sub)
+    if top:
+        observe.register_events(sub)
     run = sub.add_parser("run", help="run a command in a new container", add_help=False)
     _run_flags(run)
     run.set_defaults(run=cmd_run)

@@ -83,3 +83,22 @@ def render(template: str, obj: Any) -> str:
         i += 1
     out.append(template[pos:])
     return "".join(out)
+
+
+def print_rows(fmt: str, rows: list[dict[str, Any]], headers: dict[str, str],
+               out: Any = None) -> None:
+    """--format for listing commands: each row through the template, or with `table …` a
+    header line (headers maps field names to column titles) and aligned columns."""
+    import sys
+    out = out or sys.stdout
+    table_mode = fmt.startswith("table")
+    fmt = fmt.removeprefix("table").strip() if table_mode else fmt
+    lines = [render(fmt, r) for r in rows]
+    if not table_mode:
+        for line in lines:
+            out.write(line + "\n")
+        return
+    from hull.cli.images import table
+    split = [line.split("\t") for line in [render(fmt, headers), *lines]]
+    width = max(len(r) for r in split)
+    table([r + [""] * (width - len(r)) for r in split], out)

@@ -73,6 +73,10 @@ class ContainerService:
         self.images.close()
         self.store.db.close()
 
+    def event(self, c: Container, action: str, **attributes: Any) -> None:
+        from hull.engine import events
+        events.emit(self.root, c, action, **attributes)
+
     def runtime(self) -> Runtime:
         from hull.runtime.lifecycle import Runtime
         return Runtime(os.path.join(self.state_dir, "runtime"))
@@ -146,6 +150,7 @@ class ContainerService:
             for volume in made:
                 self.volumes.remove(volume, [])
             raise
+        self.event(container, "create")
         return container
 
     def _claim_name(self, container: Container, generated: bool) -> None:
@@ -278,6 +283,7 @@ class ContainerService:
         self.store.update_state(cid, Status="running", Running=True, Pid=st.pid,
                                 StartedAt=now(), ExitCode=0, Error="", MonitorPid=me,
                                 MonitorStart=process_start_time(me) or 0)
+        self.event(c, "start")
         return st.pid
 
     def record_exit(self, cid: str, code: int, error: str = "") -> None:
@@ -294,6 +300,10 @@ class ContainerService:
         rootfs_mod.umount(self.shm_dir(cid))
         self.store.update_state(cid, Status="exited", Running=False, Paused=False, Pid=0,
                                 ExitCode=code, FinishedAt=now(), OOMKilled=oom, Error=error)
+        c = self.store.get(cid)
+        if oom:
+            self.event(c, "oom")
+        self.event(c, "die", exitCode=code)
 
     def after_exit(self, cid: str) -> None:
         c = self.store.get(cid)
@@ -307,6 +317,7 @@ class ContainerService:
         rootfs_mod.remove(self.images.snapshotter, c.id)
         shutil.rmtree(self.store.dir(c.id), ignore_errors=True)
         self.store.delete(c.id)
+        self.event(c, "destroy")
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -343,6 +354,7 @@ class ContainerService:
         if not c.state.get("Running"):
             raise FailedPrecondition(f"Container {c.short_id} is not running")
         self.runtime().kill(c.id, sig)
+        self.event(c, "kill", signal=sig)
         return c
 
     def stop(self, name: str, timeout: int | None = None) -> Container:
@@ -356,13 +368,16 @@ class ContainerService:
             timeout = int(c.config.get("StopTimeout", 10))
         if c.state.get("Paused"):
             self.pause(c.id, False)
+        sig = parse_signal(c.config.get("StopSignal") or "SIGTERM")
         try:
-            self.runtime().kill(c.id, parse_signal(c.config.get("StopSignal") or "SIGTERM"))
+            self.runtime().kill(c.id, sig)
+            self.event(c, "kill", signal=sig)
         except (NotFound, FailedPrecondition):
             pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.store.get(c.id).state.get("Running"):
+                self.event(c, "stop")
                 return c
             time.sleep(0.05)
         try:
@@ -370,6 +385,7 @@ class ContainerService:
         except (NotFound, FailedPrecondition):
             pass
         self.wait(c.id)
+        self.event(c, "stop")
         return c
 
     def wait(self, name: str, timeout: float | None = None) -> int:
@@ -481,6 +497,7 @@ class ContainerService:
             "noNewPrivileges": bool(base.get("noNewPrivileges")), "terminal": tty})
         from hull.runtime.execute import start_process
         from hull.runtime.waiting import reap, wait_forwarding
+        self.event(c, f"exec_start: {' '.join(cmd)}")
         if not tty:
             pid = start_process(st, process)
             return 0 if detach else wait_forwarding(pid)
@@ -520,6 +537,7 @@ class ContainerService:
         else:
             rt.resume(c.id)
         self.store.update_state(c.id, Paused=paused, Status="paused" if paused else "running")
+        self.event(c, "pause" if paused else "unpause")
         return c
 
     def rename(self, name: str, new: str) -> None:
@@ -536,6 +554,8 @@ class ContainerService:
         except sqlite3.IntegrityError:
             raise AlreadyExists(f'Error when allocating new name: Conflict. The container '
                                 f'name "/{new}" is already in use') from None
+        old, c.name = c.name, new
+        self.event(c, "rename", oldName=f"/{old}")
 
     def restart(self, name: str, timeout: int | None = None) -> None:
         from hull.engine import monitor
@@ -547,6 +567,7 @@ class ContainerService:
         if "error" in first:
             from hull.errors import HullError
             raise HullError(str(first["error"]))
+        self.event(c, "restart")
 
     def log_path(self, cid: str) -> str:
         return os.path.join(self.store.dir(cid), f"{cid}-json.log")
@@ -621,6 +642,7 @@ class ContainerService:
         finally:
             if freeze:
                 self.pause(c.id, False)
+        self.event(c, "commit", comment=message)
         return image.id
 
     def diff(self, name: str) -> list[tuple[str, str]]:

@@ -15,6 +15,15 @@ def size(n: float) -> str:
     return f"{n}PB"
 
 
+def binary(n: float) -> str:
+    """Binary units with four significant digits (go-units BytesSize): 1.953MiB."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.4g}{unit}"
+        n /= 1024
+    return f"{n}PiB"
+
+
 def ago(timestamp: float, now: float | None = None) -> str:
     """"2 months ago", "About an hour ago", "Less than a second ago" (go-units style)."""
     seconds = max(0.0, (now or time.time()) - timestamp)

@@ -109,3 +109,7 @@ class ContainerStore:
 
     def delete(self, cid: str) -> None:
         self.db.execute("DELETE FROM containers WHERE id = ?", (cid,))
+
+    def update_host_config(self, cid: str, host_config: dict[str, Any]) -> None:
+        self.db.execute("UPDATE containers SET host_config = ? WHERE id = ?",
+                        (fastjson.dumps(host_config), cid))

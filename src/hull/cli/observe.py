@@ -1,0 +1,198 @@
+"""Watching and adjusting containers: stats, top, events, update."""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
+STATS_HEADERS = {"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME",
+                 "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %",
+                 "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS"}
+STATS_DEFAULT = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t"
+                 "{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}")
+NO_STREAM_INTERVAL = 0.25   # seconds between the two samples of a one-shot table
+
+
+def _service(args: argparse.Namespace) -> Any:
+    from hull.engine.containers import ContainerService
+    return ContainerService(args.root)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """A table refreshed every second (--no-stream: one table, from two samples taken
+    NO_STREAM_INTERVAL apart)."""
+    import io
+    import time
+
+    from hull.cli.template import print_rows
+    from hull.engine.observe import stats_rows
+    service = _service(args)
+    named = [service.store.get(n) for n in args.containers]   # a missing one fails now
+    previous = None
+    fmt = args.format or STATS_DEFAULT
+    while True:
+        if named:
+            containers = [service.refresh(service.store.get(c.id)) for c in named]
+        else:
+            containers = service.containers(all_=args.all)
+        rows, previous = stats_rows(service, containers, NO_STREAM_INTERVAL, previous)
+        buf = io.StringIO()
+        print_rows(fmt, rows, STATS_HEADERS, buf)
+        if not args.no_stream and sys.stdout.isatty():
+            sys.stdout.write("\033[2J\033[H")   # redraw in place, as docker does
+        sys.stdout.write(buf.getvalue())
+        sys.stdout.flush()
+        if args.no_stream:
+            return 0
+        time.sleep(1.0)
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    from hull.cli.images import table
+    from hull.engine.observe import top
+    rows = top(_service(args), args.container, args.ps_args)
+    width = len(rows[0])
+    table([r + [""] * (width - len(r)) for r in rows])
+    return 0
+
+
+def _filters(values: list[str] | None) -> dict[str, list[str]]:
+    from hull.errors import InvalidArgument
+    out: dict[str, list[str]] = {}
+    for item in values or []:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise InvalidArgument(f"bad format of filter (expected name=value): {item}")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """Past events from --since (up to --until), then — without --until — new ones as they
+    happen, until interrupted."""
+    import time
+
+    from hull.cli.containers import _when
+    from hull.engine import events
+    filters = _filters(args.filter)
+    events.matches({}, {k: [] for k in filters})   # an unknown filter key fails up front
+    since = _when(args.since) if args.since else None
+    until = _when(args.until) if args.until else None
+
+    def show(e: dict[str, Any]) -> None:
+        if not events.matches(e, filters):
+            return
+        if args.format:
+            from hull.cli.template import render
+            if args.format == "{{json .}}":
+                from hull import fastjson
+                print(fastjson.dumps(e))
+            else:
+                print(render(args.format, e))
+        else:
+            print(events.format_line(e))
+        sys.stdout.flush()
+    if since is not None:
+        for e in events.history(args.root):
+            t = e["timeNano"] / 1e9
+            if t >= since and (until is None or t < until):
+                show(e)
+    if until is not None and until <= time.time():
+        return 0
+    for e in events.follow(args.root):
+        if until is not None and e["timeNano"] / 1e9 >= until:
+            return 0
+        show(e)
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from hull.engine import hostconfig as hc
+    from hull.engine.update import update
+    from hull.errors import HullError, InvalidArgument
+    changes: dict[str, Any] = {}
+    if args.cpus is not None:
+        try:
+            cpus = float(args.cpus)
+        except ValueError:
+            raise InvalidArgument(f"invalid argument {args.cpus!r} for --cpus") from None
+        if cpus < 0:
+            raise InvalidArgument(f"invalid argument {args.cpus!r} for --cpus: must be "
+                                  "positive")
+        changes["NanoCpus"] = int(cpus * 1e9)
+    for flag, key, low, high in (("cpu_period", "CpuPeriod", 1000, 1000000),
+                                 ("cpu_quota", "CpuQuota", -1, None),
+                                 ("cpu_shares", "CpuShares", 0, None),
+                                 ("blkio_weight", "BlkioWeight", 10, 1000),
+                                 ("pids_limit", "PidsLimit", -1, None)):
+        value = getattr(args, flag)
+        if value is not None:
+            changes[key] = hc.integer(value, "--" + flag.replace("_", "-"), low, high)
+    for flag, key in (("cpuset_cpus", "CpusetCpus"), ("cpuset_mems", "CpusetMems")):
+        if getattr(args, flag) is not None:
+            changes[key] = getattr(args, flag)
+    if args.memory is not None:
+        memory = hc.size(args.memory, "-m/--memory") or 0
+        if 0 < memory < 6 << 20:
+            raise InvalidArgument("-m/--memory: minimum memory limit allowed is 6MB")
+        changes["Memory"] = memory
+    if args.memory_swap is not None:
+        changes["MemorySwap"] = -1 if args.memory_swap == "-1" else \
+            hc.size(args.memory_swap, "--memory-swap")
+    if args.memory_reservation is not None:
+        changes["MemoryReservation"] = hc.size(args.memory_reservation,
+                                               "--memory-reservation")
+    if args.restart is not None:
+        from hull.cli.containers import _restart_policy
+        changes["RestartPolicy"] = _restart_policy(args.restart)
+    if not changes:
+        raise InvalidArgument("you must provide one or more flags when using this command")
+    service = _service(args)
+    code = 0
+    for name in args.containers:
+        try:
+            update(service, name, changes)
+            print(name)
+        except HullError as e:
+            if len(args.containers) == 1:
+                raise
+            print(f"Error: {e}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def register(sub: Any) -> None:
+    stats = sub.add_parser("stats", help="live resource usage of containers")
+    stats.add_argument("-a", "--all", action="store_true")
+    stats.add_argument("--no-stream", action="store_true")
+    stats.add_argument("--no-trunc", action="store_true")
+    stats.add_argument("--format")
+    stats.add_argument("containers", nargs="*")
+    stats.set_defaults(run=cmd_stats)
+    top = sub.add_parser("top", help="the processes of a container (host PIDs)")
+    top.add_argument("container")
+    top.add_argument("ps_args", nargs="...")
+    top.set_defaults(run=cmd_top)
+    update = sub.add_parser("update", help="change a container's resources or restart policy")
+    for name in ("--cpus", "--cpu-period", "--cpu-quota", "--cpuset-cpus", "--cpuset-mems",
+                 "-m", "--memory-swap", "--memory-reservation", "--pids-limit",
+                 "--blkio-weight", "--restart"):
+        update.add_argument(name, *(["--memory"] if name == "-m" else []),
+                            **({"dest": "memory"} if name == "-m" else {}))
+    update.add_argument("-c", "--cpu-shares")
+    update.add_argument("containers", nargs="+")
+    update.set_defaults(run=cmd_update)
+
+
+def register_events(sub: Any) -> None:
+    """`events` is a top-level command only (docker's is `system events`)."""
+    events = sub.add_parser("events", help="container events, past and as they happen")
+    events.add_argument("--since")
+    events.add_argument("--until")
+    events.add_argument("-f", "--filter", action="append")
+    events.add_argument("--format")
+    events.set_defaults(run=cmd_events)
