@@ -209,3 +209,27 @@ def test_bad_flags_leave_nothing(hull: Hull, flags: list[str], message: str) -> 
     assert proc.returncode == 125, proc.stderr
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert hull("ps", "-aq").stdout == "" and hull("volume", "ls", "-q").stdout == ""
+
+
+def test_volumes_from(hull: Hull, tmp_path: Path) -> None:
+    bind = tmp_path / "bind"
+    bind.mkdir()
+    hull("create", "--name", "donor", "-v", "named:/named", "-v", "/anon", "-v",
+         f"{bind}:/bind:ro", "--tmpfs", "/scratch", "busybox", "true")
+    out = run(hull, "--volumes-from", "donor", "busybox", "sh", "-c",
+              "echo x > /named/f && echo y > /anon/f && echo named=ok; "
+              "touch /bind/f 2>/dev/null || echo bind=ro; grep -c ' /scratch ' /proc/mounts; "
+              "true")
+    assert out.split() == ["named=ok", "bind=ro", "0"]
+    out = run(hull, "--volumes-from", "donor:ro", "-v", "own:/anon", "busybox", "sh", "-c",
+              "cat /named/f; touch /named/g 2>/dev/null || echo named=ro; ls /anon | wc -l")
+    assert out.split() == ["x", "named=ro", "0"]      # its own /anon won the clash
+    donor = json.loads(hull("inspect", "donor").stdout)[0]["Mounts"]
+    anon = next(m for m in donor if m["Destination"] == "/anon")
+    assert (Path(anon["Source"]) / "f").read_text() == "y\n"
+    proc = hull("run", "--rm", "--volumes-from", "nosuch", "busybox", "true", check=False)
+    assert proc.returncode == 125 and "No such container: nosuch" in proc.stderr
+    proc = hull("run", "--rm", "--volumes-from", "donor:rx", "busybox", "true", check=False)
+    assert proc.returncode == 125 and "--volumes-from" in proc.stderr
+    assert hull("ps", "-aq").stdout.split() == [hull("ps", "-aq", "-f", "name=donor")
+                                                 .stdout.strip()]

@@ -133,6 +133,8 @@ def _host_config(args: argparse.Namespace) -> dict[str, Any]:
                                  for d in args.device_write_iops or []],
         "ShmSize": hc.size(args.shm_size, "--shm-size") or 67108864,
     }
+    if args.volumes_from:
+        out["VolumesFrom"] = args.volumes_from
     from hull.engine.logfile import parse_opts
     out["LogConfig"] = parse_opts(args.log_driver, args.log_opt or [])
     if args.restart:
@@ -601,7 +603,7 @@ def _run_flags(run: argparse.ArgumentParser) -> None:
             ("--sysctl",), ("--cap-add",), ("--cap-drop",), ("--security-opt",), \
             ("--group-add",), ("--device-read-bps",), ("--device-write-bps",), \
             ("--device-read-iops",), ("--device-write-iops",), ("--blkio-weight-device",), \
-            ("-p", "--publish"), ("--log-opt",):
+            ("-p", "--publish"), ("--log-opt",), ("--volumes-from",):
         run.add_argument(*flag, action="append")
     for name in ("--ipc", "--pid", "--uts", "--oom-score-adj", "--memory-swap",
                  "--memory-reservation", "--memory-swappiness", "--cpu-period", "--cpu-quota",

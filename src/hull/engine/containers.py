@@ -113,6 +113,8 @@ class ContainerService:
                      else {})}
         host = dict(opts.host)
         mount_points = host.pop("MountPoints", [])
+        mount_points = mount_points + self._volumes_from(host.get("VolumesFrom") or [],
+                                                         mount_points)
         for dest in cfg.get("Volumes") or {}:   # the image's VOLUME entries
             if not any(m["Destination"] == dest for m in mount_points):
                 mount_points.append({"Type": "volume", "Name": "", "Source": "",
@@ -152,6 +154,26 @@ class ContainerService:
             raise
         self.event(container, "create")
         return container
+
+    def _volumes_from(self, sources: list[str], own: list[dict[str, Any]]
+                      ) -> list[dict[str, Any]]:
+        """--volumes-from X[:ro|rw]: X's volumes and bind mounts at the same places (its
+        mode unless one is given); this container's own mounts win a clash."""
+        out: list[dict[str, Any]] = []
+        for spec in sources:
+            name, _, mode = spec.partition(":")
+            if mode not in ("", "ro", "rw"):
+                raise InvalidArgument(f"--volumes-from {spec}: mode must be ro or rw")
+            try:
+                donor = self.store.get(name)
+            except NotFound as e:
+                raise HullError(str(e)) from None   # docker: an engine error at create
+            for m in donor.state.get("MountPoints") or []:
+                if m["Type"] == "tmpfs" or any(o["Destination"] == m["Destination"]
+                                               for o in own + out):
+                    continue
+                out.append({**m, "RW": m["RW"] if not mode else mode == "rw"})
+        return out
 
     def _claim_name(self, container: Container, generated: bool) -> None:
         """Insert the record: the name is claimed here, atomically. A generated name that is
