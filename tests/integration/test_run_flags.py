@@ -233,3 +233,33 @@ def test_volumes_from(hull: Hull, tmp_path: Path) -> None:
     assert proc.returncode == 125 and "--volumes-from" in proc.stderr
     assert hull("ps", "-aq").stdout.split() == [hull("ps", "-aq", "-f", "name=donor")
                                                  .stdout.strip()]
+
+
+def test_storage_opt_size_limits_the_rw_layer(hull: Hull) -> None:
+    hull("run", "-d", "--name", "small", "--storage-opt", "size=20m", "busybox", "sleep",
+         "300")
+    full = hull("exec", "small", "sh", "-c",
+                "dd if=/dev/zero of=/big bs=1M count=30 2>&1; echo rc=$?", check=False)
+    assert "No space left on device" in full.stdout and "rc=1" in full.stdout
+    # the host and another container are not limited by it
+    other = run(hull, "busybox", "sh", "-c", "dd if=/dev/zero of=/big bs=1M count=30 2>&1 "
+                "&& echo rc=$?")
+    assert "rc=0" in other
+    hull("exec", "small", "sh", "-c", "rm /big && echo kept > /kept")
+    assert ("A", "/kept") in [tuple(line.split()) for line in
+                              hull("diff", "small").stdout.splitlines()]
+    hull("stop", "-t", "0", "small")
+    hull("start", "small")
+    assert hull("exec", "small", "cat", "/kept").stdout == "kept\n"
+    info = json.loads(hull("inspect", "small").stdout)[0]
+    assert info["HostConfig"]["StorageOpt"] == {"size": "20m"}
+    img = hull.root / "containers" / info["Id"] / "rw.img"
+    assert img.exists() and os.stat(img).st_blocks * 512 < 20 << 20   # sparse
+    hull("rm", "-f", "small")
+    assert not img.exists()
+    assert str(img) not in os.popen("losetup -a").read()
+    for value, message in (("size=12q", "--storage-opt size"), ("size=1m", "at least 8MB"),
+                           ("color=red", "unknown option 'color'")):
+        proc = hull("run", "--rm", "--storage-opt", value, "busybox", "true", check=False)
+        assert proc.returncode == 125 and message in proc.stderr, proc
+    assert hull("ps", "-aq").stdout == ""

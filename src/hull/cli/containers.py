@@ -135,6 +135,9 @@ def _host_config(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.volumes_from:
         out["VolumesFrom"] = args.volumes_from
+    if args.storage_opt:
+        from hull.engine import rwlimit
+        out["StorageOpt"] = rwlimit.parse(args.storage_opt)
     from hull.engine.logfile import parse_opts
     out["LogConfig"] = parse_opts(args.log_driver, args.log_opt or [])
     if args.restart:
@@ -603,7 +606,8 @@ def _run_flags(run: argparse.ArgumentParser) -> None:
             ("--sysctl",), ("--cap-add",), ("--cap-drop",), ("--security-opt",), \
             ("--group-add",), ("--device-read-bps",), ("--device-write-bps",), \
             ("--device-read-iops",), ("--device-write-iops",), ("--blkio-weight-device",), \
-            ("-p", "--publish"), ("--log-opt",), ("--volumes-from",):
+            ("-p", "--publish"), ("--log-opt",), ("--volumes-from",), \
+            ("--storage-opt",):
         run.add_argument(*flag, action="append")
     for name in ("--ipc", "--pid", "--uts", "--oom-score-adj", "--memory-swap",
                  "--memory-reservation", "--memory-swappiness", "--cpu-period", "--cpu-quota",

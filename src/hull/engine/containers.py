@@ -147,6 +147,7 @@ class ContainerService:
             self.store.update_state(cid, MountPoints=container.state["MountPoints"])
             rootfs_mod.prepare(self.images.snapshotter, cid, self.images.top_snapshot(image),
                                hostname)
+            self._limit_rw_layer(container)
         except BaseException:
             self._discard(container)
             for volume in made:
@@ -154,6 +155,21 @@ class ContainerService:
             raise
         self.event(container, "create")
         return container
+
+    def _rw_dir(self, cid: str) -> str:
+        """The rw snapshot's directory (its upperdir fs/ and workdir work/)."""
+        return os.path.dirname(self.images.snapshotter.upper_dir(cid))
+
+    def _limit_rw_layer(self, c: Container) -> None:
+        size = (c.host_config.get("StorageOpt") or {}).get("size")
+        if not size:
+            return
+        from hull.engine import rwlimit
+        from hull.engine.hostconfig import size as parse_size
+        if getattr(self.images.snapshotter, "whiteouts", "") != "overlay":
+            raise InvalidArgument("--storage-opt size needs the overlay snapshotter")
+        rwlimit.create(self.store.dir(c.id), self._rw_dir(c.id),
+                       parse_size(size, "--storage-opt size") or 0)
 
     def _volumes_from(self, sources: list[str], own: list[dict[str, Any]]
                       ) -> list[dict[str, Any]]:
@@ -259,6 +275,8 @@ class ContainerService:
         """Mount the rootfs and write config.json for the runtime."""
         bundle = self.store.dir(c.id)
         target = os.path.join(bundle, "rootfs")
+        from hull.engine import rwlimit
+        rwlimit.mount(bundle, self._rw_dir(c.id))   # after a reboot
         rootfs_mod.mount(self.images.snapshotter, c.id, target)
         try:
             hc = c.host_config
@@ -336,6 +354,9 @@ class ContainerService:
     def _discard(self, c: Container) -> None:
         rootfs_mod.umount(os.path.join(self.store.dir(c.id), "rootfs"))
         rootfs_mod.umount(self.shm_dir(c.id))
+        if os.path.exists(os.path.join(self.store.dir(c.id), "rw.img")):
+            from hull.engine import rwlimit
+            rwlimit.remove(self.store.dir(c.id), self._rw_dir(c.id))
         rootfs_mod.remove(self.images.snapshotter, c.id)
         shutil.rmtree(self.store.dir(c.id), ignore_errors=True)
         self.store.delete(c.id)
