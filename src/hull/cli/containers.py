@@ -63,8 +63,19 @@ def _options(args: argparse.Namespace) -> Any:
                       nano_cpus=nano, pids_limit=args.pids_limit, cpuset_cpus=args.cpuset_cpus,
                       network=args.network, read_only=args.read_only, auto_remove=args.rm,
                       interactive=args.interactive, tty=args.tty, host=_host_config(args),
+                      health_flags=_health_flags(args),
                       cgroup_parent=args.cgroup_parent or
                       os.environ.get("HULL_CGROUP_PARENT", "/hull"))
+
+
+def _health_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The --health-* flags given (engine/health.py lays them over the image's check)."""
+    flags = {"cmd": args.health_cmd, "interval": args.health_interval,
+             "timeout": args.health_timeout, "start_period": args.health_start_period,
+             "retries": args.health_retries, "disable": args.no_healthcheck}
+    if not any(v not in (None, False) for v in flags.values()):
+        return {}
+    return flags
 
 
 def _host_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -259,9 +270,15 @@ def _status(c: Any) -> str:
     if st.get("Running"):
         started = humanize.parse_time(st.get("StartedAt", ""))
         up = "Up " + humanize.ago(started).removesuffix(" ago")
+        health = (st.get("Health") or {}).get("Status")
+        if health:
+            up += " (health: starting)" if health == "starting" else f" ({health})"
         return up + (" (Paused)" if st.get("Paused") else "")
     if st.get("Status") == "created":
         return "Created"
+    if st.get("Restarting"):
+        finished = humanize.parse_time(st.get("FinishedAt", ""))
+        return f"Restarting ({st.get('ExitCode', 0)}) {humanize.ago(finished)}"
     finished = humanize.parse_time(st.get("FinishedAt", ""))
     return f"Exited ({st.get('ExitCode', 0)}) {humanize.ago(finished)}"
 
@@ -284,6 +301,8 @@ def _matches(c: Any, filters: list[str]) -> bool:
             ok = k in labels and (not eq or labels[k] == v)
         elif key == "ancestor":
             ok = value in (c.image_name, c.image) or c.image.startswith(f"sha256:{value}")
+        elif key == "health":
+            ok = ((c.state.get("Health") or {}).get("Status") or "none") == value
         elif key == "exited":
             ok = c.state.get("Status") == "exited" and str(c.state.get("ExitCode")) == value
         else:
@@ -600,6 +619,12 @@ def _run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--domainname")
     run.add_argument("--init", action="store_true")
     run.add_argument("--log-driver")
+    run.add_argument("--health-cmd")
+    run.add_argument("--health-interval")
+    run.add_argument("--health-timeout")
+    run.add_argument("--health-start-period")
+    run.add_argument("--health-retries", type=int)
+    run.add_argument("--no-healthcheck", action="store_true")
     run.add_argument("--privileged", action="store_true")
     run.add_argument("--oom-kill-disable", action="store_true")
     for flag in ("-v", "--volume"), ("--mount",), ("--tmpfs",), ("--device",), ("--ulimit",), \

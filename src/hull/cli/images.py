@@ -292,6 +292,8 @@ def register(sub: Any) -> None:
     sprune.add_argument("-a", "--all", action="store_true")
     sprune.add_argument("-f", "--force", action="store_true")
     sprune.set_defaults(run=cmd_system_prune)
+    from hull.cli import observe
+    observe.register_system(ssub)
     rmi_flags(sub.add_parser("rmi", help="remove images"))
     tag_flags(sub.add_parser("tag", help="tag an image"))
     history_flags(sub.add_parser("history", help="show an image's history"))

@@ -188,8 +188,53 @@ def register(sub: Any) -> None:
     update.set_defaults(run=cmd_update)
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from hull.engine.restart import reconcile
+    reconcile(_service(args))
+    return 0
+
+
+def cmd_install_service(args: argparse.Namespace) -> int:
+    """Write the systemd units that honour restart policies at boot and after a killed
+    monitor; enable them when systemd runs here."""
+    import os
+    import shutil
+    import subprocess
+
+    from hull.engine.restart import unit_files
+    hull = shutil.which("hull") or os.path.join(os.path.dirname(sys.executable), "hull")
+    os.makedirs(args.dir, exist_ok=True)
+    for name, text in unit_files(os.path.realpath(hull), os.path.abspath(args.root)).items():
+        path = os.path.join(args.dir, name)
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+        print(path)
+    if args.enable:
+        if not os.path.isdir("/run/systemd/system"):
+            from hull.errors import FailedPrecondition
+            raise FailedPrecondition("systemd is not running here: units written, not "
+                                     "enabled")
+        subprocess.run(["systemctl", "daemon-reload"], check=True)
+        subprocess.run(["systemctl", "enable", "--now", "hull-reconcile.service",
+                        "hull-reconcile.timer"], check=True)
+    return 0
+
+
+def register_system(ssub: Any) -> None:
+    """`hull system …` commands about supervision."""
+    ssub.add_parser("reconcile", help="adopt orphaned containers, start those whose restart "
+                    "policy says so (run at boot)").set_defaults(run=cmd_reconcile)
+    install = ssub.add_parser("install-service", help="write (and --enable) the systemd "
+                              "units that run `system reconcile` at boot and every 30 s")
+    install.add_argument("--dir", default="/etc/systemd/system")
+    install.add_argument("--enable", action="store_true")
+    install.set_defaults(run=cmd_install_service)
+    register_events(ssub)
+
+
 def register_events(sub: Any) -> None:
-    """`events` is a top-level command only (docker's is `system events`)."""
+    """`events`, also as `system events`."""
     events = sub.add_parser("events", help="container events, past and as they happen")
     events.add_argument("--since")
     events.add_argument("--until")

@@ -52,6 +52,7 @@ class RunOptions:
     stop_signal: str | None = None
     stop_timeout: int | None = None
     domainname: str = ""
+    health_flags: dict[str, Any] = field(default_factory=dict)   # --health-*, as given
     # further HostConfig fields, already checked by hostconfig.py (Binds/Mounts/Tmpfs as
     # MountPoints in "MountPoints"; Devices, Ulimits, Sysctls, CapAdd, SecurityOpt, …)
     host: dict[str, Any] = field(default_factory=dict)
@@ -133,6 +134,11 @@ class ContainerService:
                        "ReadonlyRootfs": opts.read_only, **host}
         if opts.domainname:
             config["Domainname"] = opts.domainname
+        from hull.engine import health
+        check = health.from_flags(cfg.get("Healthcheck"), **opts.health_flags) \
+            if opts.health_flags else cfg.get("Healthcheck")
+        if check:
+            config["Healthcheck"] = check
         container = Container(cid, name, image.id, opts.image, now(), config, host_config,
                               {"Status": "created", "Running": False, "Paused": False,
                                "Restarting": False, "OOMKilled": False, "Dead": False,
@@ -365,17 +371,19 @@ class ContainerService:
     # ---- lifecycle ----------------------------------------------------------------------
 
     def refresh(self, c: Container) -> Container:
-        if c.state.get("Status") == "paused":
-            return c
         """A container recorded running whose monitor is gone (killed): adopt it. If the
         container has exited too, record what can still be known (not the exit code: only
-        its parent could reap that) and clean up the runtime side."""
-        if c.state.get("Status") != "running":
+        its parent could reap that) and clean up the runtime side. A container with a
+        restart policy gets a new monitor (engine/restart.py) either way."""
+        if c.state.get("Status") not in ("running", "paused"):
             return c
         from hull.runtime.state import process_start_time
         monitor = int(c.state.get("MonitorPid") or 0)
         if monitor and process_start_time(monitor) == c.state.get("MonitorStart"):
             return c   # the monitor is alive and will record the exit itself
+        if c.state.get("Status") == "paused":
+            return c
+        from hull.engine import restart
         from hull.runtime.state import Status
         try:
             st = self.runtime().state(c.id)
@@ -383,9 +391,11 @@ class ContainerService:
         except NotFound:
             alive = False
         if not alive:
-            self.record_exit(c.id, c.state.get("ExitCode") or 255,
-                             error="exit status unknown: the monitor was killed")
-            return self.store.get(c.id)
+            self.record_exit(c.id, c.state.get("ExitCode") or 255, error=restart.UNKNOWN_EXIT)
+        c = self.store.get(c.id)
+        if restart.policy(c)[0] != "no" and (alive or restart.should_restart(c)):
+            restart.adopt(self, c)
+            c = self.store.get(c.id)
         return c
 
     def containers(self, all_: bool) -> list[Container]:
@@ -405,7 +415,10 @@ class ContainerService:
 
         from hull.runtime.cli import parse_signal
         c = self.refresh(self.store.get(name))
+        self.store.update_state(c.id, StoppedByUser=True)   # no restart policy applies now
         if not c.state.get("Running"):
+            if c.state.get("Restarting"):
+                self.store.update_state(c.id, Status="exited", Restarting=False)
             return c
         if timeout is None:
             timeout = int(c.config.get("StopTimeout", 10))
@@ -737,14 +750,14 @@ class ContainerService:
         except NotFound:
             upper = lower = ""
         state = {k: v for k, v in c.state.items()
-                 if k != "MountPoints"}   # shown as Mounts
+                 if k not in ("MountPoints", "RestartCount")}   # shown as Mounts, RestartCount
         mounts = [{k: v for k, v in m.items() if k != "TmpfsOptions"}
                   for m in c.state.get("MountPoints") or []]
         return {"Id": c.id, "Created": c.created, "Path": (c.config.get("Entrypoint") or
                                                            c.config.get("Cmd") or [""])[0],
                 "Args": ((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))[1:],
                 "State": state, "Image": c.image, "Name": f"/{c.name}",
-                "RestartCount": 0, "Driver": "overlay2",
+                "RestartCount": int(c.state.get("RestartCount") or 0), "Driver": "overlay2",
                 "GraphDriver": {"Name": "overlay2", "Data": {
                     "LowerDir": lower, "UpperDir": upper,
                     "MergedDir": os.path.join(self.store.dir(c.id), "rootfs"),

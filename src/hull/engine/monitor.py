@@ -49,11 +49,27 @@ def spawn(service: ContainerService, cid: str, attach: bool, stdin: bool) -> int
             os.close(r)
             os.setsid()
             if os.fork() == 0:
-                _main(service.root, service.state_dir, cid, w, attach, stdin)
+                _main(service.root, service.state_dir, cid, w, attach, stdin, adopt=False)
         finally:
             os._exit(0)
     os.close(w)
     os.waitpid(first, 0)
+    return r
+
+
+def spawn_adopter(root: str, state_dir: str, cid: str) -> int:
+    """A monitor for an orphaned container, in a fresh interpreter: the command that found
+    the orphan may hold SQLite connections of its own, and a forked child that opens the
+    same database would share their in-memory lock state without the kernel's locks (so
+    the parent could delete the WAL the child writes to). Returns the notify pipe."""
+    import subprocess
+    import sys
+    r, w = os.pipe()
+    subprocess.Popen([sys.executable, "-I", "-m", "hull.engine.monitor", root, state_dir,
+                      cid, str(w)], pass_fds=[w], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
+    os.close(w)
     return r
 
 
@@ -78,13 +94,20 @@ def _send(fd: int, **msg: Any) -> None:
 
 
 def _main(root: str, state_dir: str, cid: str, notify: int, attach: bool,
-          stdin: bool) -> NoReturn:
+          stdin: bool, adopt: bool) -> NoReturn:
     code = 125
     try:
         # fresh database connections: SQLite's must never cross a fork()
         from hull.engine.containers import ContainerService
         service = ContainerService(root, state_dir)
-        code = _supervise(service, cid, notify, attach, stdin)
+        if adopt:
+            _adopt(service, cid, notify)
+        else:
+            service.store.update_state(cid, StoppedByUser=False)   # a user's start
+            code = _supervise(service, cid, notify, attach, stdin)
+        os.close(notify)   # the CLI has its answer; restarts are ours alone
+        notify = -1
+        _restarts(service, cid)
     except BaseException as e:   # whatever happens, the record must not say "running"
         _send(notify, error=str(e) or type(e).__name__, code=getattr(e, "exit_code", 125))
         try:
@@ -96,6 +119,55 @@ def _main(root: str, state_dir: str, cid: str, notify: int, attach: bool,
             pass
     finally:
         os._exit(0)
+
+
+def _restarts(service: ContainerService, cid: str) -> None:
+    """The restart policy, for as long as it asks for another run (engine/restart.py)."""
+    from hull.engine import restart
+    from hull.errors import NotFound
+    delay = restart.INITIAL_DELAY / 2
+    while True:
+        try:
+            c = service.store.get(cid)
+        except NotFound:
+            return
+        if not restart.should_restart(c) or \
+                c.state.get("Error") not in ("", restart.UNKNOWN_EXIT):
+            return   # a start that failed is not retried (docker run reports it instead)
+        delay = restart.next_delay(c, delay)
+        if not restart.wait_to_restart(service, cid, delay):
+            return
+        _supervise(service, cid, -1, attach=False, stdin=False)
+
+
+def _adopt(service: ContainerService, cid: str, notify: int) -> None:
+    """Take over a container whose monitor was killed: wait for it to end (it is not our
+    child, so its exit code is lost) and record that, then the policy decides."""
+    import select as sel
+
+    from hull.runtime.state import process_start_time
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):   # hold nothing of the hull command that started us
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    c = service.store.get(cid)
+    me = os.getpid()
+    pid = int(c.state.get("Pid") or 0)
+    if c.state.get("Running") and pid:
+        service.store.update_state(cid, MonitorPid=me,
+                                   MonitorStart=process_start_time(me) or 0)
+        _send(notify, ok=True, pid=pid)
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            fd = -1
+        if fd >= 0:
+            sel.select([fd], [], [])
+            os.close(fd)
+        from hull.engine.restart import UNKNOWN_EXIT
+        service.record_exit(cid, 255, error=UNKNOWN_EXIT)
+    else:
+        _send(notify, ok=True, pid=0)
 
 
 def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
@@ -139,6 +211,8 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
     os.dup2(devnull, 1)   # only the container holds the pipes now: EOF when it is done
     os.dup2(devnull, 2)
     _send(notify, ok=True, pid=pid)
+    from hull.engine import health
+    checker = health.start(service.root, cid, c.config)
     clients: dict[int, tuple[Any, Decoder]] = {}
     with _log_writer(service, cid) as log:
         streams = {out_r: ("stdout", attach_out, 1), err_r: ("stderr", attach_err, 2)}
@@ -171,6 +245,8 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
                         conn.sendall(frame_stream(number, data))
                     except OSError:
                         pass
+    if checker:
+        checker.stop()
     for conn, _ in clients.values():
         conn.close()
     listener.close()
@@ -260,6 +336,8 @@ def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: boo
     finally:
         console.close()
     _send(notify, ok=True, pid=pid)
+    from hull.engine import health
+    checker = health.start(service.root, cid, service.store.get(cid).config)
     clients: dict[int, tuple[socket.socket, Decoder]] = {}
     backlog: bytearray | None = bytearray()   # output before the first client attaches
     with _log_writer(service, cid) as log:
@@ -302,6 +380,8 @@ def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: boo
             conn.close()
         except OSError:
             pass
+    if checker:
+        checker.stop()
     for conn, _ in clients.values():
         conn.close()
     listener.close()
@@ -312,3 +392,9 @@ def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: boo
     service.after_exit(cid)
     _send(notify, exit=code)
     return code
+
+
+if __name__ == "__main__":   # spawn_adopter's process
+    import sys
+    _main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), attach=False, stdin=False,
+          adopt=True)
