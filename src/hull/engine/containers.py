@@ -675,26 +675,28 @@ class ContainerService:
         whiteouts — becomes a new layer on top of the container's image. The init layer's
         /etc/hosts, /etc/hostname and /etc/resolv.conf never go in, even if changed."""
         import tarfile
-        import tempfile
 
         from hull.engine.images import _changes
-        from hull.image.archive import add_layer
+        from hull.image.archive import new_image, store_plain_layer
         from hull.image.reference import parse
         c = self.refresh(self.store.get(name))
         ref = parse(repo) if repo else None   # a bad name fails before any work
         config = _changes(changes or [], {k: v for k, v in c.config.items()
                                           if k in _IMAGE_CONFIG_KEYS})
+        upper = self.images.snapshotter.upper_dir(c.id)
         freeze = pause and c.state.get("Running") and not c.state.get("Paused")
         if freeze:
             self.pause(c.id, True)
+
+        def write_layer(out: Any) -> None:
+            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT,
+                              bufsize=1 << 20) as tar:
+                _layer_from_upper(tar, upper)
         try:
-            with tempfile.TemporaryFile(prefix="hull-commit-") as tmp:
-                with tarfile.open(fileobj=tmp, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                    _layer_from_upper(tar, self.images.snapshotter.upper_dir(c.id))
-                tmp.seek(0)
-                cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))
-                image = add_layer(self.images, self.images.get(c.image), tmp, ref, config,
-                                  cmd, message, author)
+            layer = store_plain_layer(self.images, write_layer)
+            cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))
+            image = new_image(self.images, self.images.get(c.image), ref, config, cmd,
+                              message, author, layer, layer["digest"])
         finally:
             if freeze:
                 self.pause(c.id, False)
@@ -873,7 +875,11 @@ def _add_entry(tar: tarfile.TarFile, path: str, arcname: str) -> None:
     """One file as it is on disk (links as links, never followed)."""
     entry = tar.gettarinfo(path, arcname=arcname)
     if entry.isreg():
-        with open(path, "rb") as f:
+        # never through a link: the file could have been swapped for one since the lstat
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            if os.fstat(fd).st_size != entry.size:
+                raise FailedPrecondition(f"{arcname} changed while it was archived")
             tar.addfile(entry, f)
     else:
         tar.addfile(entry)

@@ -28,6 +28,7 @@ from hull.image.store import Image, ImageStore
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import IO, Any
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -307,6 +308,31 @@ def add_layer(store: ImageStore, base: Image | None, src: IO[bytes], ref: Refere
             os.unlink(gz_path)
     finally:
         os.unlink(path)
+    return new_image(store, base, ref, config, created_by, comment, author,
+                     {"mediaType": mf.OCI_LAYER_GZIP, "digest": layer,
+                      "size": store.content.info(layer).size}, diff_id)
+
+
+def store_plain_layer(store: ImageStore, write: Callable[[Any], None]) -> dict[str, Any]:
+    """An uncompressed layer written by `write` straight into the content store, as one
+    pass over the bytes (commit: Docker's store keeps layers uncompressed too, and they
+    are compressed when pushed). Its digest is its diffID."""
+    import secrets
+    w = store.content.writer(f"layer-{os.getpid()}-{secrets.token_hex(8)}")
+    try:
+        write(w)
+        digest = w.commit()
+    except BaseException:
+        w.abort()
+        raise
+    return {"mediaType": mf.OCI_LAYER, "digest": digest,
+            "size": store.content.info(digest).size}
+
+
+def new_image(store: ImageStore, base: Image | None, ref: Reference | None,
+              config: dict[str, Any], created_by: str, comment: str, author: str,
+              layer: dict[str, Any], diff_id: str) -> Image:
+    """The manifest and config of base + one stored layer, tagged ref."""
     platform = mf.host_platform()
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     base_config = store.config(base) if base else {}
@@ -329,8 +355,7 @@ def add_layer(store: ImageStore, base: Image | None, src: IO[bytes], ref: Refere
     manifest = {"schemaVersion": 2, "mediaType": mf.OCI_MANIFEST,
                 "config": {"mediaType": mf.OCI_CONFIG, "digest": config_digest,
                            "size": len(config_bytes)},
-                "layers": [*layers, {"mediaType": mf.OCI_LAYER_GZIP, "digest": layer,
-                                     "size": store.content.info(layer).size}]}
+                "layers": [*layers, layer]}
     digest = store.content.add(fastjson.dumps(manifest).encode())
     image = store.add(digest, None)
     if ref is not None:
