@@ -492,9 +492,9 @@ class ContainerService:
         """The container's merged filesystem as a tar (`docker export`). The tree is read
         through a read-only view of the container's snapshots; links are archived as
         links, never followed."""
-        import tarfile
         import tempfile
 
+        from hull.image.layer import write_stream
         from hull.linux.mounts import mount_all, unmount
         c = self.store.get(name)
         sn = self.images.snapshotter
@@ -505,7 +505,7 @@ class ContainerService:
             # parent (image + init) and overlay the rw layer's files on top in the tar
             mount_all(sn.view(key, f"{c.id}-init"), target)
             upper = sn.upper_dir(c.id)
-            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            with write_stream(out) as tar:
                 _add_tree(tar, target, skip=_rw_entries(upper))
                 _add_tree(tar, upper, whiteouts=True)
         finally:
@@ -674,10 +674,10 @@ class ContainerService:
         """`docker commit`: the rw layer — only what the container changed, deletions as
         whiteouts — becomes a new layer on top of the container's image. The init layer's
         /etc/hosts, /etc/hostname and /etc/resolv.conf never go in, even if changed."""
-        import tarfile
 
         from hull.engine.images import _changes
         from hull.image.archive import new_image, store_plain_layer
+        from hull.image.layer import write_stream
         from hull.image.reference import parse
         c = self.refresh(self.store.get(name))
         ref = parse(repo) if repo else None   # a bad name fails before any work
@@ -689,14 +689,21 @@ class ContainerService:
             self.pause(c.id, True)
 
         def write_layer(out: Any) -> None:
-            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT,
-                              bufsize=1 << 20) as tar:
+            with write_stream(out) as tar:
                 _layer_from_upper(tar, upper)
         try:
             layer = store_plain_layer(self.images, write_layer)
+            base = self.images.get(c.image)
+            if getattr(self.images.snapshotter, "whiteouts", "") == "overlay":
+                from hull.engine.commit_snapshot import snapshot_from_upper
+                from hull.image.manifest import chain_ids
+                chains = chain_ids([*self.images.diff_ids(base), layer["digest"]])
+                snapshot_from_upper(self.images.snapshotter, upper,
+                                    chains[-2] if len(chains) > 1 else None, chains[-1],
+                                    INIT_FILES)
             cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))
-            image = new_image(self.images, self.images.get(c.image), ref, config, cmd,
-                              message, author, layer, layer["digest"])
+            image = new_image(self.images, base, ref, config, cmd, message, author, layer,
+                              layer["digest"])
         finally:
             if freeze:
                 self.pause(c.id, False)

@@ -28,6 +28,7 @@ import stat
 import tarfile
 
 from hull.errors import FailedPrecondition, NotFound
+from hull.image.layer import write_stream
 from hull.linux import fs
 
 TYPE_CHECKING = False
@@ -164,24 +165,33 @@ class Source:
         directory itself, not under SRC's name."""
         return "." if self.contents_only and self.is_dir else self.basename
 
+    def entries(self, arcname: str) -> Iterator[tuple[tarfile.TarInfo, int]]:
+        return _Walker().entries(self.dir_fd, self.name, arcname)
+
     def archive(self, out: IO[bytes], arcname: str) -> None:
-        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            _Walker(tar).add(self.dir_fd, self.name, arcname)
+        with write_stream(out) as tar:
+            for info, fd in self.entries(arcname):
+                if fd < 0:
+                    tar.addfile(info)
+                    continue
+                with os.fdopen(fd, "rb", closefd=False) as f:
+                    tar.addfile(info, f)
 
     def close(self) -> None:
         os.close(self.dir_fd)
 
 
 class _Walker:
-    """Adds a tree to a tar, fd by fd: a directory's entries are opened relative to the
+    """A tree's entries, fd by fd: a directory's entries are opened relative to the
     directory's own fd with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, so swapping a component
-    for a symlink mid-copy cannot lead the walk anywhere else."""
+    for a symlink mid-copy cannot lead the walk anywhere else. Yields (TarInfo, fd of a
+    regular file's data or -1); the fd is closed once the consumer asks for the next."""
 
-    def __init__(self, tar: tarfile.TarFile) -> None:
-        self.tar = tar
+    def __init__(self) -> None:
         self.links: dict[tuple[int, int], str] = {}
 
-    def add(self, dir_fd: int, name: str, arcname: str) -> None:
+    def entries(self, dir_fd: int, name: str, arcname: str
+                ) -> Iterator[tuple[tarfile.TarInfo, int]]:
         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False) if name else os.fstat(dir_fd)
         info = tarfile.TarInfo(arcname)
         info.mode, info.uid, info.gid = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
@@ -189,41 +199,35 @@ class _Walker:
         key = (st.st_dev, st.st_ino)
         if not stat.S_ISDIR(st.st_mode) and st.st_nlink > 1 and key in self.links:
             info.type, info.linkname = tarfile.LNKTYPE, self.links[key]
-            self.tar.addfile(info)
-            return
-        if stat.S_ISREG(st.st_mode):
+            yield info, -1
+        elif stat.S_ISREG(st.st_mode):
             self.links[key] = arcname
             info.size = st.st_size
             fd = self._open(dir_fd, name, os.O_RDONLY)
             try:
                 if os.fstat(fd).st_ino != st.st_ino:
                     raise FailedPrecondition(f"{arcname} changed during the copy")
-                with os.fdopen(fd, "rb", closefd=False) as f:
-                    self.tar.addfile(info, f)
+                yield info, fd
             finally:
                 os.close(fd)
         elif stat.S_ISDIR(st.st_mode):
             info.type = tarfile.DIRTYPE
-            self.tar.addfile(info)
-            self.add_dir_contents(self._open(dir_fd, name, os.O_RDONLY | os.O_DIRECTORY),
-                                  arcname)
+            yield info, -1
+            fd = self._open(dir_fd, name, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                for entry in sorted(os.listdir(fd)):
+                    yield from self.entries(fd, entry, posixpath.join(arcname, entry))
+            finally:
+                os.close(fd)
         elif stat.S_ISLNK(st.st_mode):
             info.type, info.linkname = tarfile.SYMTYPE, os.readlink(name, dir_fd=dir_fd)
-            self.tar.addfile(info)
+            yield info, -1
         elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISFIFO(st.st_mode):
             info.type = (tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
                          if stat.S_ISBLK(st.st_mode) else tarfile.FIFOTYPE)
             info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-            self.tar.addfile(info)
+            yield info, -1
         # sockets are left out, as tar does
-
-    def add_dir_contents(self, fd: int, arcname: str) -> None:
-        """Every entry of an open directory (the fd is closed here)."""
-        try:
-            for entry in sorted(os.listdir(fd)):
-                self.add(fd, entry, posixpath.join(arcname, entry))
-        finally:
-            os.close(fd)
 
     @staticmethod
     def _open(dir_fd: int, name: str, flags: int) -> int:
@@ -280,28 +284,14 @@ def extract(stream: IO[bytes], dir_fd: int, owner: tuple[int, int] | None) -> No
 
 
 def copy(source: Source, dir_fd: int, name: str, owner: tuple[int, int] | None) -> None:
-    """Archive on a thread, extract here: the bytes cross a pipe once."""
-    import threading
-    r, w = os.pipe()
-    failure: list[BaseException] = []
-
-    def produce() -> None:
-        try:
-            with os.fdopen(w, "wb", buffering=1 << 20) as out:
-                source.archive(out, name or ".")
-        except BrokenPipeError:
-            pass   # the reader failed: its error is the one to report
-        except BaseException as e:
-            failure.append(e)
-    thread = threading.Thread(target=produce, daemon=True)
-    thread.start()
+    """Host and container are both local: no tar at all, each entry goes from the walker
+    to the Applier, file data from fd to fd inside the kernel (copy_file_range)."""
+    from hull.image.layer import Applier
+    applier = Applier(fs.fd_path(dir_fd), whiteouts="none", owner=owner)
     try:
-        with os.fdopen(r, "rb", buffering=1 << 20) as stream:
-            extract(stream, dir_fd, owner)
+        applier.apply_entries(source.entries(name or "."))
     finally:
-        thread.join()
-    if failure:
-        raise failure[0]
+        applier.close()
 
 
 def run(service: ContainerService, src: str, dst: str, archive: bool, follow: bool,

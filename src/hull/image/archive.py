@@ -21,7 +21,7 @@ from hull import fastjson
 from hull.digest import of_bytes
 from hull.errors import InvalidArgument
 from hull.image import manifest as mf
-from hull.image.layer import decompressed
+from hull.image.layer import decompressed, write_stream
 from hull.image.progress import Progress, Quiet
 from hull.image.reference import Reference, parse
 from hull.image.store import Image, ImageStore
@@ -67,7 +67,7 @@ def save(store: ImageStore, names: list[str], out: IO[bytes], fmt: str = "docker
         image = store.resolve(name)
         tags = [] if name.removeprefix("sha256:") in image.id else [str(parse(name))]
         images.append((image, tags))
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with write_stream(out) as tar:
         if fmt == "docker-archive":
             _save_docker(store, images, tar)
         else:

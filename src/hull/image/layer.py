@@ -23,11 +23,27 @@ from hull.linux import fs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
 WH_PREFIX = ".wh."
 WH_OPAQUE = ".wh..wh..opq"
 _CHUNK = 1 << 20
+# tarfile's stream writer appends each chunk to its buffer and slices bufsize off it: with
+# its defaults (10 KiB buffer, 16 KiB chunks) that is fine, with a big buffer and small
+# chunks it copies the buffer over and over. Equal and large, it copies each byte ~twice.
+
+# Reading, tarfile keeps what it read past an entry's header and copies that rest on each
+# header: 64 KiB makes big files cheap to read and costs a tiny file at most that copy.
+_READ_BUFFER = 1 << 16
+
+
+def write_stream(out: Any) -> tarfile.TarFile:
+    """A PAX tar written to out as a stream, with buffer and copy chunks of equal size."""
+    tar = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT,  # noqa: SIM115
+                       bufsize=_CHUNK)
+    tar.copybufsize = _CHUNK  # type: ignore[attr-defined]  # (typeshed lacks it)
+    return tar
 
 
 class Breakout(InvalidArgument):
@@ -155,7 +171,11 @@ class Applier:
         os.rmdir(name, dir_fd=pfd)
 
     def apply(self, tar: tarfile.TarFile) -> None:
-        for member in tar:
+        self.apply_entries((member, tar) for member in tar)
+
+    def apply_entries(self, entries: Iterable[tuple[tarfile.TarInfo, Any]]) -> None:
+        """Entries with where their data is: the tar they came from, or an open fd."""
+        for member, data in entries:
             path = _clean(member.name)
             if not path:
                 continue
@@ -167,7 +187,7 @@ class Applier:
                 self._whiteout(path, base)
                 continue
             parent, _, name = path.rpartition("/")
-            self._create(tar, member, self._dir(parent), name, path)
+            self._create(data, member, self._dir(parent), name, path)
             self.created.add(path)
         self._forget_parent()
         self._finish_dirs()
@@ -193,7 +213,7 @@ class Applier:
         finally:
             os.close(pfd)
 
-    def _create(self, tar: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, name: str,
+    def _create(self, tar: Any, m: tarfile.TarInfo, pfd: int, name: str,
                 path: str) -> None:
         if m.isdir():
             if not self._remove_existing(pfd, name, keep_dir=True):
@@ -222,17 +242,20 @@ class Applier:
             raise InvalidArgument(f"layer entry {m.name!r}: unsupported type {m.type!r}")
         self._metadata(m, pfd, name)
 
-    def _regular(self, tar: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, name: str) -> None:
+    def _regular(self, tar: Any, m: tarfile.TarInfo, pfd: int, name: str) -> None:
         """A regular file with as few syscalls as it takes: created with its mode, owner and
         times set through the open fd."""
         mode = m.mode & 0o7777
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      mode & 0o777, dir_fd=pfd)
         try:
-            src = tar.extractfile(m)
-            assert src is not None
-            while chunk := src.read(_CHUNK):
-                os.write(fd, chunk)
+            if isinstance(tar, int):
+                _copy_fd(tar, fd, m.size)
+            else:
+                src = tar.extractfile(m)
+                assert src is not None
+                while chunk := src.read(_CHUNK):
+                    os.write(fd, chunk)
             if m.pax_headers and any(k.startswith("SCHILY.xattr.") for k in m.pax_headers):
                 self._xattrs(m, _proc(pfd, name))
             chowned = False
@@ -299,6 +322,28 @@ class Applier:
                 os.close(fd)
 
 
+def _copy_fd(src: int, dst: int, size: int) -> None:
+    """size bytes from src's start, inside the kernel where it can (copy_file_range,
+    which may share blocks; sendfile across filesystems that refuse it)."""
+    done = 0
+    use_range = True
+    while done < size:
+        try:
+            if use_range:
+                n = os.copy_file_range(src, dst, size - done, done)
+            else:
+                n = os.sendfile(dst, src, done, size - done)
+        except OSError as e:
+            if use_range and e.errno in (errno.EXDEV, errno.EINVAL, errno.ENOSYS,
+                                         errno.EOPNOTSUPP):
+                use_range = False
+                continue
+            raise
+        if n == 0:
+            raise InvalidArgument(f"source file shrank while copied ({done} of {size})")
+        done += n
+
+
 def _proc(pfd: int, name: str) -> str:
     return f"/proc/self/fd/{pfd}/{name}"
 
@@ -309,7 +354,7 @@ def apply_layer(stream: Any, root: str, whiteouts: str = "overlay") -> tuple[str
     applier = Applier(root, whiteouts)
     try:
         tar_in: Any = reader   # tarfile reads only .read(); its stub wants a full file
-        with tarfile.open(fileobj=tar_in, mode="r|", errorlevel=2) as tar:
+        with tarfile.open(fileobj=tar_in, mode="r|", errorlevel=2, bufsize=_READ_BUFFER) as tar:
             applier.apply(tar)
         while reader.read(_CHUNK):   # trailing padding counts towards the diffID
             pass

@@ -1,0 +1,72 @@
+"""The committed layer's snapshot, copied from the container's rw layer instead of unpacked
+from the layer tar just written (commit would otherwise read back every byte it wrote).
+
+The overlay upper dir already is the layer in the snapshotter's own format: whiteouts are
+0:0 character devices and opaque directories carry trusted.overlay.opaque, exactly what
+unpacking the tar produces. So the tree is copied entry by entry (file data with
+copy_file_range, inside the kernel), the init layer's files left out as in the tar, and
+the opaque markers set again — the Applier never writes trusted.overlay.* itself.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from hull.errors import AlreadyExists, FailedPrecondition, NotFound
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hull.snapshot.protocol import Snapshotter
+
+
+def snapshot_from_upper(sn: Snapshotter, upper: str, parent: str | None, chain: str,
+                        skip: tuple[str, ...]) -> None:
+    """Make snapshot `chain` (on `parent`) hold a copy of upper, without the `skip` paths."""
+    from hull.engine.copy import Source, host_side
+    from hull.image.layer import Applier
+    try:
+        sn.usage(chain)
+        return   # the same layer exists already (a commit of identical changes)
+    except NotFound:
+        pass
+    key = f"commit-{secrets.token_hex(8)}"
+    sn.prepare(key, parent)
+    try:
+        target = sn.upper_dir(key)
+        with host_side() as side:
+            source = Source(side, upper + "/.", follow=False)
+            try:
+                entries = ((info, fd) for info, fd in source.entries(".")
+                           if "/" + info.name.removeprefix("./") not in skip)
+                applier = Applier(target, whiteouts="none")
+                try:
+                    applier.apply_entries(entries)
+                finally:
+                    applier.close()
+            finally:
+                source.close()
+        _copy_opaque_markers(upper, target)
+        try:
+            sn.commit(chain, key)
+        except AlreadyExists:   # a concurrent commit of the same layer won
+            sn.remove(key)
+    except BaseException:
+        try:
+            sn.remove(key)
+        except (NotFound, FailedPrecondition):
+            pass
+        raise
+
+
+def _copy_opaque_markers(upper: str, target: str) -> None:
+    for top, dirs, _ in os.walk(upper):
+        for name in dirs:
+            path = os.path.join(top, name)
+            try:
+                if os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) != b"y":
+                    continue
+            except OSError:
+                continue
+            copy = os.path.join(target, os.path.relpath(path, upper))
+            os.setxattr(copy, "trusted.overlay.opaque", b"y", follow_symlinks=False)

@@ -1,0 +1,45 @@
+"""The engine's cgroup-facing commands on a real cgroup v2 host: stats from the v2
+accounting (cpu.stat usage_usec, memory.current minus inactive_file), update writing the
+unified files of a running container, and an OOM kill recorded and announced."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+from tests.conftest import HullCLI
+from tests.integration.conftest import hull  # noqa: F401 (the engine fixture)
+
+pytestmark = [pytest.mark.root, pytest.mark.cgroup_v2]
+Hull = HullCLI
+
+
+def unified(hull: Hull, name: str, file: str) -> str:  # noqa: F811
+    info = json.loads(hull("inspect", name).stdout)[0]
+    parent = info["HostConfig"]["CgroupParent"].lstrip("/")
+    return (Path("/sys/fs/cgroup") / parent / info["Id"] / file).read_text().strip()
+
+
+def test_stats_update_oom_on_v2(hull: Hull) -> None:  # noqa: F811
+    hull("run", "-d", "--name", "busy", "--cpus", "0.5", "-m", "64m", "busybox", "sh", "-c",
+         "head -c 20971520 /dev/zero > /dev/shm/fill; while :; do :; done")
+    time.sleep(1)
+    rows = [json.loads(hull("stats", "--no-stream", "--format", "{{json .}}", "busy").stdout)
+            for _ in range(5)]
+    cpu = statistics.median(float(r["CPUPerc"].rstrip("%")) for r in rows)
+    assert 25 < cpu < 75, cpu
+    used, limit = rows[-1]["MemUsage"].split(" / ")
+    assert limit == "64MiB" and used.endswith("MiB") and 19 < float(used[:-3]) < 40, used
+    hull("update", "-m", "128m", "--cpus", "1", "--pids-limit", "20", "busy")
+    assert unified(hull, "busy", "memory.max") == str(128 << 20)
+    assert unified(hull, "busy", "cpu.max") == "100000 100000"
+    assert unified(hull, "busy", "pids.max") == "20"
+    hull("rm", "-f", "busy")
+    hull("run", "--name", "oom", "-m", "8m", "--memory-swap", "8m", "busybox", "sh", "-c",
+         "head -c 64m /dev/zero | tail > /dev/null", check=False)
+    assert hull.state("oom")["OOMKilled"] is True
+    events = hull("events", "--since", "5m", "--until", "0s", "--filter", "event=oom").stdout
+    assert "name=oom" in events
