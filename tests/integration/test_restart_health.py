@@ -169,3 +169,20 @@ def test_healthcheck_timeout_and_flags(hull: Hull) -> None:
                           (["--health-retries", "-1"], "negative")):
         proc = hull("run", "--rm", *args, "busybox", "true", check=False)
         assert proc.returncode == 125 and message in proc.stderr, proc
+
+
+def test_image_healthcheck_and_no_healthcheck(hull: Hull) -> None:
+    hull("run", "--name", "base", "busybox", "touch", "/ok")
+    hull("commit", "-c", "HEALTHCHECK --interval=200ms --retries=1 CMD test -e /ok", "base",
+         "checked:1")
+    image = json.loads(hull("inspect", "checked:1").stdout)[0]
+    assert image["Config"]["Healthcheck"] == {"Interval": 200_000_000, "Retries": 1,
+                                              "Test": ["CMD-SHELL", "test -e /ok"]}
+    hull("run", "-d", "--name", "from-image", "checked:1", "sleep", "300")
+    until(lambda: info(hull, "from-image")["State"].get("Health", {}).get("Status")
+          == "healthy")
+    hull("run", "-d", "--name", "off", "--no-healthcheck", "checked:1", "sleep", "300")
+    hull("run", "-d", "--name", "over", "--health-cmd", "false", "checked:1", "sleep", "300")
+    until(lambda: info(hull, "over")["State"].get("Health", {}).get("Status") == "unhealthy")
+    assert "Health" not in info(hull, "off")["State"]
+    assert info(hull, "over")["Config"]["Healthcheck"]["Interval"] == 200_000_000

@@ -193,9 +193,40 @@ class ImageService:
         return bootstrap_busybox(self.store, name)
 
 
+def _healthcheck(rest: str, change: str) -> dict[str, Any]:
+    """HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--retries=N] CMD …, or
+    HEALTHCHECK NONE, as Config.Healthcheck."""
+    import json
+
+    from hull.engine.health import duration
+    from hull.errors import InvalidArgument
+    if rest.upper() == "NONE":
+        return {"Test": ["NONE"]}
+    check: dict[str, Any] = {}
+    while rest.startswith("--"):
+        option, _, rest = rest.partition(" ")
+        key, eq, value = option[2:].partition("=")
+        keys = {"interval": "Interval", "timeout": "Timeout", "start-period": "StartPeriod"}
+        if key in keys and eq:
+            check[keys[key]] = duration(value, f"HEALTHCHECK --{key}")
+        elif key == "retries" and eq and value.isdigit():
+            check["Retries"] = int(value)
+        else:
+            raise InvalidArgument(f"--change {change!r}: unknown HEALTHCHECK option {option}")
+        rest = rest.strip()
+    word, _, command = rest.partition(" ")
+    if word.upper() != "CMD" or not command.strip():
+        raise InvalidArgument(f"--change {change!r}: HEALTHCHECK needs CMD and a command")
+    command = command.strip()
+    check["Test"] = ["CMD", *json.loads(command)] if command.startswith("[") else \
+        ["CMD-SHELL", command]
+    return check
+
+
 def _changes(changes: list[str], base: dict[str, Any] | None = None) -> dict[str, Any]:
     """`import --change`: the Dockerfile instructions that only set config (CMD, ENV,
-    ENTRYPOINT, WORKDIR, USER, EXPOSE, LABEL), in their JSON or shell forms."""
+    ENTRYPOINT, WORKDIR, USER, EXPOSE, LABEL, HEALTHCHECK…), in their JSON or shell
+    forms."""
     import json
     import shlex
 
@@ -240,9 +271,11 @@ def _changes(changes: list[str], base: dict[str, Any] | None = None) -> dict[str
             for item in shlex.split(rest):
                 key, _, value = item.partition("=")
                 config.setdefault("Labels", {})[key] = value
+        elif word == "HEALTHCHECK":
+            config["Healthcheck"] = _healthcheck(rest, change)
         else:
             raise InvalidArgument(f"--change {change!r}: {word} is not one of CMD, ENTRYPOINT, "
-                                  "ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, "
-                                  "WORKDIR" if word != "ONBUILD" else
+                                  "ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, "
+                                  "VOLUME, WORKDIR" if word != "ONBUILD" else
                                   f"--change {change!r}: ONBUILD is not supported")
     return config
