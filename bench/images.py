@@ -1,5 +1,6 @@
 """Image benchmarks: pulling the debootstrap multi-layer image from a registry on 127.0.0.1
-with hull, podman and docker side by side (alternating, fresh storage each run); layer
+with hull, podman and docker side by side (alternating, fresh storage each run), then its
+`save` to a docker-archive and `load` back; layer
 unpack throughput next to `tar -xzf`; mounting a 50-layer image.
 
     python -m bench.images [--runs N] [--quick]      # writes bench/results/images.json
@@ -44,31 +45,42 @@ def bench_pull(work: Path, runs: int) -> dict[str, Any]:
         podman = Podman(work)
         docker = Docker(work)
         try:
-            samples: dict[str, list[float]] = {"hull": [], "podman": [], "docker": []}
+            def cli(engine: str, i: int) -> tuple[list[str], dict[str, str] | None]:
+                if engine == "hull":
+                    return [HULL, "--root", str(work / f"hull-{i}")], env
+                if engine == "podman":
+                    return ["podman", "--root", f"{podman.dir}/root", "--runroot",
+                            f"{podman.dir}/run"], podman.env
+                return ["docker", "-H", f"unix://{docker.sock}"], None
+            engines = ["hull", "podman", "docker"]
+            samples: dict[str, dict[str, list[float]]] = {
+                op: {e: [] for e in engines} for op in ("pull", "save", "load")}
             for i in range(runs):
-                order = ["hull", "podman", "docker"]
-                order = order[i % 3:] + order[:i % 3]
-                for engine in order:
-                    if engine == "hull":
-                        root = work / f"hull-{i}"
-                        samples["hull"].append(timed([HULL, "--root", str(root), "pull",
-                                                      "-q", image], env=env))
-                        shutil.rmtree(root, ignore_errors=True)
-                    elif engine == "podman":
-                        samples["podman"].append(timed(
-                            ["podman", "--root", f"{podman.dir}/root", "--runroot",
-                             f"{podman.dir}/run", "pull", "-q", "--tls-verify=false", image],
-                            env=podman.env))
-                        podman("rmi", "-af")
-                    else:
-                        samples["docker"].append(timed(["docker", "-H", f"unix://{docker.sock}",
-                                                        "pull", "-q", image]))
-                        docker("rmi", "-f", image)
-                        docker("image", "prune", "-af")
-            out = {k: summary(v) for k, v in samples.items()}
-            for other in ("podman", "docker"):
-                ratios = [h / o for h, o in zip(samples["hull"], samples[other], strict=True)]
-                out[f"ratio hull/{other}"] = round(statistics.median(ratios), 2)
+                for engine in engines[i % 3:] + engines[:i % 3]:
+                    base, cenv = cli(engine, i)
+                    tls = ["--tls-verify=false"] if engine == "podman" else []
+                    saved = work / f"saved-{engine}-{i}.tar"
+                    samples["pull"][engine].append(
+                        timed([*base, "pull", "-q", *tls, image], env=cenv))
+                    samples["save"][engine].append(
+                        timed([*base, "save", "-o", str(saved), image], env=cenv))
+                    subprocess.run([*base, "rmi", "-f", image], env=cenv, check=True,
+                                   capture_output=True)
+                    samples["load"][engine].append(
+                        timed([*base, "load", "-i", str(saved)], env=cenv))
+                    subprocess.run([*base, "rmi", "-f", image], env=cenv, check=False,
+                                   capture_output=True)
+                    if engine != "hull":
+                        subprocess.run([*base, "image", "prune", "-af"], env=cenv,
+                                       check=False, capture_output=True)
+                    saved.unlink()
+                    shutil.rmtree(work / f"hull-{i}", ignore_errors=True)
+            for op, per_engine in samples.items():
+                out[op] = {k: summary(v) for k, v in per_engine.items()}
+                for other in ("podman", "docker"):
+                    ratios = [h / o for h, o in zip(per_engine["hull"], per_engine[other],
+                                                    strict=True)]
+                    out[op][f"ratio hull/{other}"] = round(statistics.median(ratios), 2)
         finally:
             podman("rm", "-af", check=False)
             from tests.clients.conftest import _stop
@@ -142,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--quick", action="store_true")
+    p.add_argument("--quick", action="store_true", help="no pull/save/load (a smoke test)")
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "images.json"))
     args = p.parse_args(argv)
     # /var/lib, where engines keep their storage (file creation under /var/tmp measured ~3x
@@ -155,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                                                           f" --runs {args.runs}"),
                   "mount": bench_mount_50(work), "unpack": bench_unpack(work)}
         if not args.quick:
-            result["pull"] = bench_pull(work, args.runs)
+            result.update(bench_pull(work, args.runs))
     finally:
         subprocess.run(["sh", "-c", f"grep -o ' {work}[^ ]*' /proc/self/mounts | sort -r | "
                         "xargs -r -n1 umount -l"], check=False)

@@ -214,14 +214,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
     from hull.engine import monitor
+    from hull.trace import mark
     service = _service(args)
     opts = _options(args)
     _ensure_image(args, args.image)
+    mark("run: image ready")
     if args.cidfile and os.path.exists(args.cidfile):
         from hull.errors import InvalidArgument
         raise InvalidArgument(f"Container ID file found, make sure the other container isn't "
                               f"running or delete {args.cidfile}")
     container = service.create(opts)
+    mark("run: container created (rootfs snapshots, record)")
     if args.cidfile:
         with open(args.cidfile, "w") as f:
             f.write(container.id)
@@ -230,6 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                            stdin=args.interactive and not args.detach)
     service = _service(args)   # spawn closed the databases before forking
     first = monitor.read_message(notify)
+    mark("run: monitor reports the container started")
     if "error" in first:
         print(f"hull: {first['error']}", file=sys.stderr)
         return int(first.get("code", 125))
@@ -259,6 +263,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except InterruptedError:
             continue
     os.close(notify)
+    mark("run: monitor reports the exit (recorded, cleaned up)")
     if "exit" in done:
         return int(done["exit"])
     code: int = service.wait(container.id)

@@ -1,0 +1,295 @@
+"""bench/results/REPORT.md from the suites' JSON files: the machine, the versions, the exact
+command, a table per suite, PNG plots (matplotlib), and every target from the issues with
+the measured value and whether it is met — and by how much it is missed when it is not.
+
+    python -m bench.report [--results DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _load(results: Path, name: str) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads((results / f"{name}.json").read_text())
+        return data
+    except (OSError, ValueError):
+        return None
+
+
+def _version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    return out.strip().splitlines()[0] if out.strip() else "not installed"
+
+
+def machine() -> list[str]:
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "?")
+    mem = next((int(line.split()[1]) // 1024 for line in
+                Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), 0)
+    cgroup = "v2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else \
+        "hybrid (v1 + v2)" if Path("/sys/fs/cgroup/unified").exists() else "v1"
+    return [f"- CPU: {cpu}, {os.cpu_count()} CPUs; memory {mem} MiB",
+            f"- kernel {platform.release()}, cgroups {cgroup}",
+            f"- Python {platform.python_version()}",
+            f"- hull {_version([str(REPO / '.venv' / 'bin' / 'hull'), 'version'])}; "
+            f"{_version(['runc', '--version'])}; {_version(['docker', '--version'])}; "
+            f"{_version(['podman', '--version'])}"]
+
+
+def _row(cells: list[Any]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows), ""]
+
+
+def _medians(block: dict[str, Any], names: list[str]) -> list[list[Any]]:
+    rows = []
+    for n in names:
+        v = block.get(n)
+        if isinstance(v, dict) and "median_ms" in v:
+            rows.append([n, v["median_ms"], f"{v['min_ms']}–{v['max_ms']}"])
+    return rows
+
+
+def _ratios(block: dict[str, Any]) -> str:
+    return ", ".join(f"{k.removeprefix('ratio ')} **{v}**" for k, v in block.items()
+                     if k.startswith("ratio"))
+
+
+class Plots:
+    """PNG charts next to the report; nothing when matplotlib is missing (said so)."""
+
+    def __init__(self, results: Path) -> None:
+        self.dir = results / "plots"
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+            self.plt: Any = plt
+            self.dir.mkdir(exist_ok=True)
+        except ImportError:
+            self.plt = None
+
+    def bars(self, name: str, title: str, groups: dict[str, dict[str, float]],
+             ylabel: str) -> str:
+        if self.plt is None or not groups:
+            return ""
+        plt = self.plt
+        engines = sorted({e for g in groups.values() for e in g},
+                         key=lambda e: (e != "hull", e))
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        width = 0.8 / len(engines)
+        for i, engine in enumerate(engines):
+            xs = [j + i * width for j in range(len(groups))]
+            ax.bar(xs, [g.get(engine, 0) for g in groups.values()], width, label=engine)
+        ax.set_xticks([j + width * (len(engines) - 1) / 2 for j in range(len(groups))],
+                      list(groups))
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(self.dir / f"{name}.png", dpi=100)
+        plt.close(fig)
+        return f"![{title}](plots/{name}.png)\n"
+
+    def lines(self, name: str, title: str, xs: list[str], series: dict[str, list[float]],
+              xlabel: str, ylabel: str) -> str:
+        if self.plt is None or not xs:
+            return ""
+        plt = self.plt
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        for engine, ys in series.items():
+            ax.plot([float(x) for x in xs], ys, marker="o", label=engine)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(self.dir / f"{name}.png", dpi=100)
+        plt.close(fig)
+        return f"![{title}](plots/{name}.png)\n"
+
+
+def _target(what: str, target: str, value: float | None, limit: float,
+            lower_is_better: bool = True, unit: str = "") -> list[Any]:
+    if value is None:
+        return [what, target, "not measured", "—"]
+    met = value <= limit if lower_is_better else value >= limit
+    verdict = "met" if met else f"**missed** by {value / limit:.2f}×"
+    return [what, target, f"{value}{unit}", verdict]
+
+
+def write_report(results: Path, command: str) -> Path:
+    plots = Plots(results)
+    out = ["# hull benchmarks", "",
+           f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `{command}` "
+           "(each suite also runs alone: `python -m bench.<suite>`). Engines run side by "
+           "side in one run, in rotating order, each on private state; figures are medians "
+           "(min–max) and ratios are medians of run-by-run ratios.", "", "## Machine", "",
+           *machine(), ""]
+    targets: list[list[Any]] = []
+
+    rt = _load(results, "runtime_start")
+    if rt:
+        r = rt["results"]
+        out += ["## OCI runtime start: hull-runtime vs runc (prepared bundle)", "",
+                *_table(["", "median ms", "min–max"], _medians(r, list(r))),
+                f"`{rt['command']}`", ""]
+        targets.append(_target("hull-runtime / runc", "≤ 1.0", r.get("ratio/plain"), 1.0))
+
+    rs = _load(results, "run_start")
+    if rs:
+        r = rs["results"]
+        out += ["## `run --rm busybox true`", "",
+                *_table(["engine", "median ms", "min–max"], _medians(r, list(r))),
+                _ratios(r), "",
+                plots.bars("run_start", "run --rm busybox true",
+                           {"start": {k: v["median_ms"] for k, v in r.items()
+                                      if isinstance(v, dict)}}, "ms"),
+                f"`{rs['command']}`", ""]
+        targets.append(_target("hull run / runc run", "≤ 1.2", r.get("ratio hull/runc"), 1.2))
+        targets.append(_target("hull run / docker run", "≤ 0.15", r.get("ratio hull/docker"),
+                               0.15))
+
+    life = _load(results, "lifecycle")
+    if life:
+        out += ["## exec, stop, throughput", ""]
+        for op in ("exec", "stop"):
+            block = life[op]
+            out += [f"`{op}`:", "",
+                    *_table(["engine", "median ms", "min–max"], _medians(block, list(block))),
+                    _ratios(block), ""]
+        out.append(plots.bars("exec_stop", "exec and stop latency",
+                              {op: {k: v["median_ms"] for k, v in life[op].items()
+                                    if isinstance(v, dict)} for op in ("exec", "stop")},
+                              "ms"))
+        tp = life["throughput"]
+        levels = [k for k in tp if k.endswith("at a time")]
+        out += [f"Throughput, {tp['containers']} × `run --rm busybox true` "
+                "(containers/s):", "",
+                *_table(["parallel", *tp[levels[0]]],
+                        [[lv, *tp[lv].values()] for lv in levels]),
+                plots.lines("throughput", "throughput", [lv.split()[0] for lv in levels],
+                            {e: [tp[lv][e] for lv in levels] for e in tp[levels[0]]},
+                            "containers at a time", "containers/s"),
+                f"`{life['command']}`", ""]
+
+    dens = _load(results, "density")
+    if dens:
+        engines = [e for e in ("hull", "docker", "podman") if e in dens]
+        counts = [c for c in dens[engines[0]] if c.isdigit()]
+        out += ["## Memory: PSS of each engine's own processes", "",
+                *_table(["idle containers", *engines],
+                        [[c, *(dens[e][c] for e in engines)] for c in counts]),
+                *(_table(["", *engines], [["MiB per extra container",
+                                           *(dens[e].get("MiB per extra container", "—")
+                                             for e in engines)]])),
+                plots.lines("density", "host memory of the engine (PSS)", counts,
+                            {e: [dens[e][c] for c in counts] for e in engines},
+                            "idle containers", "MiB"),
+                f"`{dens['command']}`", ""]
+        targets.append(_target("memory per idle container", "≤ 1 MiB",
+                               dens["hull"].get("MiB per extra container"), 1.0,
+                               unit=" MiB"))
+
+    sc = _load(results, "scaling")
+    if sc:
+        out += ["## How start latency grows", ""]
+        for key, label in (("by layer count", "image layers"),
+                           ("by running containers", "containers already running")):
+            block = sc[key]
+            xs = list(block)
+            engines = list(block[xs[0]]) if xs else []
+            out += [f"`run --rm` median ms {key}:", "",
+                    *_table([label, *engines], [[x, *block[x].values()] for x in xs]),
+                    plots.lines("scaling-" + key.split()[-1], f"start latency {key}", xs,
+                                {e: [block[x][e] for x in xs] for e in engines}, label, "ms")]
+        out += [f"`{sc['command']}`", ""]
+
+    ps = _load(results, "ps_many")
+    if ps:
+        r = ps["results"]
+        out += ["## `ps -a` with many containers", "",
+                *_table(["engine", "median ms", "min–max"], _medians(r, list(r))),
+                _ratios(r), "", f"`{ps['command']}`", ""]
+        targets.append(_target("ps -a, 200 containers", "< 100 ms",
+                               (r.get("hull") or {}).get("median_ms"), 100, unit=" ms"))
+
+    img = _load(results, "images")
+    if img:
+        out += ["## Images", ""]
+        for op in ("pull", "save", "load"):
+            if op in img:
+                out += [f"`{op}` of the 4-layer debootstrap image (local registry):", "",
+                        *_table(["engine", "median ms", "min–max"],
+                                _medians(img[op], list(img[op]))), _ratios(img[op]), ""]
+        if "pull" in img:
+            out.append(plots.bars("images", "pull, save, load",
+                                  {op: {k: v["median_ms"] for k, v in img[op].items()
+                                        if isinstance(v, dict)} for op in
+                                   ("pull", "save", "load") if op in img}, "ms"))
+            for other in ("podman", "docker"):
+                targets.append(_target(f"pull / {other}", "≤ 0.8",
+                                       img["pull"].get(f"ratio hull/{other}"), 0.8))
+        out += [f"Layer unpack: {json.dumps(img.get('unpack'))}; "
+                f"50-layer mount: {json.dumps(img.get('mount'))}", "",
+                f"`{img['command']}`", ""]
+
+    data = _load(results, "data_ops")
+    if data:
+        r = data["results"]
+        rows = _medians(r, [k for k in r if isinstance(r[k], dict)])
+        out += ["## cp, commit, stats", "", f"Payload: {data.get('payload')}.", "",
+                *_table(["operation", "median ms", "min–max"], rows), _ratios(r), "",
+                f"`{data['command']}`", ""]
+        targets.append(_target("cp 100 MB / docker", "≤ 1.2", r.get("ratio cp hull/docker"),
+                               1.2))
+        targets.append(_target("commit 100 MB / docker", "≤ 1.2",
+                               r.get("ratio commit hull/docker"), 1.2))
+        stats = next((v["median_ms"] for k, v in r.items()
+                      if k.startswith("stats") and k.endswith("hull")), None)
+        targets.append(_target("stats --no-stream, 50 containers", "< 500 ms", stats, 500,
+                               unit=" ms"))
+
+    targets.append(["/proc read / lxcfs", "≤ 2", "not measured",
+                    "**missed**: hull has no /proc view yet (issue 8)"])
+    out += ["## Targets", "", *_table(["what", "target", "measured", "verdict"], targets)]
+    if plots.plt is None:
+        out += ["(matplotlib is not installed: no plots. scripts/install installs it.)", ""]
+    profile = results / "startup-profile.md"
+    if profile.exists():
+        out += [profile.read_text()]
+    report = results / "REPORT.md"
+    report.write_text("\n".join(line for line in out if line is not None) + "\n")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--results", default=str(REPO / "bench" / "results"))
+    args = p.parse_args(argv)
+    print(write_report(Path(args.results), "python -m bench.report"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
