@@ -30,6 +30,7 @@ SUITES = (
     ("ps_many", ["--containers", "200", "--runs", "15"], ["--containers", "3", "--runs", "1"]),
     ("images", ["--runs", "5"], ["--quick"]),
     ("data_ops", ["--runs", "5", "--containers", "50"], ["--runs", "1", "--containers", "2"]),
+    ("startup_profile", ["--runs", "15"], ["--runs", "1"]),
 )
 
 
@@ -51,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, full, quick in SUITES:
         if wanted is not None and name not in wanted:
             continue
+        out = results / (f"{name}.json" if name != "startup_profile" else "startup-profile.md")
         cmd = [sys.executable, "-m", f"bench.{name}", *(quick if args.quick else full),
-               "--out", str(results / f"{name}.json")]
+               "--out", str(out)]
         print(f"== {' '.join(cmd[1:])}", flush=True)
         start = time.monotonic()
         proc = subprocess.run(cmd, cwd=REPO, stdout=subprocess.DEVNULL)
