@@ -12,7 +12,7 @@ import os
 import resource
 import stat
 
-from hull.errors import CannotInvoke, CommandNotFound, Unavailable
+from hull.errors import CannotInvoke, CommandNotFound, HullError, Unavailable
 from hull.linux import capabilities as caps
 from hull.linux import process as proc
 from hull.runtime.spec import RLIMITS, Linux, Process
@@ -150,6 +150,7 @@ def finalize(process: Process, linux: Linux, preserve_fds: int,
     if user.umask is not None:
         os.umask(user.umask)
     os.chdir(process.cwd)
+    _check_cwd_inside(process.cwd)
     if process.no_new_privileges:
         proc.prctl(proc.PR_SET_NO_NEW_PRIVS, 1)
         notify_fd = _load_seccomp(linux)
@@ -157,6 +158,20 @@ def finalize(process: Process, linux: Linux, preserve_fds: int,
         if on_notify_fd is not None:
             on_notify_fd(notify_fd)
         os.close(notify_fd)
+
+
+def _check_cwd_inside(cwd: str) -> None:
+    """process.cwd must end up inside the container's root. A cwd such as
+    /proc/self/fd/N through a descriptor still open at this point would leave the process
+    in a host directory (CVE-2024-21626): the kernel's getcwd() then reports the path as
+    unreachable from our root, which glibc (and so os.getcwd) turns into ENOENT."""
+    try:
+        where = os.getcwd()
+    except FileNotFoundError:
+        where = ""
+    if not where.startswith("/"):
+        raise HullError(f"process.cwd {cwd!r} is outside the container's root: refusing to "
+                        "start (possible breakout through a leaked descriptor)")
 
 
 def exec_now(process: Process, exe: str) -> NoReturn:
