@@ -8,16 +8,15 @@ container with 100 MB of changes, and `stats --no-stream` with 50 running contai
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench.common import pairwise_ratio, summary, timed, unmount_and_remove, write_result
+from bench.engines import REPO, Engines
+from bench.lifecycle import rotating
 
-REPO = Path(__file__).resolve().parent.parent
-HULL = str(REPO / ".venv" / "bin" / "hull")
 PAYLOAD_FILES = 100        # × 1 MiB of random bytes: nothing compresses it
 
 
@@ -36,60 +35,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--containers", type=int, default=50)
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "data_ops.json"))
     args = p.parse_args(argv)
-    sys.path.insert(0, str(REPO))
-    from tests.clients.conftest import Docker, _stop
     work = Path(tempfile.mkdtemp(prefix="hull-bench-data-", dir="/var/lib"))
     work.chmod(0o755)
-    samples: dict[str, list[float]] = {}
+    engines = ("hull", "docker")
     try:
-        rootfs = work / "rootfs"
-        subprocess.run([str(REPO / "scripts" / "busybox-rootfs"), str(rootfs)], check=True)
-        tar = work / "busybox.tar"
-        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tar), "."], check=True)
         payload = _payload(work)
-        hull_root = work / "hull"
-        env = {**os.environ, "HULL_CGROUP_PARENT": "/hull-bench"}
-
-        def hull(*a: str, **kw: Any) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([HULL, "--root", str(hull_root), *a], check=True,
-                                  capture_output=True, text=True, env=env, **kw)
-        hull("image", "bootstrap")
-        docker = Docker(work)
-
-        def dock(*a: str) -> list[str]:
-            return ["docker", "-H", f"unix://{docker.sock}", *a]
-        try:
-            subprocess.run(dock("import", str(tar), "busybox:bench"), check=True,
-                           capture_output=True)
-            hull("run", "-d", "--name", "target", "busybox", "sleep", "3600")
-            subprocess.run(dock("run", "-d", "--name", "target", "--network", "none",
-                                "busybox:bench", "sleep", "3600"), check=True,
-                           capture_output=True)
-            ops = {
-                "cp hull": lambda i: timed([HULL, "--root", str(hull_root), "cp",
-                                            str(payload), f"target:/cp{i}"], env=env),
-                "cp docker": lambda i: timed(dock("cp", str(payload), f"target:/cp{i}")),
-                "commit hull": lambda i: _commit(
-                    lambda *a: [HULL, "--root", str(hull_root), *a], payload, i, env),
-                "commit docker": lambda i: _commit(lambda *a: dock(*a), payload, i, None,
-                                                   ["--network", "none"]),
-            }
-            samples = {k: [] for k in ops}
-            names = list(ops)
-            for i in range(args.runs + 1):
-                order = names[i % len(names):] + names[:i % len(names)]
-                for name in order:
-                    ms = ops[name](i)
-                    if i >= 1:
-                        samples[name].append(ms)
-            stats = _stats(hull, dock, args.containers, env, hull_root)
-        finally:
-            _stop(docker.proc)
-            subprocess.run([HULL, "--root", str(hull_root), "rm", "-f",
-                            *subprocess.run([HULL, "--root", str(hull_root), "ps", "-aq"],
-                                            capture_output=True, text=True,
-                                            env=env).stdout.split()],
-                           capture_output=True, env=env)
+        with Engines(work, engines) as en:
+            for e in engines:
+                en.start(e, "-d", "--name", "target", en.image(e), "sleep", "3600")
+            ops = {}
+            for e in engines:
+                ops[f"cp {e}"] = lambda i, e=e: timed(
+                    en.cmd(e, "cp", str(payload), f"target:/cp{i}"), env=en.env(e))
+                ops[f"commit {e}"] = lambda i, e=e: _commit(en, e, payload, i)
+            samples = rotating(tuple(ops), args.runs, lambda name, i: ops[name](i))
+            stats = _stats(en, engines, args.containers)
     finally:
         unmount_and_remove(work)
     result: dict[str, Any] = {
@@ -106,34 +66,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _commit(cli: Any, payload: Path, i: int, env: dict[str, str] | None,
-            extra: list[str] | None = None) -> float:
+def _commit(en: Engines, e: str, payload: Path, i: int) -> float:
     """Time `commit` alone: the container with 100 MB of changes is made untimed."""
     name = f"commit{i}"
-    subprocess.run(cli("create", "--name", name, *(extra or []), "busybox" if env else
-                       "busybox:bench", "true"), check=True, capture_output=True, env=env)
-    subprocess.run(cli("cp", str(payload), f"{name}:/data"), check=True, capture_output=True,
-                   env=env)
-    ms = timed(cli("commit", name, f"committed:{i}"), env=env)
-    subprocess.run(cli("rm", name), check=True, capture_output=True, env=env)
-    subprocess.run(cli("rmi", f"committed:{i}"), check=False, capture_output=True, env=env)
+    en.run(e, "create", "--name", name, *(["--network", "none"] if e == "docker" else []),
+           en.image(e), "true")
+    en.run(e, "cp", str(payload), f"{name}:/data")
+    ms = timed(en.cmd(e, "commit", name, f"committed:{i}"), env=en.env(e))
+    en.run(e, "rm", name)
+    en.run(e, "rmi", f"committed:{i}", check=False)
     return ms
 
 
-def _stats(hull: Any, dock: Any, n: int, env: dict[str, str], hull_root: Path
-           ) -> dict[str, Any]:
+def _stats(en: Engines, engines: tuple[str, ...], n: int) -> dict[str, Any]:
     """`stats --no-stream` with n idle containers running, for each engine."""
-    for i in range(n):
-        hull("run", "-d", "--name", f"idle{i}", "busybox", "sleep", "3600")
-        subprocess.run(dock("run", "-d", "--name", f"idle{i}", "--network", "none",
-                            "busybox:bench", "sleep", "3600"), check=True,
-                       capture_output=True)
-    h = [timed([HULL, "--root", str(hull_root), "stats", "--no-stream"], env=env)
-         for _ in range(5)]
-    d = [timed(dock("stats", "--no-stream")) for _ in range(5)]
-    return {f"stats --no-stream, {n} containers, hull": summary(h),
-            f"stats --no-stream, {n} containers, docker": summary(d),
-            "ratio stats hull/docker": pairwise_ratio(h, d)}
+    for e in engines:
+        for _ in range(n):
+            en.start(e, "-d", en.image(e), "sleep", "3600")
+    samples = {e: [timed(en.cmd(e, "stats", "--no-stream"), env=en.env(e))
+                   for _ in range(5)] for e in engines}
+    return {**{f"stats --no-stream, {n} containers, {e}": summary(v)
+               for e, v in samples.items()},
+            "ratio stats hull/docker": pairwise_ratio(samples["hull"], samples["docker"])}
 
 
 if __name__ == "__main__":

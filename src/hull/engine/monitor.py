@@ -245,11 +245,7 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
                         conn.sendall(frame_stream(number, data))
                     except OSError:
                         pass
-    if checker:
-        checker.stop()
-    for conn, _ in clients.values():
-        conn.close()
-    listener.close()
+    _stop_serving(checker, clients, listener)
     if stdin_w >= 0:
         os.close(stdin_w)
     from hull.runtime.waiting import reap
@@ -273,6 +269,15 @@ def _client_messages(ready: list[int], clients: dict[int, tuple[Any, Any]]
             continue
         out += decoder.feed(data)
     return out
+
+
+def _stop_serving(checker: Any, clients: dict[int, tuple[Any, Any]], listener: Any) -> None:
+    """The container's output is done: no more health checks, attach clients or listener."""
+    if checker:
+        checker.stop()
+    for conn, _ in clients.values():
+        conn.close()
+    listener.close()
 
 
 @contextlib.contextmanager
@@ -380,11 +385,7 @@ def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: boo
             conn.close()
         except OSError:
             pass
-    if checker:
-        checker.stop()
-    for conn, _ in clients.values():
-        conn.close()
-    listener.close()
+    _stop_serving(checker, clients, listener)
     os.close(master)
     from hull.runtime.waiting import reap
     code = reap(pid)
