@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -249,9 +250,18 @@ def test_storage_opt_size_limits_the_rw_layer(hull: Hull) -> None:
     assert ("A", "/kept") in [tuple(line.split()) for line in
                               hull("diff", "small").stdout.splitlines()]
     hull("stop", "-t", "0", "small")
+    info = json.loads(hull("inspect", "small").stdout)[0]
+    img = hull.root / "containers" / info["Id"] / "rw.img"
+    # a reboot takes the mount away: start must mount the container's filesystem again
+    device = os.popen(f"losetup -j {img}").read().split(":")[0]
+    mountpoint = next(line.split()[1] for line in Path("/proc/self/mounts").read_text()
+                      .splitlines() if line.split()[0] == device)
+    subprocess.run(["umount", mountpoint], check=True)
     hull("start", "small")
     assert hull("exec", "small", "cat", "/kept").stdout == "kept\n"
-    info = json.loads(hull("inspect", "small").stdout)[0]
+    full = hull("exec", "small", "sh", "-c",
+                "dd if=/dev/zero of=/big bs=1M count=30 2>&1; echo rc=$?", check=False)
+    assert "No space left on device" in full.stdout
     assert info["HostConfig"]["StorageOpt"] == {"size": "20m"}
     img = hull.root / "containers" / info["Id"] / "rw.img"
     assert img.exists() and os.stat(img).st_blocks * 512 < 20 << 20   # sparse

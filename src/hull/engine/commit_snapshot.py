@@ -11,29 +11,26 @@ the opaque markers set again — the Applier never writes trusted.overlay.* itse
 from __future__ import annotations
 
 import os
-import secrets
 
-from hull.errors import AlreadyExists, FailedPrecondition, NotFound
+from hull.errors import NotFound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from hull.snapshot.protocol import Snapshotter
+    from hull.image.store import ImageStore
 
 
-def snapshot_from_upper(sn: Snapshotter, upper: str, parent: str | None, chain: str,
+def snapshot_from_upper(images: ImageStore, upper: str, parent: str | None, chain: str,
                         skip: tuple[str, ...]) -> None:
     """Make snapshot `chain` (on `parent`) hold a copy of upper, without the `skip` paths."""
-    from hull.engine.copy import Source, host_side
-    from hull.image.layer import Applier
     try:
-        sn.usage(chain)
+        images.snapshotter.usage(chain)
         return   # the same layer exists already (a commit of identical changes)
     except NotFound:
         pass
-    key = f"commit-{secrets.token_hex(8)}"
-    sn.prepare(key, parent)
-    try:
-        target = sn.upper_dir(key)
+
+    def fill(target: str) -> None:
+        from hull.engine.copy import Source, host_side
+        from hull.image.layer import Applier
         with host_side() as side:
             source = Source(side, upper + "/.", follow=False)
             try:
@@ -47,16 +44,7 @@ def snapshot_from_upper(sn: Snapshotter, upper: str, parent: str | None, chain: 
             finally:
                 source.close()
         _copy_opaque_markers(upper, target)
-        try:
-            sn.commit(chain, key)
-        except AlreadyExists:   # a concurrent commit of the same layer won
-            sn.remove(key)
-    except BaseException:
-        try:
-            sn.remove(key)
-        except (NotFound, FailedPrecondition):
-            pass
-        raise
+    images.add_snapshot(chain, parent, fill)
 
 
 def _copy_opaque_markers(upper: str, target: str) -> None:

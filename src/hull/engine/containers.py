@@ -134,9 +134,10 @@ class ContainerService:
                        "ReadonlyRootfs": opts.read_only, **host}
         if opts.domainname:
             config["Domainname"] = opts.domainname
-        from hull.engine import health
-        check = health.from_flags(cfg.get("Healthcheck"), **opts.health_flags) \
-            if opts.health_flags else cfg.get("Healthcheck")
+        check = cfg.get("Healthcheck")
+        if opts.health_flags:
+            from hull.engine import health
+            check = health.from_flags(check, **opts.health_flags)
         if check:
             config["Healthcheck"] = check
         container = Container(cid, name, image.id, opts.image, now(), config, host_config,
@@ -698,7 +699,7 @@ class ContainerService:
                 from hull.engine.commit_snapshot import snapshot_from_upper
                 from hull.image.manifest import chain_ids
                 chains = chain_ids([*self.images.diff_ids(base), layer["digest"]])
-                snapshot_from_upper(self.images.snapshotter, upper,
+                snapshot_from_upper(self.images, upper,
                                     chains[-2] if len(chains) > 1 else None, chains[-1],
                                     INIT_FILES)
             cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))

@@ -15,9 +15,7 @@ with the last five results (start, end, exit code, output) in State.Health.Log, 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import threading
 import time
 
 TYPE_CHECKING = False
@@ -102,6 +100,7 @@ class Checker:
         self.start_period = (check.get("StartPeriod") or 0) / SECOND
         retries = check.get("Retries")
         self.retries = DEFAULTS["Retries"] if not retries else int(retries)
+        import threading  # only containers with a check pay for it
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -137,6 +136,8 @@ class Checker:
                               f"health_status: {health['Status']}")
 
     def _probe(self) -> dict[str, Any]:
+        import subprocess
+
         from hull.engine.monitor import now
         hull = os.path.join(os.path.dirname(sys.executable), "hull")
         begin = now()

@@ -211,8 +211,7 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
     os.dup2(devnull, 1)   # only the container holds the pipes now: EOF when it is done
     os.dup2(devnull, 2)
     _send(notify, ok=True, pid=pid)
-    from hull.engine import health
-    checker = health.start(service.root, cid, c.config)
+    checker = _health_checker(service, cid, c.config)
     clients: dict[int, tuple[Any, Decoder]] = {}
     with _log_writer(service, cid) as log:
         streams = {out_r: ("stdout", attach_out, 1), err_r: ("stderr", attach_err, 2)}
@@ -269,6 +268,14 @@ def _client_messages(ready: list[int], clients: dict[int, tuple[Any, Any]]
             continue
         out += decoder.feed(data)
     return out
+
+
+def _health_checker(service: ContainerService, cid: str, config: dict[str, Any]) -> Any:
+    """The health thread, for containers that have a check (others import nothing)."""
+    if not config.get("Healthcheck"):
+        return None
+    from hull.engine import health
+    return health.start(service.root, cid, config)
 
 
 def _stop_serving(checker: Any, clients: dict[int, tuple[Any, Any]], listener: Any) -> None:
@@ -341,8 +348,7 @@ def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: boo
     finally:
         console.close()
     _send(notify, ok=True, pid=pid)
-    from hull.engine import health
-    checker = health.start(service.root, cid, service.store.get(cid).config)
+    checker = _health_checker(service, cid, service.store.get(cid).config)
     clients: dict[int, tuple[socket.socket, Decoder]] = {}
     backlog: bytearray | None = bytearray()   # output before the first client attaches
     with _log_writer(service, cid) as log:

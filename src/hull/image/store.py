@@ -18,6 +18,7 @@ from hull.record import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from hull.snapshot.protocol import Snapshotter
@@ -277,20 +278,31 @@ class ImageStore:
                     staged: str | None) -> None:
         from hull.image.layer import apply_layer
         sn = self.snapshotter
+
+        def fill(upper: str) -> None:
+            if staged is not None:
+                os.rename(staged, upper)   # replaces the empty directory
+                return
+            with self.content.open(blob_digest) as blob:
+                got, _ = apply_layer(blob, upper, sn.whiteouts)
+            if got != diff_id:
+                raise InvalidArgument(f"layer {blob_digest}: unpacked content is {got}, "
+                                      f"the image config says {diff_id}")
+        self.add_snapshot(chain, parent, fill)
+
+    def add_snapshot(self, chain: str, parent: str | None, fill: Callable[[str], None]
+                     ) -> None:
+        """Snapshot `chain` on `parent`, its files written by fill(upper dir) into a
+        scratch snapshot that becomes `chain` only when complete; a concurrent maker of
+        the same chain may win, and a failure leaves nothing behind."""
+        sn = self.snapshotter
         key = f"extract-{uuid.uuid4().hex}"
         sn.prepare(key, parent)
         try:
-            if staged is not None:
-                os.rename(staged, sn.upper_dir(key))   # replaces the empty directory
-            else:
-                with self.content.open(blob_digest) as blob:
-                    got, _ = apply_layer(blob, sn.upper_dir(key), sn.whiteouts)
-                if got != diff_id:
-                    raise InvalidArgument(f"layer {blob_digest}: unpacked content is {got}, "
-                                          f"the image config says {diff_id}")
+            fill(sn.upper_dir(key))
             try:
                 sn.commit(chain, key)
-            except AlreadyExists:   # another unpack of the same layer won the race
+            except AlreadyExists:   # another maker of the same layer won the race
                 sn.remove(key)
         except BaseException:
             try:
