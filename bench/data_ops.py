@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import pairwise_ratio, summary, timed, unmount_and_remove, write_result
+from bench.common import pairwise_ratio, scratch, summary, timed, write_result
 from bench.engines import REPO, Engines
 from bench.lifecycle import rotating
 
@@ -35,10 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--containers", type=int, default=50)
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "data_ops.json"))
     args = p.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="hull-bench-data-", dir="/var/lib"))
-    work.chmod(0o755)
     engines = ("hull", "docker")
-    try:
+    with scratch("data") as work:
         payload = _payload(work)
         with Engines(work, engines) as en:
             for e in engines:
@@ -50,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
                 ops[f"commit {e}"] = lambda i, e=e: _commit(en, e, payload, i)
             samples = rotating(tuple(ops), args.runs, lambda name, i: ops[name](i))
             stats = _stats(en, engines, args.containers)
-    finally:
-        unmount_and_remove(work)
     result: dict[str, Any] = {
         "command": f"python -m bench.data_ops --runs {args.runs} --containers "
                    f"{args.containers}",

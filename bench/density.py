@@ -8,12 +8,10 @@ processes — hull's monitors; dockerd, its containerd and shims; podman's conmo
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.common import unmount_and_remove, write_result
+from bench.common import scratch, write_result
 from bench.engines import ENGINES, REPO, Engines, pss_kib
 
 
@@ -24,30 +22,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "density.json"))
     args = p.parse_args(argv)
     counts = [int(c) for c in args.counts.split(",")]
-    work = Path(tempfile.mkdtemp(prefix="hull-bench-density-", dir="/var/lib"))
-    work.chmod(0o755)
     result: dict[str, Any] = {"command": f"python -m bench.density --counts {args.counts}",
                               "unit": "MiB PSS of the engine's processes"}
-    try:
-        with Engines(work) as en:
-            for e in ENGINES:
-                running = 0
-                for count in counts:
-                    while running < count:
-                        en.start(e, "-d", en.image(e), "sleep", "3600")
-                        running += 1
-                    time.sleep(2)   # let start-up allocations settle
-                    mib = pss_kib(en.engine_processes(e)) / 1024
-                    result.setdefault(e, {})[str(count)] = round(mib, 1)
-                ids = en.run(e, "ps", "-aq").stdout.split()
-                if ids:
-                    en.run(e, "rm", "-f", *ids)
-                low, high = counts[0], counts[-1]
-                if high > low:
-                    result[e]["MiB per extra container"] = round(
-                        (result[e][str(high)] - result[e][str(low)]) / (high - low), 2)
-    finally:
-        unmount_and_remove(work)
+    with scratch("density") as work, Engines(work) as en:
+        for e in ENGINES:
+            running = 0
+            for count in counts:
+                while running < count:
+                    en.start(e, "-d", en.image(e), "sleep", "3600")
+                    running += 1
+                time.sleep(2)   # let start-up allocations settle
+                mib = pss_kib(en.engine_processes(e)) / 1024
+                result.setdefault(e, {})[str(count)] = round(mib, 1)
+            ids = en.run(e, "ps", "-aq").stdout.split()
+            if ids:
+                en.run(e, "rm", "-f", *ids)
+            low, high = counts[0], counts[-1]
+            if high > low:
+                result[e]["MiB per extra container"] = round(
+                    (result[e][str(high)] - result[e][str(low)]) / (high - low), 2)
     write_result(result, args.out)
     return 0
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from bench.common import pairwise_ratio, summary, timed, unmount_and_remove, write_result
+from bench.common import pairwise_ratio, scratch, summary, timed, write_result
 from bench.engines import ENGINES, REPO, Engines
 
 
@@ -45,27 +43,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--containers", type=int, default=100)
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "lifecycle.json"))
     args = p.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="hull-bench-life-", dir="/var/lib"))
-    work.chmod(0o755)
     result: dict[str, Any] = {"command": f"python -m bench.lifecycle --runs {args.runs} "
                                          f"--containers {args.containers}"}
-    try:
-        with Engines(work) as en:
-            for e in ENGINES:
-                en.start(e, "-d", "--name", "target", en.image(e), "sleep", "3600")
-            result["exec"] = table(rotating(ENGINES, args.runs, lambda e, i: timed(
-                en.cmd(e, "exec", "target", "true"), env=en.env(e))))
+    with scratch("life") as work, Engines(work) as en:
+        for e in ENGINES:
+            en.start(e, "-d", "--name", "target", en.image(e), "sleep", "3600")
+        result["exec"] = table(rotating(ENGINES, args.runs, lambda e, i: timed(
+            en.cmd(e, "exec", "target", "true"), env=en.env(e))))
 
-            def stop(e: str, i: int) -> float:
-                # --init: PID 1 that passes SIGTERM on, so stop is not its 10 s timeout
-                en.start(e, "-d", "--init", "--name", f"s{i}", en.image(e), "sleep", "3600")
-                ms = timed(en.cmd(e, "stop", f"s{i}"), env=en.env(e))
-                en.run(e, "rm", f"s{i}")
-                return ms
-            result["stop"] = table(rotating(ENGINES, args.runs, stop))
-            result["throughput"] = throughput(en, args.containers)
-    finally:
-        unmount_and_remove(work)
+        def stop(e: str, i: int) -> float:
+            # --init: PID 1 that passes SIGTERM on, so stop is not its 10 s timeout
+            en.start(e, "-d", "--init", "--name", f"s{i}", en.image(e), "sleep", "3600")
+            ms = timed(en.cmd(e, "stop", f"s{i}"), env=en.env(e))
+            en.run(e, "rm", f"s{i}")
+            return ms
+        result["stop"] = table(rotating(ENGINES, args.runs, stop))
+        result["throughput"] = throughput(en, args.containers)
     write_result(result, args.out)
     return 0
 

@@ -13,11 +13,10 @@ import io
 import json
 import sys
 import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import summary, timed, unmount_and_remove, write_result
+from bench.common import scratch, summary, timed, write_result
 from bench.engines import ENGINES, REPO, Engines
 from bench.lifecycle import rotating
 
@@ -64,36 +63,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "scaling.json"))
     args = p.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="hull-bench-scale-", dir="/var/lib"))
-    work.chmod(0o755)
     result: dict[str, Any] = {"command": f"python -m bench.scaling --layers {args.layers} "
                                          f"--running {args.running} --runs {args.runs}",
                               "unit": "ms, median of run --rm IMAGE true",
                               "by layer count": {}, "by running containers": {}}
-    try:
-        with Engines(work) as en:
-            for n in [int(x) for x in args.layers.split(",")]:
-                archive = work / f"layers-{n}.tar"
-                tag = layered_archive(work / "busybox.tar", n, archive)
+    with scratch("scale") as work, Engines(work) as en:
+        for n in [int(x) for x in args.layers.split(",")]:
+            archive = work / f"layers-{n}.tar"
+            tag = layered_archive(work / "busybox.tar", n, archive)
+            for e in ENGINES:
+                en.run(e, "load", "-i", str(archive))
+            image = {e: ("localhost/" if e == "podman" else "") + tag for e in ENGINES}
+            samples = rotating(ENGINES, args.runs, lambda e, i, image=image: timed(
+                en.run_cmd(e, "--rm", image[e], "true"), env=en.env(e)))
+            result["by layer count"][str(n)] = {e: summary(v)["median_ms"]
+                                                for e, v in samples.items()}
+        running = 0
+        for count in [int(x) for x in args.running.split(",")]:
+            while running < count:
                 for e in ENGINES:
-                    en.run(e, "load", "-i", str(archive))
-                image = {e: ("localhost/" if e == "podman" else "") + tag for e in ENGINES}
-                samples = rotating(ENGINES, args.runs, lambda e, i, image=image: timed(
-                    en.run_cmd(e, "--rm", image[e], "true"), env=en.env(e)))
-                result["by layer count"][str(n)] = {e: summary(v)["median_ms"]
-                                                    for e, v in samples.items()}
-            running = 0
-            for count in [int(x) for x in args.running.split(",")]:
-                while running < count:
-                    for e in ENGINES:
-                        en.start(e, "-d", en.image(e), "sleep", "3600")
-                    running += 1
-                samples = rotating(ENGINES, args.runs, lambda e, i: timed(
-                    en.run_cmd(e, "--rm", en.image(e), "true"), env=en.env(e)))
-                result["by running containers"][str(count)] = {
-                    e: summary(v)["median_ms"] for e, v in samples.items()}
-    finally:
-        unmount_and_remove(work)
+                    en.start(e, "-d", en.image(e), "sleep", "3600")
+                running += 1
+            samples = rotating(ENGINES, args.runs, lambda e, i: timed(
+                en.run_cmd(e, "--rm", en.image(e), "true"), env=en.env(e)))
+            result["by running containers"][str(count)] = {
+                e: summary(v)["median_ms"] for e, v in samples.items()}
     write_result(result, args.out)
     return 0
 
