@@ -20,7 +20,6 @@ start after a reboot); removing the container unmounts it and deletes the file.
 from __future__ import annotations
 
 import os
-import subprocess
 
 from hull.errors import HullError, InvalidArgument
 
@@ -85,6 +84,7 @@ def remove(container_dir: str, snapshot_dir: str) -> None:
 
 
 def _run(cmd: list[str], what: str) -> None:
+    import subprocess  # only limited containers need it; every start imports this module
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise HullError(f"--storage-opt size: {what}: {proc.stderr.strip()}")
