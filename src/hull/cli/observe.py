@@ -221,8 +221,20 @@ def cmd_install_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seccomp_profile(args: argparse.Namespace) -> int:
+    """Print the default seccomp profile in Docker's format: the start of a custom one."""
+    import json
+
+    from hull.engine import seccomp_default
+    print(json.dumps(seccomp_default.profile(), indent=2))
+    return 0
+
+
 def register_system(ssub: Any) -> None:
-    """`hull system …` commands about supervision."""
+    """`hull system …` commands about supervision and defaults."""
+    ssub.add_parser("seccomp-profile", help="print the default seccomp profile (Docker's "
+                    "JSON format, for --security-opt seccomp=FILE)"
+                    ).set_defaults(run=cmd_seccomp_profile)
     ssub.add_parser("reconcile", help="adopt orphaned containers, start those whose restart "
                     "policy says so (run at boot)").set_defaults(run=cmd_reconcile)
     install = ssub.add_parser("install-service", help="write (and --enable) the systemd "

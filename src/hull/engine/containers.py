@@ -4,6 +4,7 @@ monitor, and the lifecycle commands. The runtime is called as a library."""
 from __future__ import annotations
 
 import os
+import posixpath
 import secrets
 import shutil
 
@@ -116,7 +117,11 @@ class ContainerService:
         mount_points = host.pop("MountPoints", [])
         mount_points = mount_points + self._volumes_from(host.get("VolumesFrom") or [],
                                                          mount_points)
-        for dest in cfg.get("Volumes") or {}:   # the image's VOLUME entries
+        for raw in cfg.get("Volumes") or {}:   # the image's VOLUME entries
+            # cleaned as Docker does: "/../../etc" names the container's /etc (and is
+            # resolved inside the root anyway when mounted)
+            dest = posixpath.normpath(posixpath.join("/", raw))
+            dest = "/" + dest.lstrip("/")
             if not any(m["Destination"] == dest for m in mount_points):
                 mount_points.append({"Type": "volume", "Name": "", "Source": "",
                                      "Destination": dest, "Driver": "local", "Mode": "",
@@ -290,12 +295,10 @@ class ContainerService:
             uid, gid, groups = _resolve_user(target, c.config.get("User") or "",
                                              hc.get("GroupAdd") or [])
             seccomp = None
-            from hull.engine.hostconfig import security_opt
-            profile = security_opt(hc.get("SecurityOpt") or [], "seccomp")
-            if profile and profile != "unconfined":
+            if not hc.get("Privileged"):
                 from hull.engine import seccomp_profile
-                seccomp = seccomp_profile.to_oci(seccomp_profile.load(profile),
-                                                 ocispec.capabilities(hc))
+                seccomp = seccomp_profile.for_container(hc.get("SecurityOpt") or [],
+                                                        ocispec.capabilities(hc))
             if hc.get("IpcMode") == "shareable":
                 self._mount_shm(c)
             spec = ocispec.build(
@@ -556,7 +559,7 @@ class ContainerService:
         from hull.runtime.waiting import reap, wait_forwarding
         self.event(c, f"exec_start: {' '.join(cmd)}")
         if not tty:
-            pid = start_process(st, process)
+            pid = start_process(st, process, rt.store)
             return 0 if detach else wait_forwarding(pid)
         import socket
         import tempfile
@@ -569,7 +572,7 @@ class ContainerService:
         try:
             listener.bind(path)
             listener.listen(1)
-            pid = start_process(st, process, console_socket=path)
+            pid = start_process(st, process, rt.store, console_socket=path)
             master = receive_master(listener)
         finally:
             listener.close()

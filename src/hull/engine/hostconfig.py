@@ -87,8 +87,9 @@ def capabilities(names: list[str] | None, flag: str) -> list[str]:
 
 def security_opts(values: list[str] | None) -> list[str]:
     """no-new-privileges[:true|false], seccomp=unconfined|PROFILE.json, label=…,
-    apparmor=…, systempaths=unconfined. A seccomp profile is read now, so a missing file is
-    refused at create, not at start."""
+    apparmor=…, systempaths=unconfined. A seccomp profile file is read now and its content
+    kept in place of the name (`seccomp=<json>`, as Docker's CLI sends it): the container
+    keeps the profile it was created with, whatever later happens to the file."""
     out = []
     for raw in values or []:
         key, sep, value = _split_opt(raw)
@@ -98,8 +99,11 @@ def security_opts(values: list[str] | None) -> list[str]:
                                       "takes true or false")
         elif key == "seccomp":
             if value != "unconfined":
+                from hull import fastjson
                 from hull.engine import seccomp_profile
-                seccomp_profile.load(value)   # refuse an unreadable or malformed one now
+                profile = seccomp_profile.load(value)   # refuse a malformed one now
+                seccomp_profile.warn_unknown_syscalls(profile, value)
+                raw = "seccomp=" + fastjson.dumps(profile)
         elif key in ("label", "apparmor"):
             pass   # no LSM is enforced by hull (docs/engine.md); accepted like Docker does
         elif key == "systempaths":

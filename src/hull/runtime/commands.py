@@ -142,7 +142,7 @@ def cmd_exec(args: Args) -> int:
         raise FailedPrecondition(f"cannot exec in container {args.id}: it is paused")
     st.status.require(st.status.can_exec or st.status is Status.PAUSED, "exec", args.id)
     process = _exec_process(args, st.config.get("process") or {})
-    pid = start_process(st, process,
+    pid = start_process(st, process, rt.store,
                         console_socket=args.console_socket,
                         preserve_fds=args.preserve_fds,
                         pid_file=os.path.abspath(args.pid_file) if args.pid_file else None,

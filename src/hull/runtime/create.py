@@ -87,6 +87,7 @@ def create(store: StateStore, container_id: str, bundle: str,
                           {"ociVersion": spec.oci_version, "id": container_id,
                            "status": "creating", "pid": 0, "bundle": state.bundle,
                            "annotations": spec.annotations})
+        store.prepare_seccomp(spec.linux)
         first = os.fork()
         if first == 0:
             parent.close()

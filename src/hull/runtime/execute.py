@@ -31,7 +31,7 @@ from hull.linux import process as proc
 from hull.runtime import procsetup
 from hull.runtime.init import _kind, _message
 from hull.runtime.spec import Linux, Process, parse_linux
-from hull.runtime.state import State
+from hull.runtime.state import State, StateStore
 from hull.runtime.sync import Channel
 from hull.suppress import suppress
 
@@ -65,7 +65,7 @@ def _first(ch: Channel, st: State, process: Process, linux: Linux,
         proc.prctl(proc.PR_SET_DUMPABLE, 0)
         ch.recv("go")
         from hull.runtime.init import preload, seal_imports
-        preload(linux.seccomp is not None, process.terminal)
+        preload(linux.seccomp, process.terminal)
         for fd, flag in _namespace_fds(st.pid):
             ns.setns(fd, flag)
             os.close(fd)
@@ -135,12 +135,13 @@ def _sub_cgroups(st: State, specs: list[str]) -> dict[str, str] | None:
     return out
 
 
-def start_process(st: State, process: Process, console_socket: str | None = None,
-                  preserve_fds: int = 0, pid_file: str | None = None,
-                  cgroups: list[str] | None = None) -> int:
+def start_process(st: State, process: Process, store: StateStore,
+                  console_socket: str | None = None, preserve_fds: int = 0,
+                  pid_file: str | None = None, cgroups: list[str] | None = None) -> int:
     """Start process in the container; returns its PID (a child of ours, as subreaper)."""
     from hull.cgroups import manager
     linux = parse_linux(st.config.get("linux"))
+    store.prepare_seccomp(linux)
     targets = _sub_cgroups(st, cgroups or [])
     console = None
     if console_socket is not None:

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     import socket
     from typing import Any, NoReturn
 
+    from hull.linux.seccomp import Filter
+
 
 @record
 class InitContext:
@@ -161,7 +163,7 @@ def stage2(ctx: InitContext) -> NoReturn:
         if spec.hooks.get("createContainer"):
             hooks.run_in_process("createContainer", spec.hooks["createContainer"],
                                  ctx.hook_state)
-        preload(spec.linux.seccomp is not None, process.terminal)
+        preload(spec.linux.seccomp, process.terminal)
         if new_mnt:
             rootfs.pivot(str(spec.root_path), ctx.no_pivot)
             rootfs.apply_root_propagation(spec)
@@ -219,16 +221,17 @@ def stage2(ctx: InitContext) -> NoReturn:
                      126 if isinstance(e, CannotInvoke) else 1)
 
 
-def preload(seccomp: bool, terminal: bool) -> None:
+def preload(seccomp: Filter | None, terminal: bool) -> None:
     """Import and dlopen now, while "/" is still the host's, everything needed after the
     switch to the container's root: a lazy import or dlopen later would read the file from
     the container's filesystem and run it with the runtime's privileges."""
     import hull.errors
     import hull.linux.fs
     import hull.runtime.procsetup
-    if seccomp:
+    if seccomp is not None:
         from hull.linux import seccomp as sc
-        sc._lib()
+        if not seccomp.program:   # compiled here after all: libseccomp is needed
+            sc._lib()
     if terminal:
         import hull.runtime.console  # noqa: F401
 

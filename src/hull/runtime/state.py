@@ -18,6 +18,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, ClassVar
 
+    from hull.runtime.spec import Linux
+
 OCI_VERSION = "1.2.0"
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 EXEC_FIFO = "exec.fifo"
@@ -146,6 +148,21 @@ class StateStore:
 
     def dir(self, container_id: str) -> str:
         return f"{self.root}/{container_id}"
+
+    def seccomp_cache(self) -> str:
+        """Compiled seccomp programs ("@" is no ID character: no container clashes)."""
+        return f"{self.root}/@seccomp"
+
+    def prepare_seccomp(self, linux: Linux) -> None:
+        """Compile the container's filter here, on the host side, before any fork: from the
+        cache in the common case, so the container's init loads it with one syscall."""
+        if linux.seccomp is None or linux.seccomp.program:
+            return
+        from hull.linux import seccomp
+        try:
+            seccomp.prepare(linux.seccomp, self.seccomp_cache())
+        except OSError:
+            pass   # not cached: the init compiles it and reports any error itself
 
     def reserve(self, container_id: str) -> str:
         """Claim the ID atomically (mkdir): two creates of one ID cannot both win."""
