@@ -49,3 +49,19 @@ def test_cwd_through_a_preserved_host_directory_is_refused(
         os.close(fd)
     assert "host-only-file" not in proc.stdout
     assert proc.returncode != 0 and "outside the container's root" in proc.stderr
+
+
+def test_only_the_standard_descriptors_reach_the_container(hull: HullCLI) -> None:
+    """A container's process starts with fds 0-2 only, in `run` and in `exec`, with and
+    without a terminal: no descriptor of the engine, runtime or monitor leaks in. (The
+    shell lists its own fds; "; true" keeps busybox sh from exec'ing ls in its place.)"""
+    listing = "ls /proc/$$/fd; true"
+    hull("run", "-d", "--name", "fds", "busybox", "sleep", "60")
+    outputs = [hull("run", "--rm", "busybox", "sh", "-c", listing).stdout,
+               hull("run", "--rm", "-t", "busybox", "sh", "-c", listing).stdout,
+               hull("exec", "fds", "sh", "-c", listing).stdout,
+               hull("exec", "-t", "fds", "sh", "-c", listing).stdout,
+               hull("exec", "fds", "ls", "/proc/1/fd").stdout]
+    hull("rm", "-f", "fds")
+    for out in outputs:
+        assert out.split() == ["0", "1", "2"], outputs
