@@ -48,13 +48,16 @@ def snapshot_from_upper(images: ImageStore, upper: str, parent: str | None, chai
 
 
 def _copy_opaque_markers(upper: str, target: str) -> None:
-    for top, dirs, _ in os.walk(upper):
+    for top, dirs, _, dir_fd in os.fwalk(upper):   # by fd: see containers._at
         for name in dirs:
-            path = os.path.join(top, name)
             try:
-                if os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) != b"y":
+                if os.getxattr(f"/proc/self/fd/{dir_fd}/{name}", "trusted.overlay.opaque",
+                               follow_symlinks=False) != b"y":
                     continue
             except OSError:
                 continue
-            copy = os.path.join(target, os.path.relpath(path, upper))
-            os.setxattr(copy, "trusted.overlay.opaque", b"y", follow_symlinks=False)
+            copy = os.path.join(target, os.path.relpath(os.path.join(top, name), upper))
+            try:
+                os.setxattr(copy, "trusted.overlay.opaque", b"y", follow_symlinks=False)
+            except FileNotFoundError:
+                pass   # made by the running container after the copy: not in this layer

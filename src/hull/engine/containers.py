@@ -3,6 +3,7 @@ monitor, and the lifecycle commands. The runtime is called as a library."""
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import secrets
@@ -725,11 +726,13 @@ class ContainerService:
         lowers = next((o[len("lowerdir="):].split(":") for m in sn.mounts(c.id)
                        for o in m.options if o.startswith("lowerdir=")), [])
         out = []
-        for top, dirs, files in os.walk(upper):
+        for top, dirs, files, dir_fd in os.fwalk(upper):
             for name_ in dirs + files:
-                path = os.path.join(top, name_)
-                rel = "/" + os.path.relpath(path, upper)
-                info = os.lstat(path)
+                rel = "/" + os.path.relpath(os.path.join(top, name_), upper)
+                try:
+                    info = os.stat(name_, dir_fd=dir_fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue   # removed by the running container meanwhile
                 if rel in INIT_FILES:
                     continue   # the engine's, not the container's change
                 if st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
@@ -860,14 +863,17 @@ def _layer_from_upper(tar: tarfile.TarFile, upper: str) -> None:
     become .wh.NAME files, opaque directories get a .wh..wh..opq entry; hard links stay
     links (tarfile tracks inodes); nothing is followed."""
     import stat as st
-    for top, dirs, files in os.walk(upper):
+    for top, dirs, files, dir_fd in os.fwalk(upper):
         dirs.sort()
         for name in sorted(dirs) + sorted(files):
-            path = os.path.join(top, name)
-            rel = os.path.relpath(path, upper)
+            path = _at(dir_fd, name)
+            rel = os.path.relpath(os.path.join(top, name), upper)
             if "/" + rel in INIT_FILES:
                 continue
-            info = os.lstat(path)
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue   # removed by the running container meanwhile
             if st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
                 entry = tarfile_info(os.path.join(os.path.dirname(rel), ".wh." + name))
                 tar.addfile(entry)
@@ -882,12 +888,29 @@ def _layer_from_upper(tar: tarfile.TarFile, upper: str) -> None:
                     tar.addfile(tarfile_info(os.path.join(rel, ".wh..wh..opq")))
 
 
+def _at(dir_fd: int, name: str) -> str:
+    """A path to `name` in the directory open as dir_fd. The walks over a container's
+    layer (diff, commit, export) use os.fwalk, which opens each directory by fd without
+    following links; naming entries through that fd keeps a directory swapped for a
+    symlink mid-walk (a running container can do that) from sending hull out of the tree."""
+    return f"/proc/self/fd/{dir_fd}/{name}"
+
+
 def _add_entry(tar: tarfile.TarFile, path: str, arcname: str) -> None:
-    """One file as it is on disk (links as links, never followed)."""
-    entry = tar.gettarinfo(path, arcname=arcname)
-    if entry.isreg():
+    """One file as it is on disk (links as links, never followed); left out if it was
+    removed since the directory was listed."""
+    try:
+        entry = tar.gettarinfo(path, arcname=arcname)
         # never through a link: the file could have been swapped for one since the lstat
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC) if entry.isreg() \
+            else -1
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return   # swapped for a symlink: what is there now is not this file
+        raise
+    if fd >= 0:
         with os.fdopen(fd, "rb") as f:
             if os.fstat(fd).st_size != entry.size:
                 raise FailedPrecondition(f"{arcname} changed while it was archived")
@@ -907,13 +930,14 @@ def _rw_entries(upper: str) -> tuple[set[str], set[str]]:
     """Paths the read-write layer changes (written or whited out), whose lower versions an
     export leaves out, and its opaque directories, whose whole lower subtree it leaves out."""
     changed, opaque = set(), set()
-    for top, dirs, files in os.walk(upper):
+    for top, dirs, files, dir_fd in os.fwalk(upper):
         for name in dirs + files:
             rel = os.path.relpath(os.path.join(top, name), upper)
             changed.add(rel)
             if name in dirs:
                 try:
-                    if os.getxattr(os.path.join(top, name), "trusted.overlay.opaque") == b"y":
+                    if os.getxattr(_at(dir_fd, name), "trusted.overlay.opaque",
+                                   follow_symlinks=False) == b"y":
                         opaque.add(rel)
                 except OSError:
                     pass
@@ -924,16 +948,19 @@ def _add_tree(tar: tarfile.TarFile, root: str,
               skip: tuple[set[str], set[str]] | None = None, whiteouts: bool = False) -> None:
     import stat as st
     changed, opaque = skip or (set(), set())
-    for top, dirs, files in os.walk(root):
+    for top, dirs, files, dir_fd in os.fwalk(root):
         rel_top = os.path.relpath(top, root)
         if rel_top in opaque:
             dirs[:] = []
             continue   # the rw layer replaced this directory wholesale
         dirs.sort()
         for name in sorted(dirs) + sorted(files):
-            path = os.path.join(top, name)
-            rel = os.path.relpath(path, root)
-            info = os.lstat(path)
+            path = _at(dir_fd, name)
+            rel = os.path.relpath(os.path.join(top, name), root)
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue   # removed by the running container meanwhile
             if whiteouts and st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
                 continue   # an overlay whiteout: the file is deleted, so not exported
             if rel in changed:

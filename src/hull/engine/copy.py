@@ -22,6 +22,7 @@ source, the caller extracts it. `cp SRC -` and `cp - DEST` are the two ends on t
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import posixpath
 import stat
@@ -216,7 +217,7 @@ class _Walker:
             fd = self._open(dir_fd, name, os.O_RDONLY | os.O_DIRECTORY)
             try:
                 for entry in sorted(os.listdir(fd)):
-                    yield from self.entries(fd, entry, posixpath.join(arcname, entry))
+                    yield from self._child(fd, entry, posixpath.join(arcname, entry))
             finally:
                 os.close(fd)
         elif stat.S_ISLNK(st.st_mode):
@@ -228,6 +229,17 @@ class _Walker:
             info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
             yield info, -1
         # sockets are left out, as tar does
+
+    def _child(self, dir_fd: int, name: str, arcname: str
+               ) -> Iterator[tuple[tarfile.TarInfo, int]]:
+        """An entry below the top one: if a running container removes it (or swaps it for
+        a symlink, which RESOLVE_NO_SYMLINKS refuses) mid-walk, it is left out, as tar
+        leaves out a file removed before it was read."""
+        try:
+            yield from self.entries(dir_fd, name, arcname)
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                raise
 
     @staticmethod
     def _open(dir_fd: int, name: str, flags: int) -> int:

@@ -22,6 +22,19 @@ INIT_PATH = "/sbin/docker-init"   # where Docker puts its init; scripts look for
 _INIT_BINARIES = ("/usr/bin/tini-static", "/usr/bin/catatonit", "/usr/libexec/podman/catatonit")
 
 
+def masked_paths() -> list[str]:
+    """MASKED plus each CPU's thermal_throttle directory (Docker expands the same glob on
+    the host: a container must not read or reset the host's throttling counters)."""
+    cpus = "/sys/devices/system/cpu"
+    try:
+        names = os.listdir(cpus)
+    except OSError:
+        names = []
+    return MASKED + sorted(f"{cpus}/{n}/thermal_throttle" for n in names
+                           if n.startswith("cpu") and n[3:].isdigit()
+                           and os.path.isdir(f"{cpus}/{n}/thermal_throttle"))
+
+
 def init_binary() -> str:
     """A statically linked init from the host (--init): Debian's tini-static (Docker's own
     docker-init is tini) or catatonit (Podman's); HULL_INIT_PATH overrides."""
@@ -205,7 +218,7 @@ def build(*, config: dict[str, Any], host: dict[str, Any], cgroups_path: str, ro
         "sysctl": host.get("Sysctls") or {},
     }
     if not unmasked:
-        linux.update(maskedPaths=MASKED, readonlyPaths=READONLY)
+        linux.update(maskedPaths=masked_paths(), readonlyPaths=READONLY)
     if seccomp is not None and not privileged:
         linux["seccomp"] = seccomp
     spec: dict[str, Any] = {
