@@ -155,6 +155,13 @@ def _host_config(args: argparse.Namespace) -> dict[str, Any]:
         out["RestartPolicy"] = _restart_policy(args.restart)
     if args.platform:
         out["Platform"] = args.platform
+    from hull.engine import userns
+    idmap = userns.choose(args.userns)
+    if args.userns == "host":
+        out["UsernsMode"] = "host"
+    if idmap is not None:
+        userns.check_compatible(out, args.network)
+        out["IdMappings"] = idmap.to_dict()
     return out
 
 
@@ -639,6 +646,9 @@ def _run_flags(run: argparse.ArgumentParser) -> None:
             ("-p", "--publish"), ("--log-opt",), ("--volumes-from",), \
             ("--storage-opt",):
         run.add_argument(*flag, action="append")
+    run.add_argument("--userns", help="host: no user namespace (the exception when remapping "
+                     "is the configured default); remap[:USER[:GROUP]]: container ids mapped "
+                     "to USER's subordinate ranges (default: hull-remap's)")
     for name in ("--ipc", "--pid", "--uts", "--oom-score-adj", "--memory-swap",
                  "--memory-reservation", "--memory-swappiness", "--cpu-period", "--cpu-quota",
                  "--cpu-shares", "--cpuset-mems", "--blkio-weight", "--shm-size"):

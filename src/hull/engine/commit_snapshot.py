@@ -16,12 +16,14 @@ from hull.errors import NotFound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from hull.engine.userns import IdMap
     from hull.image.store import ImageStore
 
 
 def snapshot_from_upper(images: ImageStore, upper: str, parent: str | None, chain: str,
-                        skip: tuple[str, ...]) -> None:
-    """Make snapshot `chain` (on `parent`) hold a copy of upper, without the `skip` paths."""
+                        skip: tuple[str, ...], ids: IdMap | None = None) -> None:
+    """Make snapshot `chain` (on `parent`) hold a copy of upper, without the `skip` paths;
+    a remapped container's host owners (ids) become the container's, as in its layer tar."""
     try:
         images.snapshotter.usage(chain)
         return   # the same layer exists already (a commit of identical changes)
@@ -36,7 +38,8 @@ def snapshot_from_upper(images: ImageStore, upper: str, parent: str | None, chai
             try:
                 entries = ((info, fd) for info, fd in source.entries(".")
                            if "/" + info.name.removeprefix("./") not in skip)
-                applier = Applier(target, whiteouts="none")
+                applier = Applier(target, whiteouts="none",
+                                  ids=ids.to_container if ids is not None else None)
                 try:
                     applier.apply_entries(entries)
                 finally:

@@ -9,7 +9,7 @@ import posixpath
 import secrets
 import shutil
 
-from hull.engine import ocispec
+from hull.engine import ocispec, userns
 from hull.engine import rootfs as rootfs_mod
 from hull.engine.monitor import now
 from hull.engine.store import Container, ContainerStore
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import tarfile
     from typing import IO, Any
 
+    from hull.engine.userns import IdMap
     from hull.runtime.lifecycle import Runtime
 
 _NAMES = ("brave", "calm", "eager", "gentle", "happy", "jolly", "keen", "lucid", "merry",
@@ -161,6 +162,9 @@ class ContainerService:
             rootfs_mod.prepare(self.images.snapshotter, cid, self.images.top_snapshot(image),
                                hostname)
             self._limit_rw_layer(container)
+            idmap = userns.of(host_config)
+            if idmap is not None:   # the rw layer's root belongs to the container's root
+                os.chown(self.images.snapshotter.upper_dir(cid), *idmap.root)
         except BaseException:
             self._discard(container)
             for volume in made:
@@ -168,6 +172,10 @@ class ContainerService:
             raise
         self.event(container, "create")
         return container
+
+    def remapped_copies(self) -> str:
+        """Where layers shifted for remapped containers are kept (remapped_layers.py)."""
+        return os.path.join(self.root, "remapped")
 
     def _rw_dir(self, cid: str) -> str:
         """The rw snapshot's directory (its upperdir fs/ and workdir work/)."""
@@ -243,6 +251,10 @@ class ContainerService:
                 continue
             if m["Type"] == "volume":
                 copy_up(rootfs, m["Destination"], m["Source"])
+                idmap = userns.of(c.host_config)
+                if idmap is not None and os.stat(m["Source"]).st_uid == 0 and \
+                        not os.listdir(m["Source"]):
+                    os.chown(m["Source"], *idmap.root)   # as Docker gives it to remapped root
             options = ["rbind", "rw" if m["RW"] else "ro"]
             if m.get("Propagation"):
                 options.append(m["Propagation"])
@@ -290,7 +302,8 @@ class ContainerService:
         target = os.path.join(bundle, "rootfs")
         from hull.engine import rwlimit
         rwlimit.mount(bundle, self._rw_dir(c.id))   # after a reboot
-        rootfs_mod.mount(self.images.snapshotter, c.id, target)
+        rootfs_mod.mount(self.images.snapshotter, c.id, target,
+                         userns.of(c.host_config), self.remapped_copies())
         try:
             hc = c.host_config
             uid, gid, groups = _resolve_user(target, c.config.get("User") or "",
@@ -369,6 +382,9 @@ class ContainerService:
             from hull.engine import rwlimit
             rwlimit.remove(self.store.dir(c.id), self._rw_dir(c.id))
         rootfs_mod.remove(self.images.snapshotter, c.id)
+        if c.host_config.get("IdMappings"):
+            from hull.engine.remapped_layers import sweep
+            sweep(self.remapped_copies())
         shutil.rmtree(self.store.dir(c.id), ignore_errors=True)
         self.store.delete(c.id)
         self.event(c, "destroy")
@@ -512,7 +528,7 @@ class ContainerService:
             upper = sn.upper_dir(c.id)
             with write_stream(out) as tar:
                 _add_tree(tar, target, skip=_rw_entries(upper))
-                _add_tree(tar, upper, whiteouts=True)
+                _add_tree(tar, upper, whiteouts=True, ids=userns.of(c.host_config))
         finally:
             try:
                 unmount(target)
@@ -693,9 +709,11 @@ class ContainerService:
         if freeze:
             self.pause(c.id, True)
 
+        idmap = userns.of(c.host_config)
+
         def write_layer(out: Any) -> None:
             with write_stream(out) as tar:
-                _layer_from_upper(tar, upper)
+                _layer_from_upper(tar, upper, idmap)
         try:
             layer = store_plain_layer(self.images, write_layer)
             base = self.images.get(c.image)
@@ -705,7 +723,7 @@ class ContainerService:
                 chains = chain_ids([*self.images.diff_ids(base), layer["digest"]])
                 snapshot_from_upper(self.images, upper,
                                     chains[-2] if len(chains) > 1 else None, chains[-1],
-                                    INIT_FILES)
+                                    INIT_FILES, idmap)
             cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))
             image = new_image(self.images, base, ref, config, cmd, message, author, layer,
                               layer["digest"])
@@ -858,7 +876,7 @@ _IMAGE_CONFIG_KEYS = ("User", "Env", "Cmd", "Entrypoint", "WorkingDir", "Labels"
 INIT_FILES = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
 
 
-def _layer_from_upper(tar: tarfile.TarFile, upper: str) -> None:
+def _layer_from_upper(tar: tarfile.TarFile, upper: str, ids: IdMap | None = None) -> None:
     """The rw layer as an image layer tar: overlay's whiteouts (0:0 character devices)
     become .wh.NAME files, opaque directories get a .wh..wh..opq entry; hard links stay
     links (tarfile tracks inodes); nothing is followed."""
@@ -878,7 +896,7 @@ def _layer_from_upper(tar: tarfile.TarFile, upper: str) -> None:
                 entry = tarfile_info(os.path.join(os.path.dirname(rel), ".wh." + name))
                 tar.addfile(entry)
                 continue
-            _add_entry(tar, path, rel)
+            _add_entry(tar, path, rel, ids)
             if name in dirs:
                 try:
                     opaque = os.getxattr(path, "trusted.overlay.opaque") == b"y"
@@ -896,11 +914,16 @@ def _at(dir_fd: int, name: str) -> str:
     return f"/proc/self/fd/{dir_fd}/{name}"
 
 
-def _add_entry(tar: tarfile.TarFile, path: str, arcname: str) -> None:
+def _add_entry(tar: tarfile.TarFile, path: str, arcname: str, ids: IdMap | None = None
+               ) -> None:
     """One file as it is on disk (links as links, never followed); left out if it was
-    removed since the directory was listed."""
+    removed since the directory was listed. ids: a remapped container's file, whose host
+    owner is written as the container's."""
     try:
         entry = tar.gettarinfo(path, arcname=arcname)
+        if ids is not None:
+            entry.uid, entry.gid = ids.to_container(entry.uid, entry.gid)
+            entry.uname = entry.gname = ""
         # never through a link: the file could have been swapped for one since the lstat
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC) if entry.isreg() \
             else -1
@@ -945,7 +968,8 @@ def _rw_entries(upper: str) -> tuple[set[str], set[str]]:
 
 
 def _add_tree(tar: tarfile.TarFile, root: str,
-              skip: tuple[set[str], set[str]] | None = None, whiteouts: bool = False) -> None:
+              skip: tuple[set[str], set[str]] | None = None, whiteouts: bool = False,
+              ids: IdMap | None = None) -> None:
     import stat as st
     changed, opaque = skip or (set(), set())
     for top, dirs, files, dir_fd in os.fwalk(root):
@@ -965,4 +989,4 @@ def _add_tree(tar: tarfile.TarFile, root: str,
                 continue   # an overlay whiteout: the file is deleted, so not exported
             if rel in changed:
                 continue   # the rw layer's version (or its deletion) decides
-            _add_entry(tar, path, rel)
+            _add_entry(tar, path, rel, ids)

@@ -28,13 +28,14 @@ import posixpath
 import stat
 import tarfile
 
+from hull.engine import userns
 from hull.errors import FailedPrecondition, NotFound
 from hull.image.layer import write_stream
 from hull.linux import fs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import IO
 
     from hull.engine.containers import ContainerService
@@ -97,7 +98,8 @@ def container_side(service: ContainerService, c: Container) -> Iterator[Side]:
         return
     from hull.engine import rootfs
     target = os.path.join(service.store.dir(c.id), "rootfs")
-    rootfs.mount(service.images.snapshotter, c.id, target)
+    rootfs.mount(service.images.snapshotter, c.id, target, userns.of(c.host_config),
+                 service.remapped_copies())
     try:
         fd = os.open(target, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         redirects = sorted(((posixpath.normpath(m["Destination"]), m["Source"])
@@ -125,8 +127,10 @@ class Source:
     """What is being copied: its parent directory fd and its name there ("" when the path
     was followed to the object itself by -L)."""
 
-    def __init__(self, side: Side, path: str, follow: bool) -> None:
+    def __init__(self, side: Side, path: str, follow: bool,
+                 ids: Callable[[int, int], tuple[int, int]] | None = None) -> None:
         self.path = path
+        self.ids = ids   # translates owners read (a remapped container's → its own ids)
         self.contents_only = path.endswith("/.")   # SRC/. copies what is in SRC
         root, rel = side.locate(path)
         try:
@@ -167,7 +171,10 @@ class Source:
         return "." if self.contents_only and self.is_dir else self.basename
 
     def entries(self, arcname: str) -> Iterator[tuple[tarfile.TarInfo, int]]:
-        return _Walker().entries(self.dir_fd, self.name, arcname)
+        for info, fd in _Walker().entries(self.dir_fd, self.name, arcname):
+            if self.ids is not None:
+                info.uid, info.gid = self.ids(info.uid, info.gid)
+            yield info, fd
 
     def archive(self, out: IO[bytes], arcname: str) -> None:
         with write_stream(out) as tar:
@@ -285,9 +292,10 @@ def destination(side: Side, path: str, source_is_dir: bool | None,
         os.close(root)
 
 
-def extract(stream: IO[bytes], dir_fd: int, owner: tuple[int, int] | None) -> None:
+def extract(stream: IO[bytes], dir_fd: int, owner: tuple[int, int] | None,
+            ids: Callable[[int, int], tuple[int, int]] | None) -> None:
     from hull.image.layer import Applier
-    applier = Applier(fs.fd_path(dir_fd), whiteouts="none", owner=owner)
+    applier = Applier(fs.fd_path(dir_fd), whiteouts="none", owner=owner, ids=ids)
     try:
         with tarfile.open(fileobj=stream, mode="r|*") as tar:
             applier.apply(tar)
@@ -295,11 +303,12 @@ def extract(stream: IO[bytes], dir_fd: int, owner: tuple[int, int] | None) -> No
         applier.close()
 
 
-def copy(source: Source, dir_fd: int, name: str, owner: tuple[int, int] | None) -> None:
+def copy(source: Source, dir_fd: int, name: str, owner: tuple[int, int] | None,
+         ids: Callable[[int, int], tuple[int, int]] | None) -> None:
     """Host and container are both local: no tar at all, each entry goes from the walker
     to the Applier, file data from fd to fd inside the kernel (copy_file_range)."""
     from hull.image.layer import Applier
-    applier = Applier(fs.fd_path(dir_fd), whiteouts="none", owner=owner)
+    applier = Applier(fs.fd_path(dir_fd), whiteouts="none", owner=owner, ids=ids)
     try:
         applier.apply_entries(source.entries(name or "."))
     finally:
@@ -319,12 +328,17 @@ def run(service: ContainerService, src: str, dst: str, archive: bool, follow: bo
         raise CopyError('"-" can be used for only one of source and destination')
     if not (src_path if src_container else dst_path):
         raise CopyError("a container path must not be empty")
+    # a remapped container's files are owned by host ids in its range: what comes out is
+    # given the container's ids, what goes in the host ids (its root for a plain cp)
+    read_ids = write_ids = None
     with contextlib.ExitStack() as stack:
         if src_container:
             c = service.store.get(src_container)
             src_side = stack.enter_context(container_side(service, c))
             dst_side = stack.enter_context(host_side())
             owner = None if archive else (os.geteuid(), os.getegid())
+            idmap = userns.of(c.host_config)
+            read_ids = idmap.to_container if idmap is not None else None
             src_path, dst_path = _absolute(src_path, container=True), \
                 _absolute(dst_path, container=False)
         else:
@@ -332,24 +346,26 @@ def run(service: ContainerService, src: str, dst: str, archive: bool, follow: bo
             c = service.store.get(dst_container)
             dst_side = stack.enter_context(container_side(service, c))
             src_side = stack.enter_context(host_side())
-            owner = None if archive else (0, 0)
+            idmap = userns.of(c.host_config)
+            owner = None if archive else idmap.root if idmap is not None else (0, 0)
+            write_ids = idmap.to_host if idmap is not None and archive else None
             src_path, dst_path = _absolute(src_path, container=False), \
                 _absolute(dst_path, container=True)
         if src_path == "-":
             dir_fd, _ = destination(dst_side, dst_path, None, "")
             try:
-                extract(stdin, dir_fd, owner)
+                extract(stdin, dir_fd, owner, write_ids)
             finally:
                 os.close(dir_fd)
             return
-        source = Source(src_side, src_path, follow)
+        source = Source(src_side, src_path, follow, read_ids)
         try:
             if dst_path == "-":
                 source.archive(stdout, source.top_name)
                 return
             dir_fd, name = destination(dst_side, dst_path, source.is_dir, source.top_name)
             try:
-                copy(source, dir_fd, name, owner)
+                copy(source, dir_fd, name, owner, write_ids)
             finally:
                 os.close(dir_fd)
         finally:

@@ -121,6 +121,7 @@ class ImageService:
                 lines.append(f"Untagged: {parse(digest, default_tag=None).familiar()}")
             self.store.delete(image.id)
             self.store.gc()
+            self._sweep_remapped()
             lines.append(f"Deleted: {image.id}")
         return lines
 
@@ -138,7 +139,16 @@ class ImageService:
             deleted.append(image.id)
         if deleted:
             self.store.gc()
+            self._sweep_remapped()
         return deleted, reclaimed
+
+    def _sweep_remapped(self) -> None:
+        """Layers gone: their copies shifted for remapped containers go too."""
+        import os
+        copies = os.path.join(self.store.root, "remapped")
+        if os.path.isdir(copies):
+            from hull.engine.remapped_layers import sweep
+            sweep(copies)
 
     def pull(self, name: str, platform: str | None = None,
              progress: Progress | None = None) -> tuple[Image, bool]:

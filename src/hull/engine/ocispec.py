@@ -217,6 +217,12 @@ def build(*, config: dict[str, Any], host: dict[str, Any], cgroups_path: str, ro
         "devices": made,
         "sysctl": host.get("Sysctls") or {},
     }
+    if host.get("IdMappings"):
+        from hull.engine import userns
+        idmap = userns.of(host)
+        assert idmap is not None
+        namespaces.insert(0, {"type": "user"})
+        linux.update(idmap.oci())
     if not unmasked:
         linux.update(maskedPaths=masked_paths(), readonlyPaths=READONLY)
     if seccomp is not None and not privileged:

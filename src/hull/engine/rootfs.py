@@ -12,6 +12,7 @@ from hull.linux.mounts import mount_all, unmount
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from hull.engine.userns import IdMap
     from hull.snapshot.protocol import Snapshotter
 
 HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -55,9 +56,20 @@ def prepare(sn: Snapshotter, cid: str, image_top: str | None, hostname: str) -> 
     sn.prepare(cid, init_key)
 
 
-def mount(sn: Snapshotter, cid: str, target: str) -> None:
+def mount(sn: Snapshotter, cid: str, target: str, idmap: IdMap | None = None,
+          copies_dir: str = "") -> None:
+    """Mount the container's layers at target; for a remapped container, on lower layers
+    made usable under its mapping (engine/remapped_layers.py)."""
     os.makedirs(target, exist_ok=True)
-    mount_all(sn.mounts(cid), target)
+    mounts = sn.mounts(cid)
+    if idmap is not None:
+        from hull.engine.remapped_layers import remap_mounts
+        mounts = remap_mounts(mounts, idmap, os.path.dirname(target), copies_dir)
+    try:
+        mount_all(mounts, target)
+    except BaseException:
+        _release_lowers(target)
+        raise
 
 
 def umount(target: str) -> None:
@@ -65,6 +77,14 @@ def umount(target: str) -> None:
         unmount(target)
     except OSError:
         pass
+    _release_lowers(target)
+
+
+def _release_lowers(target: str) -> None:
+    from hull.engine.remapped_layers import LOWERS
+    if os.path.isdir(os.path.join(os.path.dirname(target), LOWERS)):
+        from hull.engine.remapped_layers import release
+        release(os.path.dirname(target))
 
 
 def remove(sn: Snapshotter, cid: str) -> None:

@@ -23,7 +23,7 @@ from hull.linux import fs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from typing import Any
 
 WH_PREFIX = ".wh."
@@ -108,13 +108,15 @@ def _current_umask() -> int:
 class Applier:
     """whiteouts: "overlay" (0:0 devices, opaque xattrs), "delete" (the copying
     snapshotter) or "none" (`cp`: .wh. names are ordinary files). owner, when given,
-    replaces every entry's uid/gid (`cp` without -a)."""
+    replaces every entry's uid/gid (`cp` without -a); ids translates each entry's uid/gid
+    instead (to or from a remapped container's host ids)."""
 
-    def __init__(self, root: str, whiteouts: str, owner: tuple[int, int] | None = None
-                 ) -> None:
+    def __init__(self, root: str, whiteouts: str, owner: tuple[int, int] | None = None,
+                 ids: Callable[[int, int], tuple[int, int]] | None = None) -> None:
         self.root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self.whiteouts = whiteouts
         self.owner = owner
+        self.ids = ids
         self.created: set[str] = set()
         self.dir_times: list[tuple[str, float]] = []
         self.umask = _current_umask()
@@ -182,6 +184,8 @@ class Applier:
             base = posixpath.basename(path)
             if self.owner is not None:
                 member.uid, member.gid = self.owner
+            elif self.ids is not None:
+                member.uid, member.gid = self.ids(member.uid, member.gid)
             if base.startswith(WH_PREFIX) and self.whiteouts != "none":
                 self._forget_parent()
                 self._whiteout(path, base)

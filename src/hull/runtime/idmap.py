@@ -23,7 +23,7 @@ def wanted(mnt: Mount) -> bool:
     return bool({"idmap", "ridmap"} & set(mnt.options)) or bool(mnt.uid_mappings)
 
 
-def _userns_with(uid_maps: list[IdMapping], gid_maps: list[IdMapping]) -> int:
+def userns_with(uid_maps: list[IdMapping], gid_maps: list[IdMapping]) -> int:
     """An fd of a new user namespace carrying these mappings (its creator exits at once)."""
     ready_r, ready_w = os.pipe()
     done_r, done_w = os.pipe()
@@ -64,7 +64,7 @@ def make_mounts(spec: Spec, container_userns: str | None) -> dict[int, int]:
                 if not (mnt.uid_mappings and mnt.gid_mappings):
                     raise InvalidArgument(f"{where}: idmapped mounts need both uidMappings "
                                           "and gidMappings")
-                userns = _userns_with(mnt.uid_mappings, mnt.gid_mappings)
+                userns = userns_with(mnt.uid_mappings, mnt.gid_mappings)
             elif container_userns is not None:
                 userns = os.open(container_userns, os.O_RDONLY | os.O_CLOEXEC)
             else:
