@@ -149,8 +149,16 @@ READ_ONLY = ["/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger", "/proc/sys/
              "/sys/fs/cgroup/cgroup.procs"]
 
 
+def session_keyring():
+    """The serial of this process's session keyring (KEYCTL_GET_KEYRING_ID), or -errno."""
+    serial = libc.syscall(ctypes.c_long(250), ctypes.c_long(0), ctypes.c_long(-3),
+                          ctypes.c_long(0))
+    return serial if serial >= 0 else -ctypes.get_errno()
+
+
 def main():
     report = {
+        "session_keyring": session_keyring(),
         "status": status_fields(),
         "syscalls": {name: verdict(try_call(n, a)) for name, (n, a) in CALLS.items()},
         "clone3_errno": errno.errorcode.get(try_call(435, (0, 0)), "?"),

@@ -68,6 +68,12 @@ def test_host_block_device_through_mknod(hull: HullCLI) -> None:
                     "head -c 512 /tmp/disk | wc -c; true")
     assert out.stdout.split()[-1] == "0", out
     assert "Operation not permitted" in out.stderr, out.stderr
+    # character devices outside Docker's standard set too: fuse only when given
+    fuse = "mknod /tmp/fuse c 10 229; exec 3<>/tmp/fuse && echo OPENED"
+    assert "OPENED" not in _sh(hull, fuse).stdout
+    if os.path.exists("/dev/fuse"):
+        assert "OPENED" in _sh(hull, "exec 3<>/dev/fuse && echo OPENED", "--device",
+                               "/dev/fuse").stdout
 
 
 def test_syscalls_without_the_capability(hull: HullCLI) -> None:

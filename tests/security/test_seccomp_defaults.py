@@ -54,8 +54,20 @@ def test_default_container(hull: HullCLI) -> None:
     assert cgroup_mounts and all("ro" in o for o in cgroup_mounts.values()), cgroup_mounts
 
 
+def _own_session_keyring() -> int:
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return int(libc.syscall(ctypes.c_long(250), ctypes.c_long(0), ctypes.c_long(-3),
+                            ctypes.c_long(0)))
+
+
 def test_the_filter_is_what_refuses(hull: HullCLI) -> None:
     r = probe(hull, "--security-opt", "seccomp=unconfined")
+    # each container has a session keyring of its own (keys are not namespaced)
+    other = probe(hull, "--security-opt", "seccomp=unconfined")["session_keyring"]
+    assert r["session_keyring"] > 0 and other > 0
+    assert len({r["session_keyring"], other, _own_session_keyring()}) == 3
     assert r["status"]["Seccomp"] == "0"
     assert [n for n in FILTER_ONLY if r["syscalls"][n] != "reached"] == []
     assert r["clone3_errno"] != "ENOSYS"
