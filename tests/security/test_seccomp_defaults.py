@@ -130,3 +130,33 @@ def test_profile_never_allows_the_refused_list() -> None:
     arches = {m["architecture"]: m["subArchitectures"]
               for m in seccomp_default.profile()["archMap"]}
     assert set(arches) == {"SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"}
+
+
+@pytest.mark.parametrize("machine,native,absent,present", [
+    ("x86_64", ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+     ["cacheflush", "set_tls"], ["arch_prctl", "modify_ldt"]),
+    ("aarch64", ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+     ["arch_prctl", "modify_ldt"], ["cacheflush", "set_tls"]),
+])
+def test_profile_for_each_architecture(monkeypatch: pytest.MonkeyPatch, machine: str,
+                                       native: list[str], absent: list[str],
+                                       present: list[str]) -> None:
+    """The profile resolves for both architectures hull writes it for, and libseccomp
+    compiles the result (it knows every architecture's table, not only this host's)."""
+    import os
+
+    from hull.engine import seccomp_profile
+    from hull.linux import seccomp
+    from hull.runtime.spec import parse_linux
+    real = os.uname()
+    fake = os.uname_result((real.sysname, real.nodename, real.release, real.version,
+                            machine))
+    monkeypatch.setattr(os, "uname", lambda: fake)
+    spec = seccomp_profile.to_oci(seccomp_default.profile(), ["CAP_CHOWN"])
+    monkeypatch.undo()
+    assert spec["architectures"] == native
+    names = {n for rule in spec["syscalls"] for n in rule["names"]}
+    assert not names & set(absent) and set(present) <= names
+    linux = parse_linux({"seccomp": spec})
+    assert linux.seccomp is not None
+    assert len(seccomp.compile_program(linux.seccomp)) > 8 * 100

@@ -7,9 +7,14 @@ symlink in an image can never point a mount, mknod or write at the host.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 
 from hull.linux.libc import cstr, syscall
+
+# imported now, not on first use: the runtime may need it after pivot_root, when no
+# module can be loaded any more
+from hull.linux.safejoin import open_beneath
 
 RESOLVE_NO_XDEV = 0x01
 RESOLVE_NO_MAGICLINKS = 0x02
@@ -23,11 +28,25 @@ class _OpenHow(ctypes.Structure):
                 ("resolve", ctypes.c_uint64)]
 
 
+_have_openat2 = "HULL_NO_OPENAT2" not in os.environ   # set: test the fallback
+
+
 def openat2(dirfd: int, path: str, flags: int, mode: int = 0,
             resolve: int = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) -> int:
-    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
-    return syscall("openat2", ctypes.c_int(dirfd), cstr(path), ctypes.byref(how),
-                   ctypes.c_size_t(ctypes.sizeof(how)))
+    """openat2(2); on a kernel without it (ENOSYS) the same resolution done by hand
+    (safejoin.py). Only the resolve flags hull uses are supported there."""
+    global _have_openat2
+    if _have_openat2:
+        how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+        try:
+            return syscall("openat2", ctypes.c_int(dirfd), cstr(path), ctypes.byref(how),
+                           ctypes.c_size_t(ctypes.sizeof(how)))
+        except OSError as e:
+            if e.errno != errno.ENOSYS:
+                raise
+            _have_openat2 = False
+    return open_beneath(dirfd, path, flags, mode, bool(resolve & RESOLVE_IN_ROOT),
+                        bool(resolve & RESOLVE_NO_SYMLINKS))
 
 
 def open_in_root(root_fd: int, path: str, flags: int = os.O_PATH, mode: int = 0) -> int:
