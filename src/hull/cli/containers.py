@@ -155,6 +155,7 @@ def _host_config(args: argparse.Namespace) -> dict[str, Any]:
         out["RestartPolicy"] = _restart_policy(args.restart)
     if args.platform:
         out["Platform"] = args.platform
+    out["ProcView"] = _proc_view(args.proc_view)
     from hull.engine import userns
     idmap = userns.choose(args.userns)
     if args.userns == "host":
@@ -163,6 +164,24 @@ def _host_config(args: argparse.Namespace) -> dict[str, Any]:
         userns.check_compatible(out, args.network)
         out["IdMappings"] = idmap.to_dict()
     return out
+
+
+def _proc_view(flag: str | None) -> str:
+    """--proc-view container|host (default: HULL_PROC_VIEW or "proc-view" in the engine
+    config, else container). A host that cannot serve the view gets one warning."""
+    from hull.engine.settings import setting
+    from hull.errors import InvalidArgument
+    from hull.procfs.server import MODES, unavailable
+    mode = flag or setting("proc-view", "HULL_PROC_VIEW") or "container"
+    if mode not in MODES:
+        raise InvalidArgument(f"invalid --proc-view {mode!r}: use container or host")
+    if mode == "container":
+        why = unavailable()
+        if why:
+            print(f"WARNING: {why}: the container sees the host's /proc (meminfo, cpuinfo, "
+                  "…)", file=sys.stderr)
+            return "host"
+    return mode
 
 
 def _restart_policy(text: str) -> dict[str, Any]:
@@ -646,6 +665,8 @@ def _run_flags(run: argparse.ArgumentParser) -> None:
             ("-p", "--publish"), ("--log-opt",), ("--volumes-from",), \
             ("--storage-opt",):
         run.add_argument(*flag, action="append")
+    run.add_argument("--proc-view", help="container (default): /proc/meminfo, cpuinfo, "
+                     "stat, uptime, loadavg… show the container's limits; host: the host's")
     run.add_argument("--userns", help="host: no user namespace (the exception when remapping "
                      "is the configured default); remap[:USER[:GROUP]]: container ids mapped "
                      "to USER's subordinate ranges (default: hull-remap's)")

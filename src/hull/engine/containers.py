@@ -264,6 +264,13 @@ class ContainerService:
             out.append(ocispec.tmpfs_mount(dest, [o for o in opts.split(",") if o]))
         return out
 
+    @staticmethod
+    def _proc_mounts(proc_view: str) -> list[dict[str, Any]]:
+        if not proc_view:
+            return []
+        from hull.procfs.server import oci_mounts
+        return oci_mounts(proc_view)
+
     def shm_dir(self, cid: str) -> str:
         return os.path.join(self.store.dir(cid), "shm")
 
@@ -296,8 +303,9 @@ class ContainerService:
                     out["shm"] = self.shm_dir(other.id)
         return out
 
-    def _bundle(self, c: Container) -> str:
-        """Mount the rootfs and write config.json for the runtime."""
+    def _bundle(self, c: Container, proc_view: str = "") -> str:
+        """Mount the rootfs and write config.json for the runtime; proc_view: the directory
+        of the container's /proc files, bound over the kernel's."""
         bundle = self.store.dir(c.id)
         target = os.path.join(bundle, "rootfs")
         from hull.engine import rwlimit
@@ -313,14 +321,18 @@ class ContainerService:
                 from hull.engine import seccomp_profile
                 seccomp = seccomp_profile.for_container(hc.get("SecurityOpt") or [],
                                                         ocispec.capabilities(hc))
+            sysinfo_socket = self._sysinfo_socket(c) if proc_view else ""
+            if seccomp is not None and sysinfo_socket:
+                from hull.procfs.server import with_sysinfo
+                seccomp = with_sysinfo(seccomp, sysinfo_socket)
             if hc.get("IpcMode") == "shareable":
                 self._mount_shm(c)
             spec = ocispec.build(
                 config=c.config, host=hc, shm=self.shm_dir(c.id), rootfs=target, uid=uid,
                 gid=gid, groups=groups,
                 cgroups_path=f"{hc.get('CgroupParent') or '/hull'}/{c.id}",
-                mounts=self._oci_mounts(c, target), ns_paths=self._joined_namespaces(c),
-                seccomp=seccomp)
+                mounts=self._oci_mounts(c, target) + self._proc_mounts(proc_view),
+                ns_paths=self._joined_namespaces(c), seccomp=seccomp)
             from hull import fastjson
             with open(os.path.join(bundle, "config.json"), "w") as f:
                 f.write(fastjson.dumps(spec))
@@ -333,14 +345,21 @@ class ContainerService:
 
     def start_in_runtime(self, cid: str, console_socket: str | None = None) -> int:
         c = self.store.get(cid)
-        bundle = self._bundle(c)
         rt = self.runtime()
+        proc_view = self._start_proc_view(c, rt)
         try:
-            from hull.runtime.create import CreateOptions
-            st = rt.create(cid, bundle, CreateOptions(console_socket=console_socket))
-            rt.start(cid)
+            bundle = self._bundle(c, proc_view)
+            try:
+                from hull.runtime.create import CreateOptions
+                st = rt.create(cid, bundle, CreateOptions(console_socket=console_socket))
+                rt.start(cid)
+            except BaseException:
+                rootfs_mod.umount(os.path.join(bundle, "rootfs"))
+                raise
         except BaseException:
-            rootfs_mod.umount(os.path.join(bundle, "rootfs"))
+            if proc_view:
+                from hull.procfs.server import stop
+                stop(proc_view)
             raise
         from hull.runtime.state import process_start_time
         me = os.getpid()
@@ -349,6 +368,34 @@ class ContainerService:
                                 MonitorStart=process_start_time(me) or 0)
         self.event(c, "start")
         return st.pid
+
+    def _start_proc_view(self, c: Container, rt: Runtime) -> str:
+        """Serve the container's own /proc files (hull.procfs) from this process, the
+        monitor; returns their directory, or "" for the host's view."""
+        if c.host_config.get("ProcView", "container") != "container":
+            return ""
+        from hull.procfs import server
+        if server.unavailable():
+            return ""   # the user was warned at create
+        from hull.cgroups import manager
+
+        def cgroup_paths() -> dict[str, str]:
+            return manager.load(rt.state(c.id).cgroup).paths()
+        view = server.ProcServer(os.path.join(self.store.dir(c.id), server.DIRECTORY),
+                                 cgroup_paths, self._sysinfo_socket(c))
+        view.start()
+        return view.directory
+
+    def _sysinfo_socket(self, c: Container) -> str:
+        """Where the monitor takes sysinfo(2) notifications; "" when the container has no
+        seccomp filter to send them (unconfined, privileged). One short directory for
+        every root: a unix socket's path must fit in 107 bytes."""
+        hc = c.host_config
+        from hull.engine.hostconfig import security_opt
+        if hc.get("Privileged") or \
+                security_opt(hc.get("SecurityOpt") or [], "seccomp") == "unconfined":
+            return ""
+        return f"/run/hull-sysinfo/{c.id[:32]}.sock"
 
     def record_exit(self, cid: str, code: int, error: str = "") -> None:
         oom = False
@@ -362,6 +409,7 @@ class ContainerService:
             pass
         rootfs_mod.umount(os.path.join(self.store.dir(cid), "rootfs"))
         rootfs_mod.umount(self.shm_dir(cid))
+        self._stop_proc_view(cid)
         self.store.update_state(cid, Status="exited", Running=False, Paused=False, Pid=0,
                                 ExitCode=code, FinishedAt=now(), OOMKilled=oom, Error=error)
         c = self.store.get(cid)
@@ -375,9 +423,16 @@ class ContainerService:
             self._discard(c)
             self._remove_anonymous_volumes(c)   # docker run --rm does the same
 
+    def _stop_proc_view(self, cid: str) -> None:
+        directory = os.path.join(self.store.dir(cid), "procfs")
+        if os.path.isdir(directory):
+            from hull.procfs.server import stop
+            stop(directory)
+
     def _discard(self, c: Container) -> None:
         rootfs_mod.umount(os.path.join(self.store.dir(c.id), "rootfs"))
         rootfs_mod.umount(self.shm_dir(c.id))
+        self._stop_proc_view(c.id)
         if os.path.exists(os.path.join(self.store.dir(c.id), "rw.img")):
             from hull.engine import rwlimit
             rwlimit.remove(self.store.dir(c.id), self._rw_dir(c.id))

@@ -103,21 +103,10 @@ def of(host_config: dict[str, Any]) -> IdMap | None:
 # ---- choosing the mapping at create ---------------------------------------------------
 
 def configured_default() -> str:
-    """HULL_USERNS_REMAP, else "userns-remap" in the engine config (/etc/hull/engine.json,
-    or HULL_ENGINE_CONFIG): what a container gets when --userns does not say."""
-    if "HULL_USERNS_REMAP" in os.environ:
-        return os.environ["HULL_USERNS_REMAP"]
-    path = os.environ.get("HULL_ENGINE_CONFIG", "/etc/hull/engine.json")
-    try:
-        with open(path, "rb") as f:
-            from hull import fastjson
-            config = fastjson.loads(f.read())
-    except FileNotFoundError:
-        return ""
-    except (OSError, ValueError) as e:
-        raise InvalidArgument(f"{path}: {e}") from None
-    value = config.get("userns-remap", "") if isinstance(config, dict) else ""
-    return value if isinstance(value, str) else ""
+    """What a container gets when --userns does not say: HULL_USERNS_REMAP, else
+    "userns-remap" in the engine config (engine/settings.py)."""
+    from hull.engine.settings import setting
+    return setting("userns-remap", "HULL_USERNS_REMAP")
 
 
 def choose(flag: str | None) -> IdMap | None:

@@ -1,0 +1,119 @@
+"""sysinfo(2) answered with the container's numbers, through seccomp user notification.
+
+`free`, `uptime` and anything that calls sysinfo(2) ask the kernel, not /proc, so no
+filesystem (lxcfs included) can fix them. The container's seccomp filter sends sysinfo to
+this agent (SCMP_ACT_NOTIFY); the runtime hands it the notification fd of the container's
+process and of each `exec` (the OCI listenerPath protocol). For each call the agent writes
+a struct sysinfo computed from the container's cgroup into the caller's memory
+(/proc/PID/mem) and answers "done, 0". Anything it cannot do (a 32-bit caller, a vanished
+process) is answered "continue": the kernel runs the real sysinfo, the host's view.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import selectors
+import socket
+import struct
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# struct seccomp_notif: id, pid, flags, then seccomp_data: nr, arch, ip, args[6]
+_NOTIF = struct.Struct("<QIIiIQ6Q")
+_RESP = struct.Struct("<QqiI")   # id, val, error, flags
+_RECV = 0xC0000000 | (_NOTIF.size << 16) | (ord("!") << 8) | 0
+_SEND = 0xC0000000 | (_RESP.size << 16) | (ord("!") << 8) | 1
+_ID_VALID = 0x40000000 | (8 << 16) | (ord("!") << 8) | 2
+_CONTINUE = 1
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+# struct sysinfo on 64-bit: uptime, loads[3], ram/swap (6), procs, pad, high (2), mem_unit
+SYSINFO = struct.Struct("<q3Q6QHH4xQQI4x")
+SI_LOAD_SHIFT = 16
+
+
+class Agent:
+    """Listens at path for notification fds and answers them from sysinfo_of()."""
+
+    def __init__(self, path: str, sysinfo_of: Callable[[], bytes]) -> None:
+        self.path = path
+        self.sysinfo_of = sysinfo_of
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        self.listener.bind(path)
+        self.listener.listen(8)
+        self.arch = _AUDIT_ARCH.get(os.uname().machine, 0)
+
+    def run(self, stop: Callable[[], bool]) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self.listener, selectors.EVENT_READ)
+        try:
+            while not stop():
+                for key, _ in sel.select(timeout=1.0):
+                    if key.fileobj is self.listener:
+                        self._accept(sel)
+                    elif not self._answer(int(key.fd)):
+                        sel.unregister(key.fd)
+                        os.close(int(key.fd))
+        finally:
+            for key in list(sel.get_map().values()):
+                if key.fileobj is not self.listener:
+                    os.close(int(key.fd))
+            sel.close()
+            self.listener.close()
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+
+    def _accept(self, sel: selectors.BaseSelector) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            try:
+                _, fds, _, _ = socket.recv_fds(conn, 1 << 16, 4)
+            except OSError:
+                return
+        for fd in fds:
+            sel.register(fd, selectors.EVENT_READ)
+
+    def _answer(self, fd: int) -> bool:
+        """One notification; False when the fd is finished (every process gone)."""
+        buf = bytearray(_NOTIF.size)
+        try:
+            fcntl.ioctl(fd, _RECV, buf, True)
+        except OSError as e:
+            return e.errno in (errno.EINTR, errno.ENOENT)   # ENOENT: the caller gave up
+        nid, pid, _, _, arch, _, addr, *_ = _NOTIF.unpack(buf)
+        val, err, flags = 0, 0, 0
+        try:
+            if arch != self.arch:
+                raise OSError(errno.ENOSYS, "another architecture's layout")
+            data = self.sysinfo_of()
+            mem = os.open(f"/proc/{pid}/mem", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                # the pid could have been reused since the call: still this notification?
+                fcntl.ioctl(fd, _ID_VALID, struct.pack("<Q", nid))
+                os.pwrite(mem, data, addr)
+            finally:
+                os.close(mem)
+        except OSError:
+            flags = _CONTINUE   # let the kernel answer: the host's view, never a failure
+        try:
+            fcntl.ioctl(fd, _SEND, _RESP.pack(nid, val, err, flags))
+        except OSError:
+            pass   # the caller was interrupted or is gone
+        return True
+
+
+def pack(uptime: float, loads: list[float], total: int, free: int, shared: int,
+         buffers: int, swap_total: int, swap_free: int, procs: int) -> bytes:
+    return SYSINFO.pack(int(uptime), *(int(x * (1 << SI_LOAD_SHIFT)) for x in loads),
+                        total, free, shared, buffers, swap_total, swap_free,
+                        min(procs, 0xFFFF), 0, 0, 0, 1)
