@@ -147,3 +147,33 @@ def test_same_numbers_as_lxcfs_and_right_where_it_is_not(hull: HullCLI, lxcfs: P
         out = _sh(hull, "grep -c ^processor /probe/cpuinfo /proc/cpuinfo", "--cpus", "1",
                   *binds).split()
         assert out == [f"/probe/cpuinfo:{os.cpu_count()}", "/proc/cpuinfo:1"]
+
+
+def _keepers() -> list[str]:
+    out = subprocess.run(["pgrep", "-f", "^/bin/sleep infinity$"], capture_output=True,
+                         text=True).stdout
+    return out.split()
+
+
+def test_view_survives_a_killed_monitor(hull: HullCLI) -> None:
+    """The FUSE and seccomp fds live on in a keeper when the monitor is killed: the
+    container's reads wait instead of failing ("Transport endpoint is not connected"),
+    and the adopter that the next hull command starts serves them again."""
+    before = set(_keepers())
+    hull("run", "-d", "--name", "k", "-m", "64m", "busybox", "sh", "-c",
+         "while :; do grep MemTotal /proc/meminfo >> /tmp/reads 2>&1 || echo FAILED >> "
+         "/tmp/reads; free -k | sed -n 2p >> /tmp/reads 2>&1; sleep 0.1; done")
+    time.sleep(0.5)
+    monitor = int(hull("inspect", "-f", "{{.State.MonitorPid}}", "k").stdout)
+    os.kill(monitor, signal.SIGKILL)
+    time.sleep(1)
+    hull("ps")   # any hull command adopts the orphan
+    time.sleep(0.5)
+    reads = hull("exec", "k", "cat", "/tmp/reads").stdout
+    assert "FAILED" not in reads and "not connected" not in reads
+    assert reads.count("MemTotal:          65536 kB") > 5
+    assert all(line.split()[1] == "65536" for line in reads.splitlines()
+               if line.startswith("Mem:"))
+    assert hull("exec", "k", "free", "-k").stdout.splitlines()[1].split()[1] == "65536"
+    hull("rm", "-f", "k")
+    assert set(_keepers()) == before   # the keeper ended with the container

@@ -386,6 +386,20 @@ class ContainerService:
         view.start()
         return view.directory
 
+    def resume_proc_view(self, c: Container) -> None:
+        """In the adopter of a container whose monitor died: serve its /proc view again,
+        on the FUSE and seccomp connections the view's keeper held open meanwhile."""
+        if c.host_config.get("ProcView", "container") != "container":
+            return
+        from hull.cgroups import manager
+        from hull.procfs import server
+        rt = self.runtime()
+
+        def cgroup_paths() -> dict[str, str]:
+            return manager.load(rt.state(c.id).cgroup).paths()
+        server.resume(os.path.join(self.store.dir(c.id), server.DIRECTORY), cgroup_paths,
+                      self._sysinfo_socket(c))
+
     def _sysinfo_socket(self, c: Container) -> str:
         """Where the monitor takes sysinfo(2) notifications; "" when the container has no
         seccomp filter to send them (unconfined, privileged). One short directory for
@@ -424,10 +438,11 @@ class ContainerService:
             self._remove_anonymous_volumes(c)   # docker run --rm does the same
 
     def _stop_proc_view(self, cid: str) -> None:
-        directory = os.path.join(self.store.dir(cid), "procfs")
-        if os.path.isdir(directory):
-            from hull.procfs.server import stop
-            stop(directory)
+        """Unmount it and end its keeper. Never stat the mount point first: with nobody
+        serving it, a stat would wait for an answer that does not come."""
+        if self.store.get(cid).host_config.get("ProcView", "container") == "container":
+            from hull.procfs.server import DIRECTORY, stop
+            stop(os.path.join(self.store.dir(cid), DIRECTORY))
 
     def _discard(self, c: Container) -> None:
         rootfs_mod.umount(os.path.join(self.store.dir(c.id), "rootfs"))
@@ -450,7 +465,8 @@ class ContainerService:
         """A container recorded running whose monitor is gone (killed): adopt it. If the
         container has exited too, record what can still be known (not the exit code: only
         its parent could reap that) and clean up the runtime side. A container with a
-        restart policy gets a new monitor (engine/restart.py) either way."""
+        restart policy gets a new monitor (engine/restart.py) either way, and so does a
+        running one with its own /proc view, whose files and sysinfo the monitor serves."""
         if c.state.get("Status") not in ("running", "paused"):
             return c
         from hull.runtime.state import process_start_time
@@ -469,7 +485,9 @@ class ContainerService:
         if not alive:
             self.record_exit(c.id, c.state.get("ExitCode") or 255, error=restart.UNKNOWN_EXIT)
         c = self.store.get(c.id)
-        if restart.policy(c)[0] != "no" and (alive or restart.should_restart(c)):
+        proc_view = c.host_config.get("ProcView", "container") == "container"
+        if (alive and proc_view) or \
+                (restart.policy(c)[0] != "no" and (alive or restart.should_restart(c))):
             restart.adopt(self, c)
             c = self.store.get(c.id)
         return c

@@ -156,6 +156,10 @@ def _adopt(service: ContainerService, cid: str, notify: int) -> None:
     if c.state.get("Running") and pid:
         service.store.update_state(cid, MonitorPid=me,
                                    MonitorStart=process_start_time(me) or 0)
+        try:   # before answering: the command that woke us may read /proc or exec next
+            service.resume_proc_view(c)
+        except OSError:
+            pass   # the keeper is gone too: the container's /proc reads fail, nothing else
         _send(notify, ok=True, pid=pid)
         try:
             fd = os.pidfd_open(pid)

@@ -17,14 +17,14 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "openat2": 437, "pidfd_open": 434, "pidfd_send_signal": 424, "sched_setattr": 314,
         "ioprio_set": 251, "open_tree": 428, "move_mount": 429, "mount_setattr": 442,
         "capget": 125, "capset": 126, "personality": 135, "setdomainname": 171,
-        "keyctl": 250, "bpf": 321, "seccomp": 317,
+        "keyctl": 250, "bpf": 321, "seccomp": 317, "pidfd_getfd": 438,
     },
     "aarch64": {
         "pivot_root": 41, "setns": 268, "unshare": 97, "close_range": 436,
         "openat2": 437, "pidfd_open": 434, "pidfd_send_signal": 424, "sched_setattr": 274,
         "ioprio_set": 30, "open_tree": 428, "move_mount": 429, "mount_setattr": 442,
         "capget": 90, "capset": 91, "personality": 92, "setdomainname": 162,
-        "keyctl": 219, "bpf": 280, "seccomp": 277,
+        "keyctl": 219, "bpf": 280, "seccomp": 277, "pidfd_getfd": 438,
     },
 }
 

@@ -90,5 +90,11 @@ def pidfd_open(pid: int) -> int:
     return syscall("pidfd_open", ctypes.c_int(pid), ctypes.c_uint(0))
 
 
+def pidfd_getfd(pidfd: int, target_fd: int) -> int:
+    """A copy of another process's fd (close-on-exec), as SCM_RIGHTS would give it."""
+    return syscall("pidfd_getfd", ctypes.c_int(pidfd), ctypes.c_int(target_fd),
+                   ctypes.c_uint(0))
+
+
 def pidfd_send_signal(pidfd: int, sig: int) -> None:
     syscall("pidfd_send_signal", ctypes.c_int(pidfd), ctypes.c_int(sig), None, ctypes.c_uint(0))

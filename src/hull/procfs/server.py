@@ -64,9 +64,14 @@ class ProcServer:
     to take seccomp notification fds for sysinfo(2) (procfs/sysinfo.py), "" for none."""
 
     def __init__(self, directory: str, cgroup_paths: Callable[[], dict[str, str]],
-                 sysinfo_socket: str = "") -> None:
+                 sysinfo_socket: str = "", taken: tuple[int, list[int]] | None = None
+                 ) -> None:
+        """taken: the fds of a view already mounted, copied from its keeper (resume)."""
         self.directory = directory
         self.sysinfo_socket = sysinfo_socket
+        self.taken = taken
+        self.keeper = 0
+        self.lock = threading.Lock()
         self._paths = cgroup_paths
         self._cgroup: views.Cgroup | None = None
         self.started = time.monotonic()
@@ -96,8 +101,13 @@ class ProcServer:
         })
 
     def start(self) -> None:
-        os.makedirs(self.directory, mode=0o755, exist_ok=True)
-        self.fd = fuse.mount(self.directory)
+        notify: list[int] = []
+        if self.taken is None:
+            os.makedirs(self.directory, mode=0o755, exist_ok=True)
+            self.fd = fuse.mount(self.directory)
+        else:
+            self.fd, notify = self.taken
+        self._keep(notify)
         files = self.files()
         threading.Thread(target=self._serve, args=(files,), name="procfs",
                          daemon=True).start()
@@ -105,9 +115,18 @@ class ProcServer:
         if self.sysinfo_socket:
             from hull.procfs.sysinfo import Agent
             agent = Agent(self.sysinfo_socket, lambda: views.sysinfo(
-                self.cgroup(), self.uptime(), self.load.loads))
+                self.cgroup(), self.uptime(), self.load.loads), notify, self._keep)
             threading.Thread(target=agent.run, args=(self.done.is_set,), name="sysinfo",
                              daemon=True).start()
+
+    def _keep(self, notify_fds: list[int]) -> None:
+        """A keeper holding the FUSE fd and these notification fds replaces the last."""
+        from hull.procfs import keeper
+        with self.lock:
+            old = self.keeper or keeper.recorded(self.directory)
+            self.keeper = keeper.spawn([self.fd, *notify_fds])
+            keeper.save(self.directory, self.keeper, self.fd, notify_fds)
+            keeper.end(old)
 
     def _serve(self, files: fuse.Files) -> None:
         try:
@@ -129,9 +148,24 @@ class ProcServer:
 
 
 def stop(directory: str) -> None:
-    """Unmount a view (the serving thread sees the end and exits); nothing if none."""
+    """Unmount a view (the serving thread sees the end and exits) and end its keeper;
+    nothing if there is none."""
     from hull.linux import mount as m
+    from hull.procfs import keeper
     try:
         m.umount(directory, m.MNT_DETACH)
     except OSError:
         pass
+    keeper.kill(directory)
+
+
+def resume(directory: str, cgroup_paths: Callable[[], dict[str, str]],
+           sysinfo_socket: str) -> ProcServer | None:
+    """Serve a view whose monitor died, on the connections its keeper kept open."""
+    from hull.procfs import keeper
+    taken = keeper.take(directory)
+    if taken is None:
+        return None
+    view = ProcServer(directory, cgroup_paths, sysinfo_socket, taken)
+    view.start()
+    return view

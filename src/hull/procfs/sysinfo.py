@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import selectors
+import select
 import socket
 import struct
 
@@ -36,11 +36,16 @@ SI_LOAD_SHIFT = 16
 
 
 class Agent:
-    """Listens at path for notification fds and answers them from sysinfo_of()."""
+    """Listens at path for notification fds and answers them from sysinfo_of(). fds:
+    notification fds it already has (taken over from a keeper); on_fd is told of each new
+    one and of the set still in use (for the keeper: procfs/keeper.py)."""
 
-    def __init__(self, path: str, sysinfo_of: Callable[[], bytes]) -> None:
+    def __init__(self, path: str, sysinfo_of: Callable[[], bytes], fds: list[int],
+                 on_change: Callable[[list[int]], None]) -> None:
         self.path = path
         self.sysinfo_of = sysinfo_of
+        self.fds = list(fds)
+        self.on_change = on_change
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         try:
@@ -52,44 +57,48 @@ class Agent:
         self.arch = _AUDIT_ARCH.get(os.uname().machine, 0)
 
     def run(self, stop: Callable[[], bool]) -> None:
-        sel = selectors.DefaultSelector()
-        sel.register(self.listener, selectors.EVENT_READ)
+        poll = select.poll()
+        poll.register(self.listener, select.POLLIN)
+        for fd in self.fds:
+            poll.register(fd, select.POLLIN)
         try:
             while not stop():
-                for key, _ in sel.select(timeout=1.0):
-                    if key.fileobj is self.listener:
-                        self._accept(sel)
-                    elif not self._answer(int(key.fd)):
-                        sel.unregister(key.fd)
-                        os.close(int(key.fd))
+                for fd, events in poll.poll(1000):
+                    if fd == self.listener.fileno():
+                        for new in self._accept():
+                            poll.register(new, select.POLLIN)
+                    elif events & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                        poll.unregister(fd)   # every process of that filter is gone
+                        os.close(fd)
+                        self.fds.remove(fd)
+                    else:
+                        self._answer(fd)
         finally:
-            for key in list(sel.get_map().values()):
-                if key.fileobj is not self.listener:
-                    os.close(int(key.fd))
-            sel.close()
+            for fd in self.fds:
+                os.close(fd)
             self.listener.close()
             try:
                 os.unlink(self.path)
             except FileNotFoundError:
                 pass
 
-    def _accept(self, sel: selectors.BaseSelector) -> None:
+    def _accept(self) -> list[int]:
         conn, _ = self.listener.accept()
         with conn:
             try:
                 _, fds, _, _ = socket.recv_fds(conn, 1 << 16, 4)
             except OSError:
-                return
-        for fd in fds:
-            sel.register(fd, selectors.EVENT_READ)
+                return []
+        self.fds += fds
+        self.on_change(list(self.fds))
+        return fds
 
-    def _answer(self, fd: int) -> bool:
-        """One notification; False when the fd is finished (every process gone)."""
+    def _answer(self, fd: int) -> None:
         buf = bytearray(_NOTIF.size)
         try:
             fcntl.ioctl(fd, _RECV, buf, True)
-        except OSError as e:
-            return e.errno in (errno.EINTR, errno.ENOENT)   # ENOENT: the caller gave up
+        except OSError:
+            return   # ENOENT: the caller gave up (a signal) before we read it
         nid, pid, _, _, arch, _, addr, *_ = _NOTIF.unpack(buf)
         val, err, flags = 0, 0, 0
         try:
@@ -109,7 +118,6 @@ class Agent:
             fcntl.ioctl(fd, _SEND, _RESP.pack(nid, val, err, flags))
         except OSError:
             pass   # the caller was interrupted or is gone
-        return True
 
 
 def pack(uptime: float, loads: list[float], total: int, free: int, shared: int,
