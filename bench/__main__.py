@@ -30,6 +30,7 @@ SUITES = (
     ("ps_many", ["--containers", "200", "--runs", "15"], ["--containers", "3", "--runs", "1"]),
     ("images", ["--runs", "5"], ["--quick"]),
     ("data_ops", ["--runs", "5", "--containers", "50"], ["--runs", "1", "--containers", "2"]),
+    ("procfs", ["--reads", "2000", "--runs", "15"], ["--reads", "20", "--runs", "1"]),
     ("startup_profile", ["--runs", "15"], ["--runs", "1"]),
 )
 

@@ -81,9 +81,10 @@ class Engines:
                               capture_output=True, check=check, stdin=subprocess.DEVNULL)
 
     def engine_processes(self, engine: str) -> list[int]:
-        """The PIDs of the engine's own processes (not the containers'): hull's monitors;
-        dockerd, a containerd it started and the shims of its namespace; podman's conmons."""
-        out = []
+        """The PIDs of the engine's own processes (not the containers'): hull's monitors
+        and the keepers of their /proc views; dockerd, a containerd it started and the
+        shims of its namespace; podman's conmons."""
+        out, keepers = [], []
         for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -93,7 +94,9 @@ class Engines:
             text = b" ".join(cmdline).decode(errors="replace")
             if self._owns(engine, pid, ppid, text):
                 out.append(pid)
-        return out
+            elif engine == "hull" and text.strip() == "/bin/sleep infinity":
+                keepers.append((pid, ppid))
+        return out + [pid for pid, ppid in keepers if ppid in out]
 
 
     def _owns(self, engine: str, pid: int, ppid: int, text: str) -> bool:

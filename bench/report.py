@@ -269,8 +269,30 @@ def write_report(results: Path, command: str) -> Path:
         targets.append(_target("stats --no-stream, 50 containers", "< 500 ms", stats, 500,
                                unit=" ms"))
 
-    targets.append(["/proc read / lxcfs", "≤ 2", "not measured",
-                    "**missed**: hull has no /proc view yet (issue 8)"])
+    pf = _load(results, "procfs")
+    if pf:
+        reads = pf["read latency (per open+read+close, inside the container)"]
+        out += ["## The container's /proc view vs lxcfs", "",
+                "Per open+read+close inside one container, hull's files and lxcfs's bound "
+                "next to them (µs):", "",
+                *_table(["file", *reads["meminfo"]],
+                        [[f, *(reads[f].get(k, "—") for k in reads["meminfo"])]
+                         for f in reads]),
+                *_table(["memory KiB PSS", "value"],
+                        [[k, v] for k, v in pf["memory KiB PSS"].items()]),
+                *_table(["start", "value"],
+                        [[k, v["median_ms"] if isinstance(v, dict) else v]
+                         for k, v in pf["start"].items()]),
+                f"`{pf['command']}`", ""]
+        targets.append(_target("/proc/meminfo read / lxcfs", "≤ 2",
+                               reads["meminfo"]["ratio hull/lxcfs"], 2))
+        mem = pf["memory KiB PSS"]
+        hull_kib = next(v for k, v in mem.items() if k.startswith("hull"))
+        targets.append(_target("/proc server memory / lxcfs", "≤ 1",
+                               round(hull_kib / mem["lxcfs"], 2) if mem["lxcfs"] else None,
+                               1))
+        targets.append(_target("start added by the /proc view", "≤ 3 ms",
+                               pf["start"]["added ms (median of pairs)"], 3, unit=" ms"))
     out += ["## Targets", "", *_table(["what", "target", "measured", "verdict"], targets)]
     if plots.plt is None:
         out += ["(matplotlib is not installed: no plots. scripts/install installs it.)", ""]

@@ -45,3 +45,20 @@ def test_stats_update_oom_on_v2(hull: Hull) -> None:  # noqa: F811
     assert hull.state("oom")["OOMKilled"] is True
     events = hull("events", "--since", "5m", "--until", "0s", "--filter", "event=oom").stdout
     assert "name=oom" in events
+
+
+def test_proc_view_on_v2(hull: Hull) -> None:  # noqa: F811
+    """The container's /proc and sysinfo from the v2 files (memory.max, memory.stat,
+    cpuset.cpus.effective, cpu.max, cpu.stat)."""
+    if not Path("/dev/fuse").exists():
+        pytest.skip("no /dev/fuse in this VM")
+    out = hull("run", "--rm", "-m", "64m", "--cpus", "1", "busybox", "sh", "-c",
+               "grep MemTotal /proc/meminfo; grep -c ^processor /proc/cpuinfo; "
+               "cat /sys/devices/system/cpu/online; head -c 40m /dev/zero > /dev/shm/x; "
+               "grep -E 'MemFree|Shmem:' /proc/meminfo; free -k | sed -n 2p; "
+               "head -1 /proc/stat").stdout.splitlines()
+    assert out[0].split()[1] == "65536"
+    assert out[1:3] == ["1", "0"]
+    assert int(out[3].split()[1]) < 30 * 1024 and int(out[4].split()[1]) >= 40 * 1024
+    assert out[5].split()[1] == "65536"
+    assert out[6].startswith("cpu ")

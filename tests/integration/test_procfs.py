@@ -177,3 +177,18 @@ def test_view_survives_a_killed_monitor(hull: HullCLI) -> None:
     assert hull("exec", "k", "free", "-k").stdout.splitlines()[1].split()[1] == "65536"
     hull("rm", "-f", "k")
     assert set(_keepers()) == before   # the keeper ended with the container
+
+
+def test_hosts_without_fuse_or_notification_get_the_host_view(hull: HullCLI) -> None:
+    host_total = _field(Path("/proc/meminfo").read_text(), "MemTotal")
+    no_fuse = HullCLI(hull.root, env=dict(hull.env or os.environ,
+                                          HULL_FUSE_DEVICE="/nonexistent/fuse"))
+    proc = no_fuse("run", "--rm", "-m", "64m", "busybox", "grep", "MemTotal", "/proc/meminfo")
+    assert _field(proc.stdout, "MemTotal") == host_total
+    assert proc.stderr.count("WARNING") == 1 and "/dev/fuse" in proc.stderr
+    no_notify = HullCLI(hull.root, env=dict(hull.env or os.environ, HULL_SECCOMP_NOTIFY="0"))
+    proc = no_notify("run", "--rm", "-m", "64m", "busybox", "sh", "-c",
+                     "grep MemTotal /proc/meminfo; free -k | sed -n 2p")
+    assert _field(proc.stdout, "MemTotal") == 65536          # the files still are
+    assert proc.stdout.splitlines()[1].split()[1] == str(host_total)   # sysinfo is not
+    assert proc.stderr.count("WARNING") == 1 and "sysinfo" in proc.stderr

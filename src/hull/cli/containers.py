@@ -181,6 +181,10 @@ def _proc_view(flag: str | None) -> str:
             print(f"WARNING: {why}: the container sees the host's /proc (meminfo, cpuinfo, "
                   "…)", file=sys.stderr)
             return "host"
+        from hull.procfs.sysinfo import available
+        if not available():
+            print("WARNING: no seccomp user notification in this kernel: free and other "
+                  "sysinfo(2) callers see the host's memory", file=sys.stderr)
     return mode
 
 

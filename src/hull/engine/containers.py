@@ -406,7 +406,8 @@ class ContainerService:
         every root: a unix socket's path must fit in 107 bytes."""
         hc = c.host_config
         from hull.engine.hostconfig import security_opt
-        if hc.get("Privileged") or \
+        from hull.procfs.sysinfo import available
+        if hc.get("Privileged") or not available() or \
                 security_opt(hc.get("SecurityOpt") or [], "seccomp") == "unconfined":
             return ""
         return f"/run/hull-sysinfo/{c.id[:32]}.sock"

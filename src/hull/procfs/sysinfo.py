@@ -35,6 +35,22 @@ SYSINFO = struct.Struct("<q3Q6QHH4xQQI4x")
 SI_LOAD_SHIFT = 16
 
 
+def available() -> bool:
+    """Whether the kernel has seccomp user notification (5.0+): SECCOMP_GET_ACTION_AVAIL
+    for SECCOMP_RET_USER_NOTIF. HULL_SECCOMP_NOTIFY=0 says no (for tests)."""
+    if os.environ.get("HULL_SECCOMP_NOTIFY") == "0":
+        return False
+    import ctypes
+
+    from hull.linux.libc import syscall
+    action = ctypes.c_uint32(0x7FC00000)
+    try:
+        syscall("seccomp", ctypes.c_uint(2), ctypes.c_uint(0), ctypes.byref(action))
+    except OSError:
+        return False
+    return True
+
+
 class Agent:
     """Listens at path for notification fds and answers them from sysinfo_of(). fds:
     notification fds it already has (taken over from a keeper); on_fd is told of each new
