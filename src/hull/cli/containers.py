@@ -171,18 +171,17 @@ def _proc_view(flag: str | None) -> str:
     config, else container). A host that cannot serve the view gets one warning."""
     from hull.engine.settings import setting
     from hull.errors import InvalidArgument
-    from hull.procfs.server import MODES, unavailable
+    from hull.procfs.support import MODES, fuse_missing, user_notification
     mode = flag or setting("proc-view", "HULL_PROC_VIEW") or "container"
     if mode not in MODES:
         raise InvalidArgument(f"invalid --proc-view {mode!r}: use container or host")
     if mode == "container":
-        why = unavailable()
+        why = fuse_missing()
         if why:
             print(f"WARNING: {why}: the container sees the host's /proc (meminfo, cpuinfo, "
                   "…)", file=sys.stderr)
             return "host"
-        from hull.procfs.sysinfo import available
-        if not available():
+        if not user_notification():
             print("WARNING: no seccomp user notification in this kernel: free and other "
                   "sysinfo(2) callers see the host's memory", file=sys.stderr)
     return mode

@@ -70,6 +70,7 @@ class ContainerService:
         self.store = ContainerStore(root)
         from hull.engine.volumes import VolumeStore
         self.volumes = VolumeStore(root)
+        self.proc_views: dict[str, Any] = {}   # in a monitor: the views it serves
 
     def close(self) -> None:
         """Before forking the monitor: with SQLite connections open across a fork, one
@@ -346,7 +347,10 @@ class ContainerService:
     def start_in_runtime(self, cid: str, console_socket: str | None = None) -> int:
         c = self.store.get(cid)
         rt = self.runtime()
+        from hull.trace import mark
+        mark("monitor: starting")
         proc_view = self._start_proc_view(c, rt)
+        mark("monitor: /proc view served")
         try:
             bundle = self._bundle(c, proc_view)
             try:
@@ -374,8 +378,8 @@ class ContainerService:
         monitor; returns their directory, or "" for the host's view."""
         if c.host_config.get("ProcView", "container") != "container":
             return ""
-        from hull.procfs import server
-        if server.unavailable():
+        from hull.procfs import server, support
+        if support.fuse_missing():
             return ""   # the user was warned at create
         from hull.cgroups import manager
 
@@ -384,7 +388,14 @@ class ContainerService:
         view = server.ProcServer(os.path.join(self.store.dir(c.id), server.DIRECTORY),
                                  cgroup_paths, self._sysinfo_socket(c))
         view.start()
+        self.proc_views[c.id] = view
         return view.directory
+
+    def keep_proc_view(self, cid: str) -> None:
+        """Once the container runs: its view's fds get a keeper (procfs/keeper.py)."""
+        view = self.proc_views.get(cid)
+        if view is not None:
+            view.keep()
 
     def resume_proc_view(self, c: Container) -> None:
         """In the adopter of a container whose monitor died: serve its /proc view again,
@@ -406,8 +417,8 @@ class ContainerService:
         every root: a unix socket's path must fit in 107 bytes."""
         hc = c.host_config
         from hull.engine.hostconfig import security_opt
-        from hull.procfs.sysinfo import available
-        if hc.get("Privileged") or not available() or \
+        from hull.procfs.support import user_notification
+        if hc.get("Privileged") or not user_notification() or \
                 security_opt(hc.get("SecurityOpt") or [], "seccomp") == "unconfined":
             return ""
         return f"/run/hull-sysinfo/{c.id[:32]}.sock"

@@ -215,6 +215,7 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
     os.dup2(devnull, 1)   # only the container holds the pipes now: EOF when it is done
     os.dup2(devnull, 2)
     _send(notify, ok=True, pid=pid)
+    service.keep_proc_view(cid)
     checker = _health_checker(service, cid, c.config)
     clients: dict[int, tuple[Any, Decoder]] = {}
     with _log_writer(service, cid) as log:
@@ -352,6 +353,7 @@ def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: boo
     finally:
         console.close()
     _send(notify, ok=True, pid=pid)
+    service.keep_proc_view(cid)
     checker = _health_checker(service, cid, service.store.get(cid).config)
     clients: dict[int, tuple[socket.socket, Decoder]] = {}
     backlog: bytearray | None = bytearray()   # output before the first client attaches

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 # opcodes
 LOOKUP, FORGET, GETATTR, OPEN, READ, STATFS, RELEASE = 1, 2, 3, 14, 15, 17, 18
-INIT, OPENDIR, READDIR, RELEASEDIR, INTERRUPT, DESTROY, BATCH_FORGET = 26, 27, 28, 29, 36, 38, 42
+INIT, OPENDIR, READDIR, RELEASEDIR, INTERRUPT, DESTROY, IOCTL = 26, 27, 28, 29, 36, 38, 39
+BATCH_FORGET = 42
 _NO_REPLY = {FORGET, BATCH_FORGET, INTERRUPT}
 
 _IN_HEADER = struct.Struct("<IIQQIIII")     # len, opcode, unique, nodeid, uid, gid, pid, pad
@@ -37,13 +38,17 @@ ROOT = 1
 # A file's size is unknown until it is rendered. read() on a direct-I/O file ignores it,
 # but sendfile/splice (busybox cat) go through the page cache and stop at i_size: so
 # every lookup says SIZE_BOUND, and the first short READ brings i_size down to the real
-# length (fuse_short_read). Lookups are not cached, so the next open starts again.
+# length (fuse_short_read). Lookups are not cached (entry timeout 0), so each open starts
+# again; attributes are, for a second, so fstat and friends cost no round trip.
 SIZE_BOUND = 1 << 20
+_ATTR_SECONDS = 1
 _BUFFER = 1 << 17       # >= the kernel's max_write + header; requests here are tiny
 
 
 class Files:
-    """The directory: file name → function producing its content now."""
+    """The directory: file name → function producing its content now. Each open file gets
+    the content rendered at its first read and keeps it until it is closed, so a reader
+    sees one consistent snapshot (and the read at the end costs no second rendering)."""
 
     def __init__(self, files: dict[str, Callable[[], bytes]]) -> None:
         self.names = sorted(files)
@@ -51,6 +56,8 @@ class Files:
         self.inode = {name: ROOT + 1 + i for i, name in enumerate(self.names)}
         self.by_inode = {i: name for name, i in self.inode.items()}
         self.started = time.time()
+        self.open: dict[int, bytes | None] = {}   # file handle → content once read
+        self.next_fh = 1
 
 
 def _attr(inode: int, started: float) -> bytes:
@@ -69,9 +76,12 @@ def _dirent(inode: int, offset: int, name: bytes, kind: int) -> bytes:
 
 def serve(fd: int, files: Files) -> None:
     """Answer requests on the /dev/fuse fd until the filesystem is unmounted."""
+    buffer = bytearray(_BUFFER)
+    view = memoryview(buffer)
     while True:
         try:
-            request = os.read(fd, _BUFFER)
+            size = os.readv(fd, [buffer])
+            request = bytes(view[:size])
         except OSError as e:
             if e.errno in (errno.EINTR, errno.ENOENT, errno.EAGAIN):
                 continue   # ENOENT: a request was interrupted before we read it
@@ -110,20 +120,34 @@ def _answer(opcode: int, nodeid: int, data: bytes, files: Files) -> tuple[int, b
         inode = files.inode.get(name) if nodeid == ROOT else None
         if inode is None:
             return errno.ENOENT, b""
-        return 0, _ENTRY_TIMES.pack(inode, 0, 0, 0, 0, 0) + _attr(inode, files.started)
+        return 0, _ENTRY_TIMES.pack(inode, 0, 0, _ATTR_SECONDS, 0, 0) + \
+            _attr(inode, files.started)
     if opcode == GETATTR:
         if nodeid != ROOT and nodeid not in files.by_inode:
             return errno.ENOENT, b""
-        return 0, struct.pack("<QII", 0, 0, 0) + _attr(nodeid, files.started)
+        return 0, struct.pack("<QII", _ATTR_SECONDS, 0, 0) + _attr(nodeid, files.started)
     if opcode == OPEN:
-        return 0, struct.pack("<QII", 0, FOPEN_DIRECT_IO, 0)
+        fh = files.next_fh
+        files.next_fh += 1
+        files.open[fh] = None
+        return 0, struct.pack("<QII", fh, FOPEN_DIRECT_IO, 0)
     if opcode == READ:
-        _, offset, size = _READ_IN.unpack_from(data)
+        fh, offset, size = _READ_IN.unpack_from(data)
         if nodeid not in files.by_inode:
             return errno.ENOENT, b""
-        return 0, files.render[files.by_inode[nodeid]]()[offset:offset + size]
-    if opcode in (RELEASE, RELEASEDIR):
+        content = files.open.get(fh)
+        if content is None:
+            content = files.render[files.by_inode[nodeid]]()
+            if fh in files.open:
+                files.open[fh] = content
+        return 0, content[offset:offset + size]
+    if opcode == RELEASE:
+        files.open.pop(struct.unpack_from("<Q", data)[0], None)
         return 0, b""
+    if opcode == RELEASEDIR:
+        return 0, b""
+    if opcode == IOCTL:
+        return errno.ENOTTY, b""   # isatty() on every Python open: the answer it expects
     if opcode == OPENDIR:
         return 0, struct.pack("<QII", 0, 0, 0)
     if opcode == READDIR:

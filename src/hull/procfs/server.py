@@ -26,21 +26,6 @@ TARGETS = {"meminfo": "/proc/meminfo", "cpuinfo": "/proc/cpuinfo", "stat": "/pro
            "diskstats": "/proc/diskstats", "swaps": "/proc/swaps",
            "cpu-online": "/sys/devices/system/cpu/online"}
 DIRECTORY = "procfs"   # in the container's directory
-MODES = ("container", "host")
-
-
-def unavailable() -> str:
-    """Why this host cannot give containers their own /proc view ("" when it can).
-    HULL_FUSE_DEVICE names another device node (tests use a missing one)."""
-    if not os.path.exists(os.environ.get("HULL_FUSE_DEVICE", "/dev/fuse")):
-        return "no /dev/fuse"
-    try:
-        with open("/proc/filesystems") as f:
-            if "\tfuse\n" not in f.read():
-                return "the kernel has no FUSE"
-    except OSError:
-        return "cannot read /proc/filesystems"
-    return ""
 
 
 def with_sysinfo(seccomp: dict[str, Any], socket_path: str) -> dict[str, Any]:
@@ -72,6 +57,8 @@ class ProcServer:
         self.sysinfo_socket = sysinfo_socket
         self.taken = taken
         self.keeper = 0
+        self.keeping = False
+        self.notify: list[int] = []
         self.lock = threading.Lock()
         self._paths = cgroup_paths
         self._cgroup: views.Cgroup | None = None
@@ -108,6 +95,7 @@ class ProcServer:
             self.fd = fuse.mount(self.directory)
         else:
             self.fd, notify = self.taken
+            self.keeping = True   # an adopter: the container is long started
         self._keep(notify)
         files = self.files()
         threading.Thread(target=self._serve, args=(files,), name="procfs",
@@ -120,13 +108,22 @@ class ProcServer:
             threading.Thread(target=agent.run, args=(self.done.is_set,), name="sysinfo",
                              daemon=True).start()
 
+    def keep(self) -> None:
+        """Start keeping the fds (procfs/keeper.py). The monitor calls this once the
+        container has started: a fork+exec less on the way to a running container."""
+        self.keeping = True
+        self._keep(self.notify)
+
     def _keep(self, notify_fds: list[int]) -> None:
         """A keeper holding the FUSE fd and these notification fds replaces the last."""
         from hull.procfs import keeper
         with self.lock:
+            self.notify = list(notify_fds)
+            if not self.keeping:
+                return
             old = self.keeper or keeper.recorded(self.directory)
-            self.keeper = keeper.spawn([self.fd, *notify_fds])
-            keeper.save(self.directory, self.keeper, self.fd, notify_fds)
+            self.keeper = keeper.spawn([self.fd, *self.notify])
+            keeper.save(self.directory, self.keeper, self.fd, self.notify)
             keeper.end(old)
 
     def _serve(self, files: fuse.Files) -> None:

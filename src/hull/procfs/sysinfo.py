@@ -11,11 +11,11 @@ process) is answered "continue": the kernel runs the real sysinfo, the host's vi
 
 from __future__ import annotations
 
+import _socket
 import errno
 import fcntl
 import os
 import select
-import socket
 import struct
 
 TYPE_CHECKING = False
@@ -35,22 +35,6 @@ SYSINFO = struct.Struct("<q3Q6QHH4xQQI4x")
 SI_LOAD_SHIFT = 16
 
 
-def available() -> bool:
-    """Whether the kernel has seccomp user notification (5.0+): SECCOMP_GET_ACTION_AVAIL
-    for SECCOMP_RET_USER_NOTIF. HULL_SECCOMP_NOTIFY=0 says no (for tests)."""
-    if os.environ.get("HULL_SECCOMP_NOTIFY") == "0":
-        return False
-    import ctypes
-
-    from hull.linux.libc import syscall
-    action = ctypes.c_uint32(0x7FC00000)
-    try:
-        syscall("seccomp", ctypes.c_uint(2), ctypes.c_uint(0), ctypes.byref(action))
-    except OSError:
-        return False
-    return True
-
-
 class Agent:
     """Listens at path for notification fds and answers them from sysinfo_of(). fds:
     notification fds it already has (taken over from a keeper); on_fd is told of each new
@@ -62,7 +46,7 @@ class Agent:
         self.sysinfo_of = sysinfo_of
         self.fds = list(fds)
         self.on_change = on_change
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         try:
             os.unlink(path)
@@ -99,12 +83,21 @@ class Agent:
                 pass
 
     def _accept(self) -> list[int]:
-        conn, _ = self.listener.accept()
-        with conn:
-            try:
-                _, fds, _, _ = socket.recv_fds(conn, 1 << 16, 4)
-            except OSError:
-                return []
+        # _socket's accept (what socket.accept wraps): the fd of the new connection
+        fd, _ = self.listener._accept()  # type: ignore[attr-defined]
+        conn = _socket.socket(fileno=fd)
+        fds: list[int] = []
+        try:
+            _, ancillary, _, _ = conn.recvmsg(1 << 16, _socket.CMSG_SPACE(4 * 4),
+                                              _socket.MSG_CMSG_CLOEXEC)
+            for level, kind, data in ancillary:
+                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                    fds += [int(x) for x in struct.unpack(f"{len(data) // 4}i",
+                                                          data[:len(data) // 4 * 4])]
+        except OSError:
+            return []
+        finally:
+            conn.close()
         self.fds += fds
         self.on_change(list(self.fds))
         return fds
