@@ -1,7 +1,7 @@
 """`python -m bench`: every benchmark, hull against runc, docker and podman on this machine
 in one go, then bench/results/REPORT.md with tables and plots.
 
-    python -m bench                 # the full run (about 22 minutes here)
+    python -m bench                 # the full run (22–40 minutes here)
     python -m bench --quick         # a smoke run: every suite with tiny counts (CI)
     python -m bench --only run_start,density
 

@@ -29,21 +29,33 @@ def record_path(directory: str) -> str:
 
 
 def spawn(fds: list[int]) -> int:
-    """A process holding copies of fds (at the same numbers) until it is killed."""
+    """A process holding copies of fds (at the same numbers) until it is killed.
+    posix_spawn, not fork: the monitor has threads, and a forked child that runs Python
+    before exec can deadlock on a lock another thread held. dup2(fd, fd) in the spawn's
+    file actions clears close-on-exec on just those fds (glibc >= 2.29)."""
     binary = next((b for b in SLEEP if os.access(b, os.X_OK)), SLEEP[0])
-    pid = os.fork()
-    if pid == 0:
+    actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
+        (os.POSIX_SPAWN_OPEN, std, "/dev/null", os.O_RDWR, 0) for std in (0, 1, 2)]
+    actions += [(os.POSIX_SPAWN_DUP2, fd, fd) for fd in fds]
+    # and nothing else: any descriptor the monitor inherited without close-on-exec
+    # (a close action on a descriptor that is not open fails the spawn, so only those)
+    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited() if fd not in fds]
+    return os.posix_spawn(binary, [binary, "infinity"], {}, file_actions=actions,
+                          setsid=True)
+
+
+def _inherited() -> list[int]:
+    """This process's descriptors above 2 that an exec would pass on."""
+    import fcntl
+    out = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
         try:
-            os.setsid()
-            for fd in fds:
-                os.set_inheritable(fd, True)
-            devnull = os.open("/dev/null", os.O_RDWR)
-            for std in (0, 1, 2):
-                os.dup2(devnull, std)
-            os.execv(binary, [binary, "infinity"])
-        finally:
-            os._exit(127)
-    return pid
+            if fd > 2 and not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
+                out.append(fd)
+        except OSError:
+            pass   # the listing's own descriptor, closed by now
+    return out
 
 
 def _start_time(pid: int) -> int:

@@ -59,7 +59,7 @@ class ProcServer:
         self.keeper = 0
         self.keeping = False
         self.notify: list[int] = []
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()   # the set of fds and the keeper holding them
         self._paths = cgroup_paths
         self._cgroup: views.Cgroup | None = None
         self.started = time.monotonic()
@@ -104,7 +104,7 @@ class ProcServer:
         if self.sysinfo_socket:
             from hull.procfs.sysinfo import Agent
             agent = Agent(self.sysinfo_socket, lambda: views.sysinfo(
-                self.cgroup(), self.uptime(), self.load.loads), notify, self._keep)
+                self.cgroup(), self.uptime(), self.load.loads), notify, self._keep, self.lock)
             threading.Thread(target=agent.run, args=(self.done.is_set,), name="sysinfo",
                              daemon=True).start()
 

@@ -21,6 +21,7 @@ import struct
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 # struct seccomp_notif: id, pid, flags, then seccomp_data: nr, arch, ip, args[6]
 _NOTIF = struct.Struct("<QIIiIQ6Q")
@@ -41,8 +42,11 @@ class Agent:
     one and of the set still in use (for the keeper: procfs/keeper.py)."""
 
     def __init__(self, path: str, sysinfo_of: Callable[[], bytes], fds: list[int],
-                 on_change: Callable[[list[int]], None]) -> None:
+                 on_change: Callable[[list[int]], None], lock: Any) -> None:
+        """lock: held while the set of fds changes (the keeper is given it, under the
+        same lock, so it never gets an fd this thread has just closed)."""
         self.path = path
+        self.lock = lock
         self.sysinfo_of = sysinfo_of
         self.fds = list(fds)
         self.on_change = on_change
@@ -69,8 +73,10 @@ class Agent:
                             poll.register(new, select.POLLIN)
                     elif events & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
                         poll.unregister(fd)   # every process of that filter is gone
-                        os.close(fd)
-                        self.fds.remove(fd)
+                        with self.lock:
+                            self.fds.remove(fd)
+                            self.on_change(list(self.fds))
+                            os.close(fd)
                     else:
                         self._answer(fd)
         finally:
@@ -98,8 +104,9 @@ class Agent:
             return []
         finally:
             conn.close()
-        self.fds += fds
-        self.on_change(list(self.fds))
+        with self.lock:
+            self.fds += fds
+            self.on_change(list(self.fds))
         return fds
 
     def _answer(self, fd: int) -> None:
