@@ -31,6 +31,7 @@ def _sh(hull: HullCLI, script: str, *flags: str) -> str:
 
 
 def test_limits_show_in_proc_and_sysinfo(hull: HullCLI) -> None:
+    sockets_before = set(Path("/run/hull-sysinfo").glob("*.sock"))
     out = _sh(hull, "cat /proc/meminfo; echo ==; grep -c ^processor /proc/cpuinfo; nproc; "
                     "cat /sys/devices/system/cpu/online; cut -d' ' -f1 /proc/uptime; "
                     "grep -c '^cpu' /proc/stat; echo ==; free -k",
@@ -45,6 +46,7 @@ def test_limits_show_in_proc_and_sysinfo(hull: HullCLI) -> None:
     assert cpu_lines == "2"    # "cpu" and "cpu0"
     total = free.splitlines()[1].split()[1]
     assert total == "65536"    # sysinfo(2), answered through seccomp user notification
+    assert set(Path("/run/hull-sysinfo").glob("*.sock")) <= sockets_before   # it went too
     host_total = _field(Path("/proc/meminfo").read_text(), "MemTotal")
     assert host_total != 65536
 

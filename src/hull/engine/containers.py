@@ -421,7 +421,11 @@ class ContainerService:
         if hc.get("Privileged") or not user_notification() or \
                 security_opt(hc.get("SecurityOpt") or [], "seccomp") == "unconfined":
             return ""
-        return f"/run/hull-sysinfo/{c.id[:32]}.sock"
+        return self._sysinfo_path(c.id)
+
+    @staticmethod
+    def _sysinfo_path(cid: str) -> str:
+        return f"/run/hull-sysinfo/{cid[:32]}.sock"
 
     def record_exit(self, cid: str, code: int, error: str = "") -> None:
         oom = False
@@ -455,6 +459,10 @@ class ContainerService:
         if self.store.get(cid).host_config.get("ProcView", "container") == "container":
             from hull.procfs.server import DIRECTORY, stop
             stop(os.path.join(self.store.dir(cid), DIRECTORY))
+            try:   # the sysinfo agent's socket: its thread may not outlive the monitor
+                os.unlink(self._sysinfo_path(cid))
+            except FileNotFoundError:
+                pass
 
     def _discard(self, c: Container) -> None:
         rootfs_mod.umount(os.path.join(self.store.dir(c.id), "rootfs"))
