@@ -193,7 +193,7 @@ def test_export_commit_diff_race_against_a_swapping_container(hull: HullCLI,
     walk goes directory by directory through descriptors (os.fwalk), so the host
     directory's content never ends up in an archive or an image; entries that vanish
     mid-walk are left out instead of failing the command (path-string walks failed
-    about one diff in six here)."""
+    with "No such file or directory" again and again under this race)."""
     canary = Canary(tmp_path)
     (canary.dir / "file").write_text("host\n")
     hull("run", "-d", "--name", "swapper", "busybox", "sh", "-c",

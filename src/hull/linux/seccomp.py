@@ -6,7 +6,7 @@ and compiles argument conditions to BPF); hull only translates OCI names to its 
 Compiling a Docker-sized allowlist for x86_64 with its 32-bit sub-architectures takes
 libseccomp ~13 ms, plus ~9 ms to load it through ctypes — more than the rest of a
 container's start. Every container of an engine uses the same few profiles, so `prepare`
-keeps each compiled program in a cache (as crun does) and `load` hands a cached program to
+keeps each compiled program in a cache and `load` hands a cached program to
 the kernel with one seccomp(2) call, without libseccomp.
 """
 
