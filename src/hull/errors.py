@@ -33,6 +33,13 @@ class FailedPrecondition(HullError):
     exit_code = 1
 
 
+class ClientError(HullError):
+    """Refused by the command line itself before the engine is asked ("the input device
+    is not a TTY"): Docker's CLI prints these bare and exits 1."""
+
+    exit_code = 1
+
+
 class Unavailable(HullError):
     """The host lacks what the request needs (a kernel feature, a controller, a tool)."""
 

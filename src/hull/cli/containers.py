@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -10,6 +11,7 @@ from hull.engine import humanize
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
     from typing import Any
 
 
@@ -56,7 +58,8 @@ def _options(args: argparse.Namespace) -> Any:
         from hull.runtime.cli import parse_signal
         parse_signal(args.stop_signal)   # refuse a bad one now, not at stop time
     return RunOptions(image=args.image, command=args.command, name=args.name,
-                      env=env + (args.env or []), labels=labels, stop_signal=args.stop_signal,
+                      env=client_env(env + (args.env or [])), labels=labels,
+                      stop_signal=args.stop_signal,
                       stop_timeout=args.stop_timeout, workdir=args.workdir, user=args.user,
                       hostname=args.hostname, domainname=args.domainname or "",
                       entrypoint=args.entrypoint, memory=hc.size(args.memory, "-m/--memory"),
@@ -66,6 +69,13 @@ def _options(args: argparse.Namespace) -> Any:
                       health_flags=_health_flags(args),
                       cgroup_parent=args.cgroup_parent or
                       os.environ.get("HULL_CGROUP_PARENT", "/hull"))
+
+
+def client_env(items: list[str]) -> list[str]:
+    """-e NAME without a value takes NAME's value from this (the client's) environment,
+    as the docker command does; left bare when unset, so the engine drops it."""
+    return [item if "=" in item or item not in os.environ else f"{item}={os.environ[item]}"
+            for item in items]
 
 
 def _health_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -106,7 +116,8 @@ def _host_config(args: argparse.Namespace) -> dict[str, Any]:
         print("WARNING: Disabling the OOM killer on containers without setting a '-m/--memory' "
               "limit may be dangerous.", file=sys.stderr)
     sysctls = dict(hc.sysctl(s, args.network, ipc, uts) for s in args.sysctl or [])
-    mounts = [hc.volume(v) for v in args.volume or []] + [hc.mount(m) for m in args.mount or []]
+    args.volume = [_absolute_bind(v) for v in args.volume or []]
+    mounts = [hc.volume(v) for v in args.volume] + [hc.mount(m) for m in args.mount or []]
     dests = [m["Destination"] for m in mounts] + [hc.tmpfs(t)[0] for t in args.tmpfs or []]
     dupe = next((d for i, d in enumerate(dests) if d in dests[:i]), None)
     if dupe:
@@ -164,6 +175,15 @@ def _host_config(args: argparse.Namespace) -> dict[str, Any]:
         userns.check_compatible(out, args.network)
         out["IdMappings"] = idmap.to_dict()
     return out
+
+
+def _absolute_bind(spec: str) -> str:
+    """-v ./dir:/x: a host path starting with "." is this directory's (the client's), as
+    the docker command resolves it; other relative names are volume names."""
+    source, sep, rest = spec.partition(":")
+    if sep and source.startswith("."):
+        return os.path.abspath(source) + sep + rest
+    return spec
 
 
 def _proc_view(flag: str | None) -> str:
@@ -238,12 +258,52 @@ def _platform_matches(config: dict[str, Any], platform: str | None) -> bool:
             and (not variant or config.get("variant", variant) == variant))
 
 
+@contextlib.contextmanager
+def _attached_streams(streams: list[str] | None) -> Iterator[None]:
+    """run -a stdout|stderr: the monitor forwards only the streams named (it takes this
+    process's stdout and stderr as it forks); the rest go to /dev/null."""
+    if not streams:
+        yield
+        return
+    saved = []
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            if name not in streams:
+                saved.append((fd, os.dup(fd)))
+                os.dup2(devnull, fd)
+        yield
+    finally:
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
+
+
+def check_tty(attach_stdin: bool, tty: bool) -> None:
+    """A terminal in the container needs one here when stdin is attached: piped input
+    and a tty do not mix (Docker refuses it the same way, before creating anything)."""
+    if tty and attach_stdin and not sys.stdin.isatty():
+        from hull.errors import ClientError
+        raise ClientError("the input device is not a TTY")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import os
     import signal
 
     from hull.engine import monitor
     from hull.trace import mark
+    check_tty(args.interactive and not args.detach, args.tty)
+    if args.attach:
+        from hull.errors import InvalidArgument
+        if args.detach:
+            raise InvalidArgument("Conflicting options: -a and -d")
+        for stream in args.attach:
+            if stream.lower() not in ("stdin", "stdout", "stderr"):
+                raise InvalidArgument(f"invalid argument \"{stream}\" for \"-a, --attach\" "
+                                      "flag: valid streams are STDIN, STDOUT and STDERR")
+        args.attach = [s.lower() for s in args.attach]
     service = _service(args)
     opts = _options(args)
     _ensure_image(args, args.image)
@@ -258,12 +318,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         with open(args.cidfile, "w") as f:
             f.write(container.id)
     sys.stdout.flush()
-    notify = monitor.spawn(service, container.id, attach=not args.detach,
-                           stdin=args.interactive and not args.detach)
+    with _attached_streams(args.attach):
+        notify = monitor.spawn(service, container.id, attach=not args.detach,
+                               stdin=args.interactive and not args.detach)
     service = _service(args)   # spawn closed the databases before forking
     first = monitor.read_message(notify)
     mark("run: monitor reports the container started")
     if "error" in first:
+        if args.detach:
+            print(container.id)   # Docker prints it too: the container exists, "Created"
         print(f"hull: {first['error']}", file=sys.stderr)
         return int(first.get("code", 125))
     if args.detach:
@@ -297,105 +360,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         return int(done["exit"])
     code: int = service.wait(container.id)
     return code
-
-
-def _status(c: Any) -> str:
-    st = c.state
-    if st.get("Running"):
-        started = humanize.parse_time(st.get("StartedAt", ""))
-        up = "Up " + humanize.ago(started).removesuffix(" ago")
-        health = (st.get("Health") or {}).get("Status")
-        if health:
-            up += " (health: starting)" if health == "starting" else f" ({health})"
-        return up + (" (Paused)" if st.get("Paused") else "")
-    if st.get("Status") == "created":
-        return "Created"
-    if st.get("Restarting"):
-        finished = humanize.parse_time(st.get("FinishedAt", ""))
-        return f"Restarting ({st.get('ExitCode', 0)}) {humanize.ago(finished)}"
-    finished = humanize.parse_time(st.get("FinishedAt", ""))
-    return f"Exited ({st.get('ExitCode', 0)}) {humanize.ago(finished)}"
-
-
-def _matches(c: Any, filters: list[str]) -> bool:
-    """docker ps --filter: name=, id=, status=, label=KEY[=VALUE], ancestor=, exited=."""
-    from hull.errors import InvalidArgument
-    for f in filters:
-        key, _, value = f.partition("=")
-        if key == "name":
-            ok = value in c.name
-        elif key == "id":
-            ok = c.id.startswith(value)
-        elif key == "status":
-            status = "paused" if c.state.get("Paused") else c.state.get("Status")
-            ok = status == value
-        elif key == "label":
-            k, eq, v = value.partition("=")
-            labels = c.config.get("Labels") or {}
-            ok = k in labels and (not eq or labels[k] == v)
-        elif key == "ancestor":
-            ok = value in (c.image_name, c.image) or c.image.startswith(f"sha256:{value}")
-        elif key == "health":
-            ok = ((c.state.get("Health") or {}).get("Status") or "none") == value
-        elif key == "exited":
-            ok = c.state.get("Status") == "exited" and str(c.state.get("ExitCode")) == value
-        else:
-            raise InvalidArgument(f"invalid filter '{key}'")
-        if not ok:
-            return False
-    return True
-
-
-def _size_column(service: Any, c: Any) -> str:
-    rw, total = service.sizes(c)
-    return f"{humanize.size(rw)} (virtual {humanize.size(total)})"
-
-
-def _ps_row(c: Any, no_trunc: bool, size: str = "") -> dict[str, str]:
-    cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))
-    cmd = f'"{cmd if no_trunc or len(cmd) <= 20 else cmd[:19] + "…"}"'
-    labels = ",".join(f"{k}={v}" for k, v in (c.config.get("Labels") or {}).items())
-    return {"ID": c.id if no_trunc else c.short_id, "Image": c.image_name, "Command": cmd,
-            "CreatedAt": c.created, "RunningFor": humanize.ago(humanize.parse_time(c.created)),
-            "Status": _status(c), "Ports": "", "Names": c.name, "Labels": labels,
-            "State": "paused" if c.state.get("Paused") else str(c.state.get("Status")),
-            "Size": size}
-
-
-_PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Names": "NAMES", "Status": "STATUS",
-               "Command": "COMMAND", "RunningFor": "CREATED", "Ports": "PORTS",
-               "CreatedAt": "CREATED AT", "Labels": "LABELS", "State": "STATE",
-               "Size": "SIZE", "Mounts": "MOUNTS", "Networks": "NETWORKS"}
-
-
-def cmd_ps(args: argparse.Namespace) -> int:
-    filters = args.filter or []
-    service = _service(args)
-    rows = service.containers(args.all or args.latest or bool(filters))
-    rows = [c for c in rows if _matches(c, filters)]
-    if args.latest:
-        rows = rows[:1]
-    if args.format and not args.quiet:
-        from hull.cli.template import print_rows
-        print_rows(args.format, [_ps_row(c, args.no_trunc, _size_column(service, c)
-                                         if "Size" in args.format else "") for c in rows],
-                   _PS_HEADERS)
-        return 0
-    if args.quiet:
-        for c in rows:
-            print(c.id if args.no_trunc else c.short_id)
-        return 0
-    from hull.cli.images import table
-    body = []
-    for c in rows:
-        cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))
-        cmd = f'"{cmd if args.no_trunc or len(cmd) <= 20 else cmd[:19] + "…"}"'
-        body.append([c.id if args.no_trunc else c.short_id, c.image_name, cmd,
-                     humanize.ago(humanize.parse_time(c.created)), _status(c), "", c.name]
-                    + ([_size_column(service, c)] if args.size else []))
-    table([["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
-           + (["SIZE"] if args.size else []), *body])
-    return 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -434,17 +398,11 @@ def _when(text: str) -> float:
     return parsed
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
-    """Containers first, then images, as docker inspect does."""
-    from hull.cli.images import inspect_each
-    from hull.engine.images import ImageService
-    service = _service(args)
-    return inspect_each(args.names, [service.inspect, ImageService(args.root).inspect,
-                                     service.volumes.inspect], "object", args.format)
-
-
-def _each(args: argparse.Namespace, action: Any) -> int:
-    from hull.errors import HullError
+def _each(args: argparse.Namespace, action: Any, missing_ok: bool = False) -> int:
+    """The action on each named container, as Docker does: the name printed on success, a
+    failure printed and the rest still done, exit 1 if any failed (missing_ok: a missing
+    container is reported but is no failure — `rm -f`)."""
+    from hull.errors import HullError, NotFound
     code = 0
     for name in args.containers:
         try:
@@ -452,7 +410,8 @@ def _each(args: argparse.Namespace, action: Any) -> int:
             print(name)
         except HullError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
-            code = 1
+            if not (missing_ok and isinstance(e, NotFound)):
+                code = 1
     return code
 
 
@@ -462,15 +421,21 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
+    from hull.errors import InvalidArgument
     from hull.runtime.cli import parse_signal
     service = _service(args)
-    sig = parse_signal(args.signal)
+    try:
+        sig = parse_signal(args.signal)
+    except InvalidArgument:   # the daemon's answer in Docker, so exit 1
+        print(f"Error response from daemon: Invalid signal: {args.signal}", file=sys.stderr)
+        return 1
     return _each(args, lambda n: service.kill(n, sig))
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
     service = _service(args)
-    return _each(args, lambda n: service.remove(n, force=args.force, volumes=args.volumes))
+    return _each(args, lambda n: service.remove(n, force=args.force, volumes=args.volumes),
+                 missing_ok=args.force)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -491,7 +456,9 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from hull.errors import InvalidArgument
     if args.tty and args.detach:
         raise InvalidArgument("-t with -d: a detached exec has no terminal to attach")
-    code: int = _service(args).exec(args.container, args.command, args.env or [], args.user,
+    check_tty(args.interactive and not args.detach, args.tty)
+    code: int = _service(args).exec(args.container, args.command, client_env(args.env or []),
+                                    args.user,
                                     args.workdir, args.detach, tty=args.tty,
                                     interactive=args.interactive,
                                     privileged=args.privileged)
@@ -514,7 +481,13 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_rename(args: argparse.Namespace) -> int:
-    _service(args).rename(args.container, args.new_name)
+    from hull.errors import FailedPrecondition
+    try:
+        _service(args).rename(args.container, args.new_name)
+    except FailedPrecondition as e:
+        print(f"Error response from daemon: {e}", file=sys.stderr)
+        print(f"Error: failed to rename container named {args.container}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -558,6 +531,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     if not c.state.get("Running"):
         raise FailedPrecondition("You cannot attach to a stopped container, start it first")
     tty = bool(c.config.get("Tty"))
+    check_tty(not args.no_stdin, tty)
     stdin = not args.no_stdin and bool(c.config.get("OpenStdin"))
     if client(service.store.dir(c.id), forward_stdin=stdin, tty=tty, detach_keys=keys):
         print("read escape sequence", file=sys.stderr)
@@ -600,18 +574,15 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    if not args.force:
-        sys.stdout.write("WARNING! This will remove all stopped containers.\nAre you sure "
-                         "you want to continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
-    removed = _service(args).prune()
+    from hull.cli.images import confirm
+    from hull.engine.filters import Filters
+    filters = Filters(args.filter, ("label", "label!", "until"))
+    if not args.force and not confirm("WARNING! This will remove all stopped containers."):
+        return 0
+    removed, space = _service(args).prune(filters)
     if removed:
-        print("Deleted Containers:")
-        print("\n".join(removed))
-        print()
-    print("Total reclaimed space: 0B")
+        print("Deleted Containers:\n" + "\n".join(removed) + "\n")
+    print(f"Total reclaimed space: {humanize.size(space)}")
     return 0
 
 
@@ -623,8 +594,9 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def _run_flags(run: argparse.ArgumentParser) -> None:
-    run.add_argument("--help", action="help")
+    run.add_argument("--help", action="help", help="Print usage")
     run.add_argument("-d", "--detach", action="store_true")
+    run.add_argument("-a", "--attach", action="append")
     run.add_argument("-i", "--interactive", action="store_true")
     run.add_argument("-t", "--tty", action="store_true")
     run.add_argument("--rm", action="store_true")
@@ -710,7 +682,7 @@ def _commands(sub: Any, top: bool) -> None:
     start.add_argument("containers", nargs="+")
     start.set_defaults(run=cmd_start)
     ex = sub.add_parser("exec", help="run a command in a running container", add_help=False)
-    ex.add_argument("--help", action="help")
+    ex.add_argument("--help", action="help", help="Print usage")
     ex.add_argument("-d", "--detach", action="store_true")
     ex.add_argument("-i", "--interactive", action="store_true")
     ex.add_argument("-t", "--tty", action="store_true")
@@ -736,28 +708,20 @@ def _commands(sub: Any, top: bool) -> None:
     if not top:
         prune = sub.add_parser("prune", help="remove all stopped containers")
         prune.add_argument("-f", "--force", action="store_true")
+        prune.add_argument("--filter", action="append")
         prune.set_defaults(run=cmd_prune)
-    ps = sub.add_parser("ps", aliases=[] if top else ["ls", "list"], help="list containers")
-    ps.add_argument("-a", "--all", action="store_true")
-    ps.add_argument("-s", "--size", action="store_true")
-    ps.add_argument("-q", "--quiet", action="store_true")
-    ps.add_argument("-l", "--latest", action="store_true")
-    ps.add_argument("--no-trunc", action="store_true")
-    ps.add_argument("-f", "--filter", action="append")
-    ps.add_argument("--format")
-    ps.set_defaults(run=cmd_ps)
+    from hull.cli import ps
+    ps.register(sub, top)
     logs = sub.add_parser("logs", help="show a container's output")
     logs.add_argument("-t", "--timestamps", action="store_true")
-    logs.add_argument("--tail")
+    logs.add_argument("-n", "--tail")
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("--since")
     logs.add_argument("--until")
     logs.add_argument("container")
     logs.set_defaults(run=cmd_logs)
-    inspect = sub.add_parser("inspect", help="details of containers or images")
-    inspect.add_argument("-f", "--format")
-    inspect.add_argument("names", nargs="+")
-    inspect.set_defaults(run=cmd_inspect)
+    from hull.cli import inspect
+    inspect.register(sub, None if top else "container")
     stop = sub.add_parser("stop", help="stop containers")
     stop.add_argument("-t", "--time", type=int)
     stop.add_argument("containers", nargs="+")

@@ -3,7 +3,6 @@ image bootstrap."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 from hull.engine import humanize
@@ -27,100 +26,110 @@ def table(rows: list[list[str]], out: Any = None) -> None:
         out.write("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
+IMAGE_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+                 "ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                 "Size": "SIZE", "Containers": "CONTAINERS", "VirtualSize": "VIRTUAL SIZE",
+                 "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE"}
+
+
 def cmd_images(args: argparse.Namespace) -> int:
-    dangling = None
-    for f in args.filter or []:
-        key, _, value = f.partition("=")
-        if key != "dangling" or value not in ("true", "false"):
-            from hull.errors import InvalidArgument
-            raise InvalidArgument(f"invalid filter {f!r} (supported: dangling=true|false)")
-        dangling = value == "true"
-    rows = _service(args).rows(dangling=dangling)
+    """`docker images [REPOSITORY[:TAG]]`: Docker's default table, -q, --digests,
+    --format (Go template, table, json), filters."""
+    from hull.cli.ps import created_at
+    from hull.cli.template import Struct, print_rows
+    from hull.engine.filters import Filters
+    from hull.engine.images import LIST_FILTERS
+    items = list(args.filter or [])
+    if args.repository:
+        items.append(f"reference={args.repository}")
+    rows = _service(args).rows(Filters(items, LIST_FILTERS))
+    fmt = args.format or ""
     if args.quiet:
-        seen = []
-        for r in rows:
-            ident = r["ID"] if args.no_trunc else r["ID"].split(":", 1)[1][:12]
-            if ident not in seen:
-                seen.append(ident)
-        print("\n".join(seen))
-        return 0
-    head = ["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + \
-        ["IMAGE ID", "CREATED", "SIZE"]
-    body = [[r["Repository"], r["Tag"]] + ([r["Digest"]] if args.digests else []) +
-            [r["ID"] if args.no_trunc else r["ID"].split(":", 1)[1][:12],
-             humanize.ago(r["Created"]) if r["Created"] else "N/A", humanize.size(r["Size"])]
-            for r in rows]
-    table([head, *body])
+        fmt = "{{.ID}}"
+    elif fmt in ("", "table"):
+        fmt = "table {{.Repository}}\t{{.Tag}}\t" + ("{{.Digest}}\t" if args.digests else "") \
+            + "{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    elif fmt == "json":
+        fmt = "{{json .}}"
+    trunc = not args.no_trunc
+    contexts = []
+    seen: set[str] = set()
+    for r in rows:
+        ident = r["ID"].split(":", 1)[1][:12] if trunc else r["ID"]
+        if args.quiet:
+            if ident in seen:
+                continue   # one line per image, however many names it has
+            seen.add(ident)
+        contexts.append(Struct({
+            "Containers": "N/A", "CreatedAt": created_at(r["Created"]),
+            "CreatedSince": humanize.ago(r["Created"]) if r["Created"] else "N/A",
+            "Digest": r["Digest"], "ID": ident, "Repository": r["Repository"],
+            "SharedSize": "N/A", "Size": humanize.size(r["Size"]), "Tag": r["Tag"],
+            "UniqueSize": "N/A", "VirtualSize": humanize.size(r["Size"])},
+            type_name="*formatter.imageContext", json_sorted=True))
+    print_rows(fmt, contexts, IMAGE_HEADERS)
     return 0
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
-    return inspect_each(args.names, [_service(args).inspect], "image", args.format)
-
-
-def inspect_each(names: list[str], lookups: list[Any], noun: str, fmt: str | None) -> int:
-    """Each name through the lookups in order (the first that knows it wins); Docker's
-    "No such …" for the rest, exit 1 if any was missing."""
-    from hull.errors import NotFound
-    found, code = [], 0
-    for name in names:
-        for lookup in lookups:
-            try:
-                found.append(lookup(name))
-                break
-            except NotFound:
-                continue
-        else:
-            print(f"Error: No such {noun}: {name}", file=sys.stderr)
-            code = 1
-    print_objects(found, fmt)
-    return code
-
-
-def print_objects(found: list[dict[str, Any]], fmt: str | None) -> None:
-    """inspect's output: Docker's indented JSON array, or one --format line per object."""
-    if fmt:
-        from hull.cli.template import render
-        for obj in found:
-            print(render(fmt, obj))
-    else:
-        print(json.dumps(found, indent=4))
-
-
 def cmd_rmi(args: argparse.Namespace) -> int:
+    """Each image in turn; with -f a missing one is no failure (Docker's `rmi -f` exits 0
+    so that clean-up scripts under `set -e` go on)."""
+    from hull.errors import HullError, NotFound
     service = _service(args)
     code = 0
     for name in args.names:
         try:
             for line in service.remove(name, force=args.force):
                 print(line)
-        except Exception as e:
-            from hull.errors import HullError
-            if not isinstance(e, HullError):
-                raise
+        except HullError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
-            code = 1
+            if not (args.force and isinstance(e, NotFound)):
+                code = 1
     return code
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
+    from hull.errors import ClientError, InvalidArgument
+    from hull.image.reference import parse
+    try:
+        parse(args.target)
+    except InvalidArgument as e:
+        raise ClientError(f'Error parsing reference: "{args.target}" is not a valid '
+                          f"repository/tag: {e}") from None
     _service(args).tag(args.source, args.target)
     return 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    rows = _service(args).history(args.image)
+    """`docker history`: newest layer first; -H=false prints times and sizes raw."""
+    import time
+
+    from hull.cli.ps import created_at
+    from hull.cli.template import Struct, print_rows
+    human = args.human.lstrip("=") not in ("false", "0")   # -H=false, --human=false
+    fmt = args.format or ""
     if args.quiet:
-        for r in rows:
-            print(r["ID"] if args.no_trunc or r["ID"] == "<missing>" else
-                  r["ID"].split(":", 1)[1][:12])
-        return 0
-    body = [[r["ID"] if args.no_trunc or r["ID"] == "<missing>" else
-             r["ID"].split(":", 1)[1][:12],
-             humanize.ago(r["Created"]) if r["Created"] else "N/A",
-             r["CreatedBy"] if args.no_trunc else _trunc(r["CreatedBy"], 45),
-             humanize.size(r["Size"]), r["Comment"]] for r in rows]
-    table([["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], *body])
+        fmt = "{{.ID}}"
+    elif fmt in ("", "table"):
+        fmt = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    elif fmt == "json":
+        fmt = "{{json .}}"
+    rows = []
+    for r in _service(args).history(args.image):
+        ident = r["ID"] if args.no_trunc or r["ID"] == "<missing>" else \
+            r["ID"].split(":", 1)[1][:12]
+        when = r["Created"]
+        since = (humanize.ago(when) if when else "N/A") if human else \
+            time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(when))
+        rows.append(Struct({
+            "Comment": r["Comment"], "CreatedAt": created_at(when) if human else since,
+            "CreatedBy": r["CreatedBy"] if args.no_trunc else _trunc(r["CreatedBy"], 45),
+            "CreatedSince": since, "ID": ident,
+            "Size": humanize.size(r["Size"]) if human else str(r["Size"])},
+            type_name="*formatter.historyContext", json_sorted=True))
+    print_rows(fmt, rows, {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt":
+                           "CREATED AT", "CreatedBy": "CREATED BY", "Size": "SIZE",
+                           "Comment": "COMMENT"})
     return 0
 
 
@@ -129,22 +138,26 @@ def _trunc(text: str, n: int) -> str:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    from hull.engine.filters import Filters
+    from hull.engine.images import PRUNE_FILTERS
+    filters = Filters(args.filter, PRUNE_FILTERS)   # a bad filter fails before the prompt
     if not args.force:
         kind = "all images without at least one container associated to them" if args.all \
             else "all dangling images"
-        sys.stdout.write(f"WARNING! This will remove {kind}.\nAre you sure you want to "
-                         "continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        if not confirm(f"WARNING! This will remove {kind}."):
             return 0
-    deleted, reclaimed = _service(args).prune(all_images=args.all)
-    if deleted:
-        print("Deleted Images:")
-        for image_id in deleted:
-            print(f"deleted: {image_id}")
-        print()
+    lines, reclaimed = _service(args).prune(all_images=args.all, filters=filters)
+    if lines:
+        print("Deleted Images:\n" + "\n".join(lines) + "\n")
     print(f"Total reclaimed space: {humanize.size(reclaimed)}")
     return 0
+
+
+def confirm(warning: str) -> bool:
+    """Docker's prune prompt; anything but y/yes (or no input) declines."""
+    sys.stdout.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
+    sys.stdout.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def cmd_save(args: argparse.Namespace) -> int:
@@ -191,33 +204,32 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_system_df(args: argparse.Namespace) -> int:
-    rows = _service(args).disk_usage()
-    body = [[r["Type"], str(r["Total"]), str(r["Active"]), humanize.size(r["Size"]),
-             humanize.size(r["Reclaimable"]) + (f" ({100 * r['Reclaimable'] // r['Size']}%)"
-                                                if r["Size"] else "")] for r in rows]
-    table([["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], *body])
-    return 0
-
-
 def cmd_system_prune(args: argparse.Namespace) -> int:
+    from hull.engine.filters import Filters
+    filters = Filters(args.filter, ("label", "label!", "until"))
     if not args.force:
-        sys.stdout.write("WARNING! This will remove:\n  - all stopped containers\n  - all "
-                         f"{'unused' if args.all else 'dangling'} images\nAre you sure you "
-                         "want to continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        volumes = "  - all anonymous volumes not used by at least one container\n" \
+            if args.volumes else ""
+        images = "all images without at least one container associated to them" \
+            if args.all else "all dangling images"
+        if not confirm(f"WARNING! This will remove:\n  - all stopped containers\n{volumes}"
+                       f"  - {images}\n  - unused build cache\n"):
             return 0
     from hull.engine.containers import ContainerService
-    removed = ContainerService(args.root).prune()
+    containers = ContainerService(args.root)
+    removed, space = containers.prune(filters)
     if removed:
         print("Deleted Containers:\n" + "\n".join(removed) + "\n")
-    service = _service(args)
-    in_use = {c.image for c in ContainerService(args.root).containers(all_=True)}
-    deleted, reclaimed = service.prune(all_images=args.all, keep=in_use)
-    if deleted:
-        print("Deleted Images:\n" + "\n".join(f"deleted: {i}" for i in deleted) + "\n")
-    print(f"Total reclaimed space: {humanize.size(reclaimed)}")
+    if args.volumes:
+        from hull.cli.volumes import prune_volumes
+        gone, volume_space = prune_volumes(containers, all_=False)
+        space += volume_space
+        if gone:
+            print("Deleted Volumes:\n" + "\n".join(gone) + "\n")
+    lines, reclaimed = _service(args).prune(all_images=args.all, filters=filters)
+    if lines:
+        print("Deleted Images:\n" + "\n".join(lines) + "\n")
+    print(f"Total reclaimed space: {humanize.size(reclaimed + space)}")
     return 0
 
 
@@ -229,18 +241,17 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     def images_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-q", "--quiet", action="store_true")
-        p.add_argument("--digests", action="store_true")
-        p.add_argument("--no-trunc", action="store_true")
-        p.add_argument("-a", "--all", action="store_true")
-        p.add_argument("-f", "--filter", action="append")
-        p.add_argument("repository", nargs="?")
+        p.add_argument("-a", "--all", action="store_true",
+                       help="show all images (default hides intermediate images)")
+        p.add_argument("--digests", action="store_true", help="show digests")
+        p.add_argument("-f", "--filter", action="append",
+                       help="filter output based on conditions provided")
+        p.add_argument("--format", help="format output using a custom template: 'table', "
+                       "'table TEMPLATE', 'json', or a Go template")
+        p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+        p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+        p.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]")
         p.set_defaults(run=cmd_images)
-
-    def inspect_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-f", "--format")
-        p.add_argument("names", nargs="+", metavar="IMAGE")
-        p.set_defaults(run=cmd_inspect)
 
     def rmi_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("-f", "--force", action="store_true")
@@ -254,9 +265,12 @@ def register(sub: Any) -> None:
         p.set_defaults(run=cmd_tag)
 
     def history_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-q", "--quiet", action="store_true")
-        p.add_argument("--no-trunc", action="store_true")
-        p.add_argument("-H", "--human", action="store_true", default=True)
+        p.add_argument("--format", help="format output using a custom template: 'table', "
+                       "'table TEMPLATE', 'json', or a Go template")
+        p.add_argument("-H", "--human", nargs="?", const="true", default="true",
+                       help="print sizes and dates in human readable format (default true)")
+        p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+        p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
         p.add_argument("image")
         p.set_defaults(run=cmd_history)
 
@@ -287,10 +301,13 @@ def register(sub: Any) -> None:
     system = sub.add_parser("system", help="manage hull")
     ssub = system.add_subparsers(dest="system_command", metavar="COMMAND",
                                  parser_class=type(system))
-    ssub.add_parser("df", help="show disk usage").set_defaults(run=cmd_system_df)
+    from hull.cli import system as system_cli
+    system_cli.register(sub, ssub)
     sprune = ssub.add_parser("prune", help="remove stopped containers and unused images")
     sprune.add_argument("-a", "--all", action="store_true")
     sprune.add_argument("-f", "--force", action="store_true")
+    sprune.add_argument("--volumes", action="store_true")
+    sprune.add_argument("--filter", action="append")
     sprune.set_defaults(run=cmd_system_prune)
     from hull.cli import observe
     observe.register_system(ssub)
@@ -301,7 +318,8 @@ def register(sub: Any) -> None:
     isub = image.add_subparsers(dest="image_command", metavar="COMMAND",
                                 parser_class=type(image))
     images_flags(isub.add_parser("ls", aliases=["list"], help="list images"))
-    inspect_flags(isub.add_parser("inspect", help="show image details"))
+    from hull.cli import inspect
+    inspect.register(isub, "image")
     rmi_flags(isub.add_parser("rm", aliases=["remove"], help="remove images"))
     tag_flags(isub.add_parser("tag", help="tag an image"))
     history_flags(isub.add_parser("history", help="show an image's history"))
@@ -311,6 +329,7 @@ def register(sub: Any) -> None:
     prune = isub.add_parser("prune", help="remove unused images")
     prune.add_argument("-a", "--all", action="store_true")
     prune.add_argument("-f", "--force", action="store_true")
+    prune.add_argument("--filter", action="append")
     prune.set_defaults(run=cmd_prune)
     from hull.cli import registry
     pull = isub.add_parser("pull", help="download an image from a registry")

@@ -17,12 +17,61 @@ DEFAULT_ROOT = "/var/lib/hull"
 
 
 class _Parser(argparse.ArgumentParser):
-    """Usage errors exit 125, as docker's do."""
+    """Usage errors as the docker command reports them: a missing argument or an unknown
+    command exits 1, a bad or unknown flag exits 125, each with the command's usage and
+    where to find its help. --help is laid out as Docker's (cli/helptext.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from hull.cli.helptext import DockerHelpFormatter
+        kwargs.setdefault("formatter_class", DockerHelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _Commands)
+        for action in self._actions:
+            if isinstance(action, argparse._HelpAction):
+                action.help = "Print usage"
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: {message}", file=sys.stderr)
-        sys.exit(125)
+        if message.startswith("the following arguments are required"):
+            positionals = [a for a in self._actions if not a.option_strings
+                           and a.nargs not in ("?", "*", "...", argparse.PARSER)]
+            count = len(positionals)
+            least = any(a.nargs == "+" for a in positionals)
+            noun = "argument" if count == 1 else "arguments"
+            self._fail(1, f"hull: '{self.prog}' requires {'at least ' if least else ''}"
+                       f"{count} {noun}", usage=True, see="See")
+        if "invalid choice" in message and message.startswith("argument COMMAND"):
+            word = message.split("'")[1] if "'" in message else ""
+            self._fail(1, f"hull: unknown command: {self.prog} {word}", usage=False)
+        if message.startswith("unrecognized arguments: "):
+            flag = message.removeprefix("unrecognized arguments: ").split()[0]
+            self._fail(125, f"unknown flag: {flag}" if flag.startswith("-") else
+                       f"hull: '{self.prog}' accepts no argument {flag!r}")
+        if message.startswith("argument ") and ": " in message:
+            flags, _, why = message.removeprefix("argument ").partition(": ")
+            flags = ", ".join(flags.split("/"))
+            if why.startswith("expected"):
+                self._fail(125, f"flag needs an argument: {flags}")
+            self._fail(125, f'invalid argument for "{flags}" flag: {why}')
+        self._fail(125, f"{self.prog}: {message}")
+
+    def _fail(self, code: int, text: str, usage: bool = True, see: str = "Run") -> None:
+        out = [text]
+        if usage:
+            out += ["", self.format_usage().strip().replace("usage: ", "Usage:  ", 1)]
+        out += ["", f"{see} '{self.prog} --help' for more information"]
+        print("\n".join(out), file=sys.stderr)
+        sys.exit(code)
+
+
+class _Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """A command's one-line help is also the description its own --help shows."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if kwargs.get("help") and "description" not in kwargs:
+            text = str(kwargs["help"])
+            kwargs["description"] = text[:1].upper() + text[1:]
+        parser: argparse.ArgumentParser = super().add_parser(name, **kwargs)
+        return parser
 
 
 class _Ignored:
@@ -53,14 +102,13 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
     from hull.cli import containers, images, registry, volumes
     p = _Parser(prog="hull", description="A daemonless, Docker-compatible container engine.",
                 add_help=False)
-    p.add_argument("--help", action="help", help="show this help")
+    p.add_argument("--help", action="help", help="Print usage")
     p.add_argument("--root", default=os.environ.get("HULL_ROOT", DEFAULT_ROOT),
                    help="where images and containers live (default /var/lib/hull, HULL_ROOT)")
     p.add_argument("--debug", "-D", action="store_true", help="tracebacks for errors")
     p.add_argument("-v", "--version", action="store_true")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     target: Any = sub if only is None else _Only(sub, only)
-    target.add_parser("version", help="show the version")
     containers.register(target)
     images.register(target)
     registry.register(target)
@@ -68,6 +116,21 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
     if only is not None and not target.found:
         return parser()
     return p
+
+
+def _command_parser(top: argparse.ArgumentParser, args: argparse.Namespace
+                    ) -> argparse.ArgumentParser:
+    """The parser of the (sub)command that was parsed, for its usage line."""
+    current = top
+    while True:
+        sub = next((a for a in current._actions
+                    if isinstance(a, argparse._SubParsersAction)), None)
+        if sub is None:
+            return current
+        word = getattr(args, sub.dest or "", None)
+        if word is None or word not in sub.choices:
+            return current
+        current = sub.choices[word]
 
 
 def _command_word(argv: list[str]) -> str | None:
@@ -87,9 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     from hull.trace import mark
     mark("cli: interpreter up, hull.cli imported")
     argv = sys.argv[1:] if argv is None else argv
-    args = parser(_command_word(argv)).parse_args(argv)
+    if _command_word(argv) == "help":   # `hull help ps` is `hull ps --help`
+        argv = list(argv)
+        argv.remove("help")
+        argv.append("--help")
+    top = parser(_command_word(argv))
+    args, unknown = top.parse_known_args(argv)
+    if unknown:   # reported by the command's own parser, with its usage
+        command = _command_parser(top, args)
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     mark("cli: arguments parsed")
-    if args.version or args.command == "version":
+    if args.version:
         from hull import __version__
         print(f"hull version {__version__}")
         return 0
@@ -100,7 +171,13 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.run(args)
         return code
     except HullError as e:
-        print(f"Error: {e}" if e.exit_code == 1 else f"hull: {e}", file=sys.stderr)
+        from hull.errors import ClientError
+        # as the docker command words them: its own refusals bare, the engine's answers
+        # (no such container, a conflict, a bad filter: exit 1) as the daemon's, the rest
+        # (exit 125 and up) under the command's name
+        print(str(e) if isinstance(e, ClientError) else
+              f"Error response from daemon: {e}" if e.exit_code == 1 else f"hull: {e}",
+              file=sys.stderr)
         if args.debug:
             raise
         return e.exit_code
@@ -114,10 +191,14 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return 125
     except Exception as e:
-        import sqlite3
-        if not isinstance(e, sqlite3.Error) or args.debug:
+        if args.debug:
             raise
-        print(f"hull: metadata database under {args.root}: {e}", file=sys.stderr)
+        import sqlite3
+        if isinstance(e, sqlite3.Error):
+            print(f"hull: metadata database under {args.root}: {e}", file=sys.stderr)
+        else:   # a bug: one line naming it, the traceback only with --debug
+            print(f"hull: internal error: {type(e).__name__}: {e} (run with --debug for the "
+                  "traceback)", file=sys.stderr)
         return 125
     except KeyboardInterrupt:
         return 130

@@ -28,12 +28,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
     import io
     import time
 
-    from hull.cli.template import print_rows
+    from hull.cli.template import Struct, print_rows
     from hull.engine.observe import stats_rows
     service = _service(args)
     named = [service.store.get(n) for n in args.containers]   # a missing one fails now
     previous = None
-    fmt = args.format or STATS_DEFAULT
+    fmt = {"": STATS_DEFAULT, "table": STATS_DEFAULT, "json": "{{json .}}"}.get(
+        args.format or "", args.format)
     while True:
         if named:
             containers = [service.refresh(service.store.get(c.id)) for c in named]
@@ -41,7 +42,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
             containers = service.containers(all_=args.all)
         rows, previous = stats_rows(service, containers, NO_STREAM_INTERVAL, previous)
         buf = io.StringIO()
-        print_rows(fmt, rows, STATS_HEADERS, buf)
+        print_rows(fmt, [Struct(r, type_name="*formatter.StatsEntry", json_sorted=True)
+                         for r in rows], STATS_HEADERS, buf)
         if not args.no_stream and sys.stdout.isatty():
             sys.stdout.write("\033[2J\033[H")   # redraw in place, as docker does
         sys.stdout.write(buf.getvalue())
@@ -71,6 +73,21 @@ def _filters(values: list[str] | None) -> dict[str, list[str]]:
     return out
 
 
+def _event_context(e: dict[str, Any]) -> Any:
+    """An event as Docker's events.Message struct: its Go field names (.ID .Status .From
+    .Type .Action .Actor .Scope .Time .TimeNano), not its JSON ones."""
+    from hull.cli.template import Struct
+    actor = e.get("Actor") or {}
+    return Struct({"Status": e.get("status", ""), "ID": e.get("id", ""),
+                   "From": e.get("from", ""), "Type": e.get("Type", ""),
+                   "Action": e.get("Action", ""),
+                   "Actor": Struct({"ID": actor.get("ID", ""),
+                                    "Attributes": actor.get("Attributes") or {}},
+                                   type_name="events.Actor"),
+                   "Scope": e.get("scope", ""), "Time": e.get("time", 0),
+                   "TimeNano": e.get("timeNano", 0)}, type_name="events.Message")
+
+
 def cmd_events(args: argparse.Namespace) -> int:
     """Past events from --since (up to --until), then — without --until — new ones as they
     happen, until interrupted."""
@@ -88,11 +105,11 @@ def cmd_events(args: argparse.Namespace) -> int:
             return
         if args.format:
             from hull.cli.template import render
-            if args.format == "{{json .}}":
+            if args.format in ("{{json .}}", "json"):
                 from hull import fastjson
                 print(fastjson.dumps(e))
             else:
-                print(render(args.format, e))
+                print(render(args.format, _event_context(e)))
         else:
             print(events.format_line(e))
         sys.stdout.flush()

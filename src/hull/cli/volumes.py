@@ -23,23 +23,26 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from hull.cli.images import table
-    volumes = _services(args).volumes.all()
+    from hull.engine.filters import Filters
+    from hull.engine.volumes import VOLUME_LS_FILTERS, listed
+    service = _services(args)
+    volumes = listed(service.volumes, service.volume_users,
+                     Filters(args.filter, VOLUME_LS_FILTERS))
     if args.quiet:
         for v in volumes:
             print(v["Name"])
-    elif args.format:
-        from hull.cli.template import render
-        for v in volumes:
-            print(render(args.format, v))
-    else:
-        table([["DRIVER", "VOLUME NAME"]] + [[v["Driver"], v["Name"]] for v in volumes])
+        return 0
+    from hull.cli.template import print_rows
+    rows = [{"Driver": v["Driver"], "Name": v["Name"], "Mountpoint": v["Mountpoint"],
+             "Scope": v.get("Scope", "local"), "Labels": ",".join(
+                 f"{k}={val}" for k, val in sorted((v.get("Labels") or {}).items())),
+             "CreatedAt": v.get("CreatedAt", ""), "Size": "N/A", "Links": "N/A"}
+            for v in volumes]
+    fmt = args.format or "table {{.Driver}}\t{{.Name}}"
+    print_rows(fmt, rows, {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint":
+                           "MOUNTPOINT", "Scope": "SCOPE", "Labels": "LABELS", "CreatedAt":
+                           "CREATED", "Size": "SIZE", "Links": "LINKS"})
     return 0
-
-
-def cmd_inspect(args: argparse.Namespace) -> int:
-    from hull.cli.images import inspect_each
-    return inspect_each(args.names, [_services(args).volumes.inspect], "volume", args.format)
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
@@ -60,23 +63,28 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     """Unused anonymous volumes (named ones too with -a), as docker volume prune does."""
-    from hull.engine.volumes import ANONYMOUS
-    service = _services(args)
-    if not args.force and sys.stdin.isatty():
-        answer = input("WARNING! This will remove anonymous local volumes not used by at "
-                       "least one container.\nAre you sure you want to continue? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
+    from hull.cli.images import confirm
+    from hull.engine.filters import Filters
+    from hull.engine.volumes import VOLUME_PRUNE_FILTERS
+    filters = Filters(args.filter, VOLUME_PRUNE_FILTERS)
+    if not args.force:
+        what = "all local volumes" if args.all else "anonymous local volumes"
+        if not confirm(f"WARNING! This will remove {what} not used by at least one "
+                       "container."):
             return 0
-    removed = []
-    for v in service.volumes.all():
-        if (args.all or ANONYMOUS in (v.get("Labels") or {})) and \
-                not service.volume_users(v["Name"]):
-            service.volumes.remove(v["Name"], [])
-            removed.append(v["Name"])
+    removed, space = prune_volumes(_services(args), args.all, filters)
     if removed:
         print("Deleted Volumes:\n" + "\n".join(removed) + "\n")
-    print(f"Total reclaimed space: {len(removed)} volumes")
+    from hull.engine import humanize
+    print(f"Total reclaimed space: {humanize.size(space)}")
     return 0
+
+
+def prune_volumes(service: Any, all_: bool, filters: Any = None) -> tuple[list[str], int]:
+    from hull.engine.volumes import prune
+    removed: tuple[list[str], int] = prune(service.volumes, service.volume_users, all_,
+                                           filters)
+    return removed
 
 
 def register(sub: Any) -> None:
@@ -91,11 +99,10 @@ def register(sub: Any) -> None:
     ls = vsub.add_parser("ls", aliases=["list"], help="list volumes")
     ls.add_argument("-q", "--quiet", action="store_true")
     ls.add_argument("--format")
+    ls.add_argument("-f", "--filter", action="append")
     ls.set_defaults(run=cmd_ls)
-    inspect = vsub.add_parser("inspect", help="show volume details")
-    inspect.add_argument("-f", "--format")
-    inspect.add_argument("names", nargs="+", metavar="VOLUME")
-    inspect.set_defaults(run=cmd_inspect)
+    from hull.cli import inspect
+    inspect.register(vsub, "volume")
     rm = vsub.add_parser("rm", aliases=["remove"], help="remove volumes")
     rm.add_argument("-f", "--force", action="store_true")
     rm.add_argument("names", nargs="+", metavar="VOLUME")
@@ -103,4 +110,5 @@ def register(sub: Any) -> None:
     prune = vsub.add_parser("prune", help="remove unused volumes")
     prune.add_argument("-a", "--all", action="store_true")
     prune.add_argument("-f", "--force", action="store_true")
+    prune.add_argument("--filter", action="append")
     prune.set_defaults(run=cmd_prune)

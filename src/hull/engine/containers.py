@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import tarfile
     from typing import IO, Any
 
+    from hull.engine.filters import Filters
     from hull.engine.userns import IdMap
     from hull.runtime.lifecycle import Runtime
 
@@ -108,6 +109,11 @@ class ContainerService:
             raise InvalidArgument("no command specified")
         env = _merge_env(cfg.get("Env") or [], opts.env)
         hostname = opts.hostname or cid[:12]
+        if opts.workdir:
+            if not opts.workdir.startswith("/"):
+                raise InvalidArgument(f"the working directory '{opts.workdir}' is invalid, "
+                                      "it needs to be an absolute path")
+            opts.workdir = posixpath.normpath(opts.workdir)
         config: dict[str, Any] = {"Hostname": hostname, "User": opts.user or
                   cfg.get("User", ""), "Env": env, "Cmd": cmd, "Entrypoint": entrypoint or None,
                   "WorkingDir": opts.workdir or cfg.get("WorkingDir", ""), "Image": opts.image,
@@ -315,6 +321,7 @@ class ContainerService:
                          userns.of(c.host_config), self.remapped_copies())
         try:
             hc = c.host_config
+            _make_workdir(target, c.config.get("WorkingDir") or "", userns.of(hc))
             uid, gid, groups = _resolve_user(target, c.config.get("User") or "",
                                              hc.get("GroupAdd") or [])
             seccomp = None
@@ -356,6 +363,9 @@ class ContainerService:
             try:
                 from hull.runtime.create import CreateOptions
                 st = rt.create(cid, bundle, CreateOptions(console_socket=console_socket))
+                if _own_network(c.host_config):
+                    from hull.network import loopback
+                    loopback.bring_up(st.pid)
                 rt.start(cid)
             except BaseException:
                 rootfs_mod.umount(os.path.join(bundle, "rootfs"))
@@ -427,7 +437,12 @@ class ContainerService:
     def _sysinfo_path(cid: str) -> str:
         return f"/run/hull-sysinfo/{cid[:32]}.sock"
 
-    def record_exit(self, cid: str, code: int, error: str = "") -> None:
+    def record_exit(self, cid: str, code: int, error: str = "", started: bool = True
+                    ) -> None:
+        """What is known once the container's process is gone: exit code, OOM kill,
+        finish time; the runtime's side cleaned up. A start that failed (started=False)
+        leaves the status as it was — "created" for a container never run, as Docker
+        shows it — with the exit code and the error."""
         oom = False
         rt = self.runtime()
         try:
@@ -440,6 +455,10 @@ class ContainerService:
         rootfs_mod.umount(os.path.join(self.store.dir(cid), "rootfs"))
         rootfs_mod.umount(self.shm_dir(cid))
         self._stop_proc_view(cid)
+        if not started:
+            self.store.update_state(cid, Running=False, Paused=False, Pid=0, ExitCode=code,
+                                    Error=error)
+            return
         self.store.update_state(cid, Status="exited", Running=False, Paused=False, Pid=0,
                                 ExitCode=code, FinishedAt=now(), OOMKilled=oom, Error=error)
         c = self.store.get(cid)
@@ -477,6 +496,10 @@ class ContainerService:
             sweep(self.remapped_copies())
         shutil.rmtree(self.store.dir(c.id), ignore_errors=True)
         self.store.delete(c.id)
+        try:
+            self.images.get(c.image)
+        except NotFound:   # its image was removed with -f: the layers it kept can go now
+            self.images.gc()
         self.event(c, "destroy")
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -660,7 +683,7 @@ class ContainerService:
             caps = {k: ocispec.capabilities({"Privileged": True})
                     for k in ("bounding", "effective", "permitted")}
         process = parse_process({
-            "args": cmd, "env": _merge_env(base.get("env") or [], env),
+            "args": cmd, "env": ocispec.process_env(c.config, tty, env),
             "cwd": workdir or base.get("cwd", "/"),
             "user": {"uid": uid, "gid": gid, "additionalGids": groups},
             "capabilities": caps,
@@ -712,8 +735,6 @@ class ContainerService:
 
     def rename(self, name: str, new: str) -> None:
         import sqlite3
-
-        from hull.errors import AlreadyExists
         c = self.store.get(name)
         if not new or not new[0].isalnum() or not all(ch.isalnum() or ch in "_.-"
                                                        for ch in new):
@@ -722,8 +743,11 @@ class ContainerService:
         try:
             self.store.db.execute("UPDATE containers SET name = ? WHERE id = ?", (new, c.id))
         except sqlite3.IntegrityError:
-            raise AlreadyExists(f'Error when allocating new name: Conflict. The container '
-                                f'name "/{new}" is already in use') from None
+            owner = self.store.get(new).id
+            raise FailedPrecondition(
+                f'Error when allocating new name: Conflict. The container name "/{new}" is '
+                f'already in use by container "{owner}". You have to remove (or rename) that '
+                "container to be able to reuse that name.") from None
         old, c.name = c.name, new
         self.event(c, "rename", oldName=f"/{old}")
 
@@ -770,13 +794,25 @@ class ContainerService:
         finally:
             follower.close()
 
-    def prune(self) -> list[str]:
-        removed = []
+    def prune(self, filters: Filters | None = None) -> tuple[list[str], int]:
+        """`container prune`: every container not running (filtered by until=, label=,
+        label!=); returns their IDs and the bytes their rw layers held."""
+        from hull.engine import humanize
+        until = filters.until() if filters else None
+        removed, space = [], 0
         for c in self.containers(all_=True):
-            if not c.state.get("Running"):
-                self._discard(c)
-                removed.append(c.id)
-        return removed
+            if c.state.get("Running") or c.state.get("Restarting"):
+                continue
+            if until is not None and humanize.parse_time(c.created) > until:
+                continue
+            labels = c.config.get("Labels")
+            if filters and (not filters.labels("label", labels) or
+                            not filters.not_labels(labels)):
+                continue
+            space += self.sizes(c)[0]
+            self._discard(c)
+            removed.append(c.id)
+        return removed, space
 
     def logs(self, name: str) -> list[dict[str, Any]]:
         """Every entry still kept, across the rotated files, oldest first."""
@@ -867,50 +903,58 @@ class ContainerService:
             base = 0
         return rw, rw + base
 
-    def inspect(self, name: str) -> dict[str, Any]:
-        c = self.refresh(self.store.get(name))
-        sn = self.images.snapshotter
-        try:
-            upper = sn.upper_dir(c.id)
-            lower = next((o[len("lowerdir="):] for m in sn.mounts(c.id) for o in m.options
-                          if o.startswith("lowerdir=")), "")
-        except NotFound:
-            upper = lower = ""
-        state = {k: v for k, v in c.state.items()
-                 if k not in ("MountPoints", "RestartCount")}   # shown as Mounts, RestartCount
-        mounts = [{k: v for k, v in m.items() if k != "TmpfsOptions"}
-                  for m in c.state.get("MountPoints") or []]
-        return {"Id": c.id, "Created": c.created, "Path": (c.config.get("Entrypoint") or
-                                                           c.config.get("Cmd") or [""])[0],
-                "Args": ((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))[1:],
-                "State": state, "Image": c.image, "Name": f"/{c.name}",
-                "RestartCount": int(c.state.get("RestartCount") or 0), "Driver": "overlay2",
-                "GraphDriver": {"Name": "overlay2", "Data": {
-                    "LowerDir": lower, "UpperDir": upper,
-                    "MergedDir": os.path.join(self.store.dir(c.id), "rootfs"),
-                    "WorkDir": os.path.join(os.path.dirname(upper), "work") if upper else ""}},
-                "Mounts": mounts, "Config": c.config, "HostConfig": c.host_config,
-                "NetworkSettings": {"Networks": {c.host_config.get("NetworkMode", "none"): {}}}}
+    def inspect(self, name: str, size: bool = False) -> dict[str, Any]:
+        from hull.engine.inspect import container_json
+        return container_json(self, name, size)
 
 
-def _merge_env(image_env: list[str], extra: list[str]) -> list[str]:
+def _merge_env(image_env: list[str], extra: list[str], path: bool = True) -> list[str]:
+    """The image's Env with -e laid over it; a bare NAME (the client found no such
+    variable in its own environment) removes it, as Docker's ReplaceOrAppendEnvValues."""
     out: dict[str, str] = {}
     for item in [*image_env, *extra]:
         key, eq, value = item.partition("=")
         if not eq:
-            value = os.environ.get(key, "")
-            if key not in os.environ:
-                continue
+            out.pop(key, None)
+            continue
         out[key] = value
-    if "PATH" not in out:
+    if path and "PATH" not in out:
         out["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     return [f"{k}={v}" for k, v in out.items()]
 
 
+def _own_network(host: dict[str, Any]) -> bool:
+    """Whether the container gets a network namespace of its own (not the host's, not
+    another container's)."""
+    mode = str(host.get("NetworkMode") or "none")
+    return mode != "host" and not mode.startswith("container:")
+
+
+def _make_workdir(rootfs: str, workdir: str, idmap: IdMap | None) -> None:
+    """-w /new/dir: created (owned by the container's root) when the image lacks it, as
+    Docker does at every start; resolved inside the rootfs, links never leaving it."""
+    if workdir in ("", "/"):
+        return
+    from hull.linux import fs
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fd = fs.open_in_root(root_fd, workdir, os.O_PATH | os.O_DIRECTORY)
+        except FileNotFoundError:
+            fd = fs.mkdir_all_in_root(root_fd, workdir)
+            if idmap is not None:
+                os.chown(fs.fd_path(fd), *idmap.root)
+        except NotADirectoryError:
+            raise InvalidArgument(f"Cannot mkdir: {workdir} is not a directory") from None
+        os.close(fd)
+    finally:
+        os.close(root_fd)
+
+
 def _resolve_user(rootfs: str, user: str, group_add: list[str]) -> tuple[int, int, list[int]]:
     """user[:group] by number or by name in the image's /etc/passwd and /etc/group (read as
-    text inside the rootfs, never executed); supplementary groups are the named user's
-    memberships in /etc/group plus --group-add, as Docker does."""
+    text inside the rootfs, never executed); supplementary groups are the primary group,
+    the named user's memberships in /etc/group and --group-add, as Docker has them."""
     name, _, group = user.partition(":")
 
     def table(path: str) -> list[list[str]]:
@@ -960,7 +1004,9 @@ def _resolve_user(rootfs: str, user: str, group_add: list[str]) -> tuple[int, in
                  if len(e) > 3 and login in e[3].split(",") and e[2].isdigit()]
     for g in group_add:
         extra.append(gid_of(g))
-    return uid, gid, [g for i, g in enumerate(extra) if g != gid and g not in extra[:i]]
+    # the primary group leads the supplementary list, as in a Docker container's `id`
+    extra = [gid, *extra]
+    return uid, gid, [g for i, g in enumerate(extra) if g not in extra[:i]]
 
 
 _IMAGE_CONFIG_KEYS = ("User", "Env", "Cmd", "Entrypoint", "WorkingDir", "Labels",

@@ -299,6 +299,8 @@ def extract(stream: IO[bytes], dir_fd: int, owner: tuple[int, int] | None,
     try:
         with tarfile.open(fileobj=stream, mode="r|*") as tar:
             applier.apply(tar)
+    except (tarfile.TarError, EOFError) as e:   # stdin that is not a tar archive
+        raise FailedPrecondition(f"Error processing tar file: {e}") from None
     finally:
         applier.close()
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 
 
-def size(n: float) -> str:
-    """Decimal units with three significant digits (go-units HumanSize): 4.26MB."""
+def size(n: float, precision: int = 3) -> str:
+    """Decimal units with three significant digits (go-units HumanSizeWithPrecision, as
+    lists print sizes: 4.26MB); precision 4 is go-units' HumanSize (system df)."""
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if n < 1000 or unit == "PB":
-            text = f"{n:.3g}"
+            text = f"{n:.{precision}g}"
             return f"{text}{unit}"
         n /= 1000
     return f"{n}PB"
@@ -52,7 +53,7 @@ def ago(timestamp: float, now: float | None = None) -> str:
 def parse_time(text: str) -> float:
     """RFC 3339 (as in image configs) to a Unix time; 0 when absent or unreadable."""
     import calendar
-    if not text:
+    if not text or text.startswith("0001-01-01"):   # Go's zero time: never happened
         return 0.0
     main = text.rstrip("Z").split("+")[0]
     whole, _, frac = main.partition(".")

@@ -4,7 +4,7 @@ history, bootstrap the built-in image. Output shapes follow Docker's."""
 from __future__ import annotations
 
 from hull.engine import humanize
-from hull.errors import FailedPrecondition, NotFound
+from hull.errors import FailedPrecondition, InvalidArgument, NotFound
 from hull.image.reference import parse
 from hull.image.store import Image, ImageStore
 
@@ -12,6 +12,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import IO, Any
 
+    from hull.engine.filters import Filters
+    from hull.engine.store import Container
     from hull.image.progress import Progress
 
 
@@ -19,27 +21,55 @@ class ImageService:
     def __init__(self, root: str) -> None:
         self.store = ImageStore(root)
 
-    def rows(self, all_tags: bool = True, dangling: bool | None = None) -> list[dict[str, Any]]:
-        """One row per (image, tag) as `docker images` lists them."""
-        out = []
+    def rows(self, filters: Filters | None = None) -> list[dict[str, Any]]:
+        """One row per (image, name) as `docker images` lists them, newest first, with
+        Docker's filters: dangling=, label=, before=/since= (an image), until=, and
+        reference= (a glob over the familiar name, with or without its tag)."""
+        import fnmatch
+        filters = filters or _filters_for_images()
+        dangling = filters.boolean("dangling")
+        before = self._created_of(filters.get("before"))
+        since = self._created_of(filters.get("since"))
+        until = filters.until()
+        patterns = filters.get("reference")
+        out: list[dict[str, Any]] = []
         for image in self.store.images():
             config = self.store.config(image)
             created = humanize.parse_time(str(config.get("created", "")))
             tags = self.store.tags_of(image.id)
-            digests = self.store.repo_digests_of(image.id)
             if (dangling is True and tags) or (dangling is False and not tags):
                 continue
-            names = tags or ["<none>:<none>"]
+            if (before is not None and created >= before) or \
+                    (since is not None and created <= since) or \
+                    (until is not None and created > until):
+                continue
+            if not filters.labels("label", (config.get("config") or {}).get("Labels")):
+                continue
+            digests = self.store.repo_digests_of(image.id)
+            names = tags or ([] if patterns else ["<none>:<none>"])
             for name in names:
                 repo, _, tag = name.rpartition(":") if name != "<none>:<none>" else \
                     ("<none>", "", "<none>")
                 familiar = parse(repo, default_tag=None).familiar() if repo != "<none>" \
                     else repo
+                if patterns and not any(fnmatch.fnmatchcase(f"{familiar}:{tag}", p) or
+                                        fnmatch.fnmatchcase(familiar, p) for p in patterns):
+                    continue
                 digest = next((d.split("@", 1)[1] for d in digests
                                if d.split("@", 1)[0] == repo), "<none>")
                 out.append({"Repository": familiar, "Tag": tag, "ID": image.id,
-                            "Digest": digest, "Created": created, "Size": image.size})
+                            "Digest": digest, "Created": created, "Size": image.size,
+                            "Labels": (config.get("config") or {}).get("Labels") or {}})
+        out.sort(key=lambda r: float(r["Created"]), reverse=True)
         return out
+
+    def _created_of(self, names: list[str]) -> float | None:
+        """before=/since=IMAGE: that image's creation time (a missing one is an error)."""
+        when = None
+        for name in names:
+            when = humanize.parse_time(str(self.store.config(self.store.resolve(name))
+                                           .get("created", "")))
+        return when
 
     def inspect(self, name: str) -> dict[str, Any]:
         image = self.store.resolve(name)
@@ -50,7 +80,8 @@ class ImageService:
             "RepoTags": [parse(t).familiar() for t in self.store.tags_of(image.id)],
             "RepoDigests": [parse(d, default_tag=None).familiar()
                             for d in self.store.repo_digests_of(image.id)],
-            "Parent": "", "Comment": "", "Created": config.get("created", ""),
+            "Parent": "", "Comment": config.get("comment", ""),
+            "Created": config.get("created", ""),
             "Container": "", "ContainerConfig": {}, "DockerVersion": "",
             "Author": config.get("author", ""),
             "Config": {"Hostname": "", "Domainname": "", "User": cfg.get("User", ""),
@@ -102,45 +133,136 @@ class ImageService:
         image = self.store.resolve(source)
         self.store.tag(image.id, parse(target))
 
+    def users(self, image_id: str) -> list[Container]:
+        """The containers made from this image, running or not, newest first."""
+        from hull.engine.store import ContainerStore
+        return [c for c in ContainerStore(self.store.root).all() if c.image == image_id]
+
     def remove(self, name: str, force: bool = False) -> list[str]:
-        """`docker rmi`: untag, and delete the image once no tag is left. Returns the
-        Untagged:/Deleted: lines."""
-        lines = []
-        image = self.store.resolve(name)
-        tags = self.store.tags_of(image.id)
-        by_id = name.removeprefix("sha256:") in image.id
-        if by_id and len(tags) > 1 and not force:
-            raise FailedPrecondition(f"conflict: unable to delete {image.short_id} (must be "
-                                     "forced) - image is referenced in multiple repositories")
-        targets = tags if by_id or force else [str(parse(name))]
-        for tag in targets:
-            self.store.untag(parse(tag))
-            lines.append(f"Untagged: {parse(tag).familiar()}")
-        if not self.store.tags_of(image.id):
-            for digest in self.store.repo_digests_of(image.id):
-                lines.append(f"Untagged: {parse(digest, default_tag=None).familiar()}")
-            self.store.delete(image.id)
-            self.store.gc()
-            self._sweep_remapped()
-            lines.append(f"Deleted: {image.id}")
+        """`docker rmi`, with Docker's conflicts: a name is untagged (refused without -f
+        when it is the image's last name and a container uses the image); the image goes
+        once no name is left — never while a running container uses it (then -f leaves it
+        untagged, its layers in use), and not while a stopped one does unless forced.
+        Returns the Untagged:/Deleted: lines."""
+        try:
+            image = self.store.resolve(name)
+        except NotFound:
+            raise NotFound(f"No such image: {_familiar(name)}") from None
+        lines: list[str] = []
+        refs = self.store.tags_of(image.id) + self.store.repo_digests_of(image.id)
+        single = _single_repository(refs)
+        by_id = _is_id_prefix(image.id, name)
+        quiet = False
+        if not by_id:
+            users = self.users(image.id)
+            if not force and single and users:
+                raise FailedPrecondition(
+                    f'conflict: unable to remove repository reference "{name}" (must force) '
+                    f"- container {users[0].short_id} is using its referenced image "
+                    f"{image.short_id}")
+            ref = parse(name)
+            if ref.digest:
+                self.store.untag_digest(str(ref))
+            else:
+                self.store.untag(ref)
+            lines.append(f"Untagged: {ref.familiar()}")
+            remaining = self.store.tags_of(image.id)
+            if not any(parse(t).name == ref.name for t in remaining):
+                for digest in self.store.repo_digests_of(image.id):
+                    if parse(digest, default_tag=None).name == ref.name:
+                        self.store.untag_digest(digest)
+                        lines.append(f"Untagged: {parse(digest, default_tag=None).familiar()}")
+            if self.store.tags_of(image.id) or self.store.repo_digests_of(image.id):
+                return lines
+            quiet = True
+        elif single:
+            conflict = self._conflict(image, hard_only=force, references=False)
+            if conflict:
+                raise FailedPrecondition(conflict[0])
+            for ref_name in refs:
+                ref = parse(ref_name, default_tag=None)
+                if ref.tag:
+                    self.store.untag(ref)
+                else:
+                    self.store.untag_digest(ref_name)
+                lines.append(f"Untagged: {ref.familiar()}")
+        conflict = self._conflict(image, hard_only=force, references=True)
+        if conflict:
+            message, used = conflict
+            if quiet and (used or self.store.tags_of(image.id)):
+                return lines   # untagged; the image itself stays while a container uses it
+            raise FailedPrecondition(message)
+        for ref_name in self.store.tags_of(image.id) + self.store.repo_digests_of(image.id):
+            lines.append(f"Untagged: {parse(ref_name, default_tag=None).familiar()}")
+        self.store.delete(image.id)
+        self.store.gc()
+        self._sweep_remapped()
+        lines.append(f"Deleted: {image.id}")
         return lines
 
-    def prune(self, all_images: bool = False,
-              keep: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], int]:
-        """Dangling images (or, with all_images, every image) not in keep (the images
-        containers use)."""
-        deleted = []
+    def _conflict(self, image: Image, hard_only: bool, references: bool
+                  ) -> tuple[str, bool] | None:
+        """Docker's checkImageDeleteConflict: (message, whether a container is the cause)
+        or None. Hard conflicts (a running container) cannot be forced; soft ones (other
+        names, a stopped container) can."""
+        users = self.users(image.id)
+        running = next((c for c in users if c.state.get("Running")), None)
+
+        def refuse(why: str, hard: bool) -> str:
+            how = "cannot be forced" if hard else "must be forced"
+            return f"conflict: unable to delete {image.short_id} ({how}) - {why}"
+        if running is not None:
+            return refuse(f"image is being used by running container {running.short_id}",
+                          True), True
+        if hard_only:
+            return None
+        if references and (self.store.tags_of(image.id) or
+                           self.store.repo_digests_of(image.id)):
+            return refuse("image is referenced in multiple repositories", False), False
+        if users:
+            return refuse(f"image is being used by stopped container {users[0].short_id}",
+                          False), True
+        return None
+
+    def prune(self, all_images: bool = False, filters: Filters | None = None
+              ) -> tuple[list[str], int]:
+        """`docker image prune [-a]`: dangling images (with all_images, every image
+        without a container), filtered by until= and label=/label!=. An image any
+        container uses stays, as Docker's own rmi without force refuses it. Returns the
+        untagged:/deleted: lines and the bytes reclaimed."""
+        from hull.engine.filters import Filters as _Filters
+        filters = filters or _Filters([], PRUNE_FILTERS)
+        dangling = filters.boolean("dangling")
+        if dangling is not None:
+            all_images = not dangling
+        until = filters.until()
+        in_use = {c.image for c in self._all_containers()}
+        lines: list[str] = []
         reclaimed = 0
         for image in self.store.images():
-            if image.id in keep or (self.store.tags_of(image.id) and not all_images):
+            tags = self.store.tags_of(image.id)
+            if image.id in in_use or (tags and not all_images):
                 continue
+            config = self.store.config(image)
+            created = humanize.parse_time(str(config.get("created", "")))
+            if until is not None and created > until:
+                continue
+            labels = (config.get("config") or {}).get("Labels")
+            if not filters.labels("label", labels) or not filters.not_labels(labels):
+                continue
+            for ref_name in tags + self.store.repo_digests_of(image.id):
+                lines.append(f"untagged: {parse(ref_name, default_tag=None).familiar()}")
             reclaimed += image.size
             self.store.delete(image.id)
-            deleted.append(image.id)
-        if deleted:
+            lines.append(f"deleted: {image.id}")
+        if lines:
             self.store.gc()
             self._sweep_remapped()
-        return deleted, reclaimed
+        return lines, reclaimed
+
+    def _all_containers(self) -> list[Container]:
+        from hull.engine.store import ContainerStore
+        return ContainerStore(self.store.root).all()
 
     def _sweep_remapped(self) -> None:
         """Layers gone: their copies shifted for remapped containers go too."""
@@ -184,23 +306,38 @@ class ImageService:
         return import_tarball(self.store, src, parse(name) if name else None, message,
                               _changes(changes))
 
-    def disk_usage(self) -> list[dict[str, Any]]:
-        images = self.store.images()
-        total = sum(i.size for i in images)
-        dangling = sum(i.size for i in images if not self.store.tags_of(i.id))
-        return [{"Type": "Images", "Total": len(images), "Active": 0, "Size": total,
-                 "Reclaimable": total, "Dangling": dangling},
-                {"Type": "Containers", "Total": 0, "Active": 0, "Size": 0, "Reclaimable": 0},
-                {"Type": "Local Volumes", "Total": 0, "Active": 0, "Size": 0,
-                 "Reclaimable": 0},
-                {"Type": "Build Cache", "Total": 0, "Active": 0, "Size": 0,
-                 "Reclaimable": 0}]
-
     def bootstrap(self, name: str) -> Image:
         if parse(name).repository != "library/busybox":
             raise NotFound(f"image bootstrap: only busybox can be built in, not {name!r}")
         from hull.image.bootstrap import bootstrap_busybox
         return bootstrap_busybox(self.store, name)
+
+
+PRUNE_FILTERS = ("dangling", "label", "label!", "until")
+LIST_FILTERS = ("before", "dangling", "label", "reference", "since", "until")
+
+
+def _filters_for_images() -> Filters:
+    from hull.engine.filters import Filters as _Filters
+    return _Filters([], LIST_FILTERS)
+
+
+def _familiar(name: str) -> str:
+    """A name as Docker echoes it in "No such image": normalized, tag added."""
+    try:
+        return parse(name).familiar()
+    except InvalidArgument:
+        return name
+
+
+def _is_id_prefix(image_id: str, name: str) -> bool:
+    return image_id.removeprefix("sha256:").startswith(name.removeprefix("sha256:"))
+
+
+def _single_repository(refs: list[str]) -> bool:
+    """Docker's isSingleReference: every name in one repository, at most one tag."""
+    parsed = [parse(r, default_tag=None) for r in refs]
+    return len({r.name for r in parsed}) <= 1 and sum(1 for r in parsed if r.tag) <= 1
 
 
 def _healthcheck(rest: str, change: str) -> dict[str, Any]:

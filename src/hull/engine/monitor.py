@@ -207,7 +207,7 @@ def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
         os.dup2(devnull, 2)
         listener.close()
         code = getattr(e, "exit_code", 125)
-        service.record_exit(cid, code, error=str(e))
+        service.record_exit(cid, code, error=str(e), started=False)
         service.after_exit(cid)
         _send(notify, error=str(e), code=code)
         return int(code)
@@ -346,7 +346,7 @@ def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: boo
         master = receive_master(console)
     except BaseException as e:
         code = getattr(e, "exit_code", 125)
-        service.record_exit(cid, code, error=str(e))
+        service.record_exit(cid, code, error=str(e), started=False)
         service.after_exit(cid)
         _send(notify, error=str(e), code=code)
         return int(code)

@@ -138,6 +138,27 @@ def tmpfs_mount(dest: str, opts: list[str]) -> dict[str, Any]:
             "options": ["nosuid", "nodev", "noexec", *opts]}
 
 
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def process_env(config: dict[str, Any], tty: bool, extra: list[str] | None = None
+                ) -> list[str]:
+    """A process's environment as Docker's daemon gives it: PATH, HOSTNAME and, with a
+    terminal, TERM=xterm, each replaced by the container's own Env and then by extra
+    (exec -e); a bare NAME removes it. HOME is the runtime's to add, from the user's
+    passwd entry, as runc does."""
+    env = {"PATH": DEFAULT_PATH, "HOSTNAME": str(config.get("Hostname", ""))}
+    if tty:
+        env["TERM"] = "xterm"
+    for item in [*(config.get("Env") or []), *(extra or [])]:
+        key, eq, value = item.partition("=")
+        if eq:
+            env[key] = value
+        else:
+            env.pop(key, None)
+    return [f"{k}={v}" for k, v in env.items()]
+
+
 def build(*, config: dict[str, Any], host: dict[str, Any], cgroups_path: str, rootfs: str,
           shm: str, uid: int, gid: int,
           groups: list[int], mounts: list[dict[str, Any]], ns_paths: dict[str, str],
@@ -202,7 +223,8 @@ def build(*, config: dict[str, Any], host: dict[str, Any], cgroups_path: str, ro
     process: dict[str, Any] = {
         "terminal": bool(config.get("Tty")),
         "user": {"uid": uid, "gid": gid, "additionalGids": groups},
-        "args": args, "env": config["Env"], "cwd": config.get("WorkingDir") or "/",
+        "args": args, "env": process_env(config, bool(config.get("Tty"))),
+        "cwd": config.get("WorkingDir") or "/",
         "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
         "noNewPrivileges": nnp is not None and nnp != "false",
         "rlimits": [{"type": f"RLIMIT_{u['Name'].upper()}", "soft": u["Soft"],

@@ -20,7 +20,8 @@ HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
          "ff02::2\tip6-allrouters\n")
 
 
-MOUNT_POINTS = ("proc", "sys", "dev", "etc")
+MOUNT_POINTS = ("proc", "sys", "dev", "dev/pts", "dev/shm", "etc")
+EMPTY_FILES = (".dockerenv", "dev/console")   # as Docker's init layer has them
 
 
 def _resolv_conf() -> bytes:
@@ -42,9 +43,15 @@ def prepare(sn: Snapshotter, cid: str, image_top: str | None, hostname: str) -> 
         # and commit see) holds only what the container itself changed
         for path in MOUNT_POINTS:
             os.close(fs.mkdir_all_in_root(root_fd, path))
+        etc = fs.open_in_root(root_fd, "etc", os.O_PATH | os.O_DIRECTORY)
+        try:   # /etc/mtab as Docker's init layer makes it: the mount table's own view
+            os.symlink("/proc/mounts", "mtab", dir_fd=etc)
+        finally:
+            os.close(etc)
         for path, data in (("etc/hosts", HOSTS.encode()), ("etc/hostname",
                                                             f"{hostname}\n".encode()),
-                           ("etc/resolv.conf", _resolv_conf())):
+                           ("etc/resolv.conf", _resolv_conf()),
+                           *((name, b"") for name in EMPTY_FILES)):
             fd = fs.open_in_root(root_fd, path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
                 os.write(fd, data)

@@ -17,7 +17,10 @@ from hull.errors import FailedPrecondition, InvalidArgument, NotFound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    from hull.engine.filters import Filters
 
 ANONYMOUS = "com.docker.volume.anonymous"
 
@@ -78,6 +81,61 @@ class VolumeStore:
         if users:
             raise FailedPrecondition(f"remove {name}: volume is in use - [{', '.join(users)}]")
         shutil.rmtree(os.path.join(self.dir, name))
+
+
+VOLUME_LS_FILTERS = ("dangling", "driver", "label", "name")
+VOLUME_PRUNE_FILTERS = ("all", "label", "label!")
+
+
+def listed(volumes: VolumeStore, users: Callable[[str], list[str]],
+           filters: Filters) -> list[dict[str, Any]]:
+    """`volume ls -f`: dangling=true|false (unused or used), driver=, label=, name= (a
+    regular expression, as Docker's)."""
+    dangling = filters.boolean("dangling")
+    out = []
+    for v in volumes.all():
+        if dangling is not None and bool(users(v["Name"])) == dangling:
+            continue
+        if not filters.match("name", v["Name"]) or not filters.exact("driver", v["Driver"]):
+            continue
+        if not filters.labels("label", v.get("Labels")):
+            continue
+        out.append(v)
+    return out
+
+
+def prune(volumes: VolumeStore, users: Callable[[str], list[str]], all_: bool,
+          filters: Filters | None = None) -> tuple[list[str], int]:
+    """`volume prune`: unused anonymous volumes (every unused one with all_, as Docker 23
+    and later); returns their names and the bytes they held."""
+    all_ = all_ or bool(filters and filters.boolean("all"))
+    removed, space = [], 0
+    for v in volumes.all():
+        labels = v.get("Labels") or {}
+        if not (all_ or ANONYMOUS in labels) or users(v["Name"]):
+            continue
+        if filters and (not filters.labels("label", labels) or not filters.not_labels(labels)):
+            continue
+        space += tree_size(v["Mountpoint"])
+        volumes.remove(v["Name"], [])
+        removed.append(v["Name"])
+    return removed, space
+
+
+def tree_size(path: str) -> int:
+    """Bytes of the files under path (each inode once), for df and prune."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for _top, _dirs, files, dir_fd in os.fwalk(path):
+        for name in files:
+            try:
+                info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError:
+                continue
+            if (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                total += info.st_blocks * 512 if info.st_blocks else info.st_size
+    return total
 
 
 def copy_up(rootfs: str, dest: str, volume_dir: str) -> None:

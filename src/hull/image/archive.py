@@ -347,6 +347,7 @@ def new_image(store: ImageStore, base: Image | None, ref: Reference | None,
                     "architecture": base_config.get("architecture", platform["architecture"]),
                     "os": "linux", "config": config,
                     **({"author": author} if author else {}),
+                    **({"comment": comment} if comment else {}),   # Docker's image Comment
                     "rootfs": {"type": "layers",
                                "diff_ids": [*(store.diff_ids(base) if base else []), diff_id]},
                     "history": history}

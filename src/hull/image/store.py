@@ -326,6 +326,10 @@ class ImageStore:
         self.db.execute("DELETE FROM tags WHERE name = ?", (str(ref),))
         return str(row[0])
 
+    def untag_digest(self, name: str) -> None:
+        """Forget one repo@digest name of an image (its RepoDigests entry)."""
+        self.db.execute("DELETE FROM repo_digests WHERE name = ?", (name,))
+
     def delete(self, image_id: str) -> None:
         """Forget an image and its tags; its blobs and snapshots go at gc()."""
         self.db.execute("BEGIN IMMEDIATE")

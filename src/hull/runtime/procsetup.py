@@ -130,6 +130,8 @@ def finalize(process: Process, linux: Linux, preserve_fds: int,
     SCMP_ACT_NOTIFY) goes to on_notify_fd, which passes it to the runtime for the listener.
     """
     proc.close_range_cloexec(3 + preserve_fds)
+    if not any(item.startswith("HOME=") for item in process.env):
+        process.env.append(f"HOME={home_of(process.user.uid)}")
     apply_lsm(process)
     notify_fd = None
     if not process.no_new_privileges:
@@ -158,6 +160,27 @@ def finalize(process: Process, linux: Linux, preserve_fds: int,
         if on_notify_fd is not None:
             on_notify_fd(notify_fd)
         os.close(notify_fd)
+
+
+def home_of(uid: int) -> str:
+    """HOME for a process whose env lacks it, as runc sets it: the user's home in the
+    container's /etc/passwd, else "/". Read as plain text with a size cap; a FIFO or
+    device put there by the image is not opened for reading."""
+    try:
+        fd = os.open("/etc/passwd", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return "/"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "/"
+        text = os.read(fd, 1 << 20).decode(errors="replace")
+    finally:
+        os.close(fd)
+    for line in text.splitlines():
+        entry = line.split(":")
+        if len(entry) >= 6 and entry[2] == str(uid):
+            return entry[5] or "/"
+    return "/"
 
 
 def _check_cwd_inside(cwd: str) -> None:

@@ -1,0 +1,112 @@
+"""`inspect` (any object: container, then image, then volume), `container inspect`,
+`image inspect`, `volume inspect`: Docker's JSON array, or one line per object through
+-f/--format. Errors as Docker's: a missing object is named on stderr and the rest still
+printed (exit 1); a template that does not parse exits 64, one that fails on an object 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+    from typing import Any
+
+TYPES = ("config", "container", "image", "network", "node", "plugin", "secret", "service",
+         "task", "volume")
+
+
+def _lookups(args: argparse.Namespace, kind: str | None
+             ) -> list[tuple[str, Callable[[str], dict[str, Any]]]]:
+    from hull.engine.containers import ContainerService
+    from hull.engine.images import ImageService
+    service = ContainerService(args.root)
+    every = {"container": lambda n: service.inspect(n, size=getattr(args, "size", False)),
+             "image": ImageService(args.root).inspect, "volume": service.volumes.inspect}
+    if kind is None:
+        return list(every.items())
+    return [(kind, every[kind])] if kind in every else []
+
+
+def _missing(kind: str | None, name: str) -> str:
+    if kind is None:
+        return f"Error: No such object: {name}"
+    if kind == "image":
+        from hull.engine.images import _familiar
+        return f"Error response from daemon: no such image: {name}: No such image: " \
+            f"{_familiar(name)}"
+    if kind == "volume":
+        return f"Error response from daemon: get {name}: no such volume"
+    return f"Error response from daemon: No such {kind}: {name}"
+
+
+def inspect_objects(args: argparse.Namespace, kind: str | None) -> int:
+    from hull.errors import NotFound
+    if kind is not None and kind not in TYPES:
+        from hull.errors import ClientError
+        raise ClientError(f'unknown type: "{kind}": must be one of '
+                          + ", ".join(f'"{t}"' for t in TYPES))
+    template = _parse(args.format) if args.format else None
+    lookups = _lookups(args, kind)
+    found, code = [], 0
+    for name in args.names:
+        for _, lookup in lookups:
+            try:
+                found.append(lookup(name))
+                break
+            except NotFound:
+                continue
+        else:
+            print(_missing(kind, name), file=sys.stderr)
+            code = 1
+    return print_objects(found, template) or code
+
+
+def _parse(fmt: str) -> Any:
+    """A --format of inspect: 'json' is {{json .}}; a parse error exits 64."""
+    from hull.cli.gotemplate import FormatParseError, ParseError, parse
+    from hull.cli.gotemplate.funcs import BASIC_FUNCS
+    if fmt == "json":
+        fmt = "{{json .}}"
+    try:
+        return parse(fmt, BASIC_FUNCS)
+    except ParseError as e:
+        raise FormatParseError(f"template parsing error: {e}") from None
+
+
+def print_objects(found: list[dict[str, Any]], template: Any) -> int:
+    """Docker's indented JSON array, or the template once per object (a failure on an
+    object ends the output, exit 1, as Docker's)."""
+    if template is None:
+        print(json.dumps(found, indent=4, ensure_ascii=False))
+        return 0
+    from hull.cli.gotemplate import TemplateError
+    for obj in found:
+        try:
+            print(template.execute(obj, missingkey="error"))
+        except TemplateError as e:
+            print(f"template parsing error: {e}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    return inspect_objects(args, args.type)
+
+
+def register(sub: Any, kind: str | None) -> None:
+    """`inspect` (kind None: any object, --type to choose) or `KIND inspect`."""
+    name = "inspect"
+    p = sub.add_parser(name, help="return low-level information on "
+                       + (f"one or more {kind}s" if kind else "hull objects"))
+    p.add_argument("-f", "--format", help="format output using a custom template: 'json', "
+                   "or a Go template")
+    if kind in (None, "container"):
+        p.add_argument("-s", "--size", action="store_true",
+                       help="display total file sizes if the type is container")
+    if kind is None:
+        p.add_argument("--type", help="only inspect objects of the given type")
+    p.add_argument("names", nargs="+", metavar="NAME|ID")
+    p.set_defaults(run=cmd_inspect, type=kind)

@@ -1,0 +1,319 @@
+"""`hull info`, `hull version`, `hull system df|prune|info`: what the engine is and holds,
+in the shapes the docker command prints (and with the fields its --format templates use:
+.ServerVersion .Driver .Containers .CgroupVersion …, .Client.Version .Server.Version)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from hull.engine import humanize
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
+
+def _format(fmt: str, obj: Any) -> None:
+    from hull.cli.template import render
+    if fmt == "json":
+        fmt = "{{json .}}"
+    print(render(fmt, obj))
+
+
+# ---- version ------------------------------------------------------------------------------
+
+def version_info() -> dict[str, Any]:
+    import platform
+
+    from hull import __version__
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    runtime = {"Name": "hull-runtime", "Version": __version__,
+               "Details": {"GitCommit": ""}}
+    return {"Client": {"Platform": {"Name": "hull"}, "Version": __version__,
+                       "PythonVersion": platform.python_version(), "Os": "linux",
+                       "Arch": arch, "Context": "default"},
+            "Server": {"Platform": {"Name": "hull"}, "Version": __version__,
+                       "Os": "linux", "Arch": arch, "KernelVersion": platform.release(),
+                       "Components": [{"Name": "Engine", "Version": __version__,
+                                       "Details": {"Os": "linux", "Arch": arch,
+                                                   "KernelVersion": platform.release(),
+                                                   "Experimental": "false"}}, runtime]}}
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    info = version_info()
+    if args.format:
+        _format(args.format, info)
+        return 0
+    client, server = info["Client"], info["Server"]
+    print(f"Client:\n Version:           {client['Version']}\n"
+          f" Python version:    {client['PythonVersion']}\n"
+          f" OS/Arch:           {client['Os']}/{client['Arch']}\n"
+          f" Context:           default\n\nServer: hull (daemonless: the engine runs in "
+          f"each command)\n Engine:\n  Version:          {server['Version']}\n"
+          f"  OS/Arch:          {server['Os']}/{server['Arch']}\n"
+          f"  Experimental:     false\n hull-runtime:\n  Version:          "
+          f"{server['Components'][1]['Version']}")
+    return 0
+
+
+# ---- info ---------------------------------------------------------------------------------
+
+def engine_info(root: str) -> dict[str, Any]:
+    """Docker's `info` object for this engine (GET /info)."""
+    import platform
+    import socket
+
+    from hull import __version__
+    from hull.cgroups.hierarchy import detect_mode
+    from hull.engine.containers import ContainerService
+    service = ContainerService(root)
+    containers = service.containers(all_=True)
+    running = sum(1 for c in containers if c.state.get("Running") and
+                  not c.state.get("Paused"))
+    paused = sum(1 for c in containers if c.state.get("Paused"))
+    snapshotter = service.images.snapshotter
+    mode = detect_mode()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "ID": _engine_id(root), "Containers": len(containers),
+        "ContainersRunning": running, "ContainersPaused": paused,
+        "ContainersStopped": len(containers) - running - paused,
+        "Images": len(service.images.images()),
+        "Driver": "overlay2" if snapshotter.whiteouts == "overlay" else "vfs",
+        "DriverStatus": [["Backing Filesystem", _filesystem(root)]],
+        "Plugins": {"Volume": ["local"], "Network": ["host", "null"],
+                    "Authorization": None, "Log": ["json-file", "none"]},
+        "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
+        "CPUShares": True, "CPUSet": True, "PidsLimit": True, "OomKillDisable": mode != "v2",
+        "Debug": False, "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs",
+        "CgroupVersion": "2" if mode == "v2" else "1",
+        "KernelVersion": platform.release(), "OperatingSystem": _os_name(),
+        "OSVersion": _os_release().get("VERSION_ID", ""), "OSType": "linux",
+        "Architecture": platform.machine(), "NCPU": os.cpu_count() or 1, "MemTotal": mem,
+        "DockerRootDir": os.path.abspath(root), "Name": socket.gethostname(), "Labels": [],
+        "ExperimentalBuild": False, "ServerVersion": __version__,
+        "Runtimes": {"hull-runtime": {"path": "hull-runtime"}},
+        "DefaultRuntime": "hull-runtime", "Swarm": {"LocalNodeState": "inactive"},
+        "LiveRestoreEnabled": True, "InitBinary": "docker-init",
+        "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"]
+        if mode == "v2" else ["name=seccomp,profile=builtin"],
+        "Warnings": None,
+    }
+
+
+def _engine_id(root: str) -> str:
+    """A random ID made once per root, as dockerd's engine ID."""
+    import secrets
+    path = os.path.join(root, "engine-id")
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        ident = secrets.token_hex(16)
+        os.makedirs(root, exist_ok=True)
+        with open(path + ".tmp", "w") as f:
+            f.write(ident)
+        os.replace(path + ".tmp", path)
+        return ident
+
+
+def _filesystem(root: str) -> str:
+    target, best = os.path.realpath(root), ("", "unknown")
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 2 and (target + "/").startswith(fields[1].rstrip("/") + "/") \
+                    and len(fields[1]) >= len(best[0]):
+                best = (fields[1], fields[2])
+    return {"ext4": "extfs", "ext3": "extfs", "ext2": "extfs"}.get(best[1], best[1])
+
+
+def _os_release() -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                key, eq, value = line.strip().partition("=")
+                if eq:
+                    out[key] = value.strip('"')
+    except OSError:
+        pass
+    return out
+
+
+def _os_name() -> str:
+    return _os_release().get("PRETTY_NAME", "Linux")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = engine_info(args.root)
+    if args.format:
+        _format(args.format, info)
+        return 0
+    print(f"""Client:
+ Version:    {info['ServerVersion']}
+ Context:    default
+ Debug Mode: false
+
+Server:
+ Containers: {info['Containers']}
+  Running: {info['ContainersRunning']}
+  Paused: {info['ContainersPaused']}
+  Stopped: {info['ContainersStopped']}
+ Images: {info['Images']}
+ Server Version: {info['ServerVersion']}
+ Storage Driver: {info['Driver']}
+  Backing Filesystem: {info['DriverStatus'][0][1]}
+ Logging Driver: {info['LoggingDriver']}
+ Cgroup Driver: {info['CgroupDriver']}
+ Cgroup Version: {info['CgroupVersion']}
+ Plugins:
+  Volume: {' '.join(info['Plugins']['Volume'])}
+  Network: {' '.join(info['Plugins']['Network'])}
+  Log: {' '.join(info['Plugins']['Log'])}
+ Swarm: inactive
+ Runtimes: {' '.join(info['Runtimes'])}
+ Default Runtime: {info['DefaultRuntime']}
+ Init Binary: {info['InitBinary']}
+ Security Options:
+  seccomp
+   Profile: builtin
+ Kernel Version: {info['KernelVersion']}
+ Operating System: {info['OperatingSystem']}
+ OSType: {info['OSType']}
+ Architecture: {info['Architecture']}
+ CPUs: {info['NCPU']}
+ Total Memory: {humanize.binary(info['MemTotal'])}
+ Name: {info['Name']}
+ ID: {info['ID']}
+ Docker Root Dir: {info['DockerRootDir']}
+ Debug Mode: false
+ Experimental: false
+ Live Restore Enabled: true
+""")
+    return 0
+
+
+# ---- df -----------------------------------------------------------------------------------
+
+DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
+              "Reclaimable": "RECLAIMABLE"}
+
+
+def _share(reclaimable: int, total: int) -> str:
+    text = humanize.size(reclaimable, 4)
+    return f"{text} ({reclaimable * 100 // total}%)" if total > 0 else text
+
+
+def df_rows(du: dict[str, Any]) -> list[dict[str, str]]:
+    """The four summary rows, computed as Docker's CLI computes them."""
+    images, containers, volumes = du["Images"], du["Containers"], du["Volumes"]
+    used = sum(i["Size"] - i["SharedSize"] for i in images if i["Containers"])
+    total = du["LayersSize"]
+    active_states = ("running", "paused", "restarting")
+    c_size = sum(c.get("SizeRw", 0) for c in containers)
+    c_free = sum(c.get("SizeRw", 0) for c in containers if c["State"] not in active_states)
+    v_size = sum(v["UsageData"]["Size"] for v in volumes)
+    v_free = sum(v["UsageData"]["Size"] for v in volumes if not v["UsageData"]["RefCount"])
+    return [
+        {"Type": "Images", "TotalCount": str(len(images)),
+         "Active": str(sum(1 for i in images if i["Containers"])),
+         "Size": humanize.size(total, 4), "Reclaimable": _share(total - used, total)},
+        {"Type": "Containers", "TotalCount": str(len(containers)),
+         "Active": str(sum(1 for c in containers if c["State"] in active_states)),
+         "Size": humanize.size(c_size, 4), "Reclaimable": _share(c_free, c_size)},
+        {"Type": "Local Volumes", "TotalCount": str(len(volumes)),
+         "Active": str(sum(1 for v in volumes if v["UsageData"]["RefCount"])),
+         "Size": humanize.size(v_size, 4), "Reclaimable": _share(v_free, v_size)},
+        {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B",
+         "Reclaimable": "0B"}]
+
+
+def cmd_system_df(args: argparse.Namespace) -> int:
+    from hull.cli.template import Struct, print_rows
+    from hull.engine.containers import ContainerService
+    from hull.engine.diskusage import disk_usage
+    service = ContainerService(args.root)
+    du = disk_usage(service)
+    fmt = args.format or ""
+    if not args.verbose:
+        fmt = {"": "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t"
+               "{{.Reclaimable}}", "json": "{{json .}}"}.get(fmt, fmt)
+        print_rows(fmt, [Struct(r, type_name="*formatter.diskUsageContext", json_sorted=True)
+                         for r in df_rows(du)], DF_HEADERS)
+        return 0
+    if fmt:
+        from hull.errors import InvalidArgument
+        raise InvalidArgument("--format is not supported with --verbose")
+    _verbose(service, du)
+    return 0
+
+
+def _verbose(service: Any, du: dict[str, Any]) -> None:
+    """`system df -v`: one table per kind, as Docker prints them."""
+    from hull.cli import ps
+    from hull.cli.template import Struct, print_rows
+    print("Images space usage:\n")
+    rows = []
+    for i in du["Images"]:
+        for tag in i["RepoTags"] or ["<none>:<none>"]:
+            repo, _, name = tag.rpartition(":")
+            rows.append(Struct({"Repository": repo, "Tag": name,
+                                "ID": i["Id"].split(":", 1)[1][:12],
+                                "CreatedSince": humanize.ago(i["Created"]),
+                                "Size": humanize.size(i["Size"]),
+                                "SharedSize": humanize.size(i["SharedSize"]),
+                                "UniqueSize": humanize.size(i["Size"] - i["SharedSize"], 4),
+                                "Containers": str(i["Containers"])}, type_name="image"))
+    print_rows("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t"
+               "{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}", rows,
+               {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
+                "CreatedSince": "CREATED", "Size": "SIZE", "SharedSize": "SHARED SIZE",
+                "UniqueSize": "UNIQUE SIZE", "Containers": "CONTAINERS"})
+    print("\nContainers space usage:\n")
+    print_rows("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t"
+               "{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
+               [ps.context(service, {**c, "SizeRootFs": 0}, trunc=True)
+                for c in du["Containers"]], ps.HEADERS)
+    print("\nLocal Volumes space usage:\n")
+    print_rows("table {{.Name}}\t{{.Links}}\t{{.Size}}",
+               [Struct({"Name": v["Name"], "Links": str(v["UsageData"]["RefCount"]),
+                        "Size": humanize.size(v["UsageData"]["Size"])}, type_name="volume")
+                for v in du["Volumes"]], {"Name": "VOLUME NAME", "Links": "LINKS",
+                                          "Size": "SIZE"})
+    print("\nBuild cache usage: 0B\n")
+    print_rows("table {{.ID}}\t{{.Type}}\t{{.Size}}\t{{.Created}}\t{{.LastUsed}}\t"
+               "{{.Usage}}\t{{.Shared}}", [], {"ID": "CACHE ID", "Type": "CACHE TYPE",
+                                                 "Size": "SIZE", "Created": "CREATED",
+                                                 "LastUsed": "LAST USED", "Usage": "USAGE",
+                                                 "Shared": "SHARED"})
+
+
+def register(sub: Any, ssub: Any) -> None:
+    """`info` and `version` at the top level; `system info|df` under `system`."""
+    for parser in (sub.add_parser("info", help="display system-wide information"),
+                   ssub.add_parser("info", help="display system-wide information")):
+        parser.add_argument("-f", "--format", help="format output using a Go template, or "
+                            "'json'")
+        parser.set_defaults(run=cmd_info)
+    version = sub.add_parser("version", help="show the hull version information")
+    version.add_argument("-f", "--format", help="format output using a Go template, or "
+                         "'json'")
+    version.set_defaults(run=cmd_version)
+    df = ssub.add_parser("df", help="show hull disk usage")
+    df.add_argument("--format", help="format output using a custom template: 'table', "
+                    "'table TEMPLATE', 'json', or a Go template")
+    df.add_argument("-v", "--verbose", action="store_true",
+                    help="show detailed information on space usage")
+    df.set_defaults(run=cmd_system_df)
+
+
+def print_help_of(argv: list[str]) -> int:
+    """`hull help [COMMAND…]`: that command's --help."""
+    from hull.cli.main import main
+    code = main([*argv, "--help"])
+    sys.stdout.flush()
+    return code
