@@ -217,7 +217,8 @@ def test_ps_filter_format_and_logs_window(hull: Hull) -> None:
     table = hull("ps", "-a", "--format", "table {{.Names}}\t{{.Status}}").stdout.splitlines()
     assert table[0].split() == ["NAMES", "STATUS"] and len(table) == 3
     proc = hull("ps", "--filter", "bogus=1", check=False)
-    assert proc.returncode == 125 and "invalid filter 'bogus'" in proc.stderr
+    # Docker's daemon refuses it: exit 1, its message
+    assert proc.returncode == 1 and "Invalid filter 'bogus'" in proc.stderr
     assert hull("logs", "--since", "1h", "b2").stdout == "early\n"
     assert hull("logs", "--until", "1h", "b2").stdout == ""
     hull("rm", "-f", "a1", "b2")
