@@ -168,6 +168,18 @@ class RuntimeCLI:
 HULL = str(Path(sys.executable).parent / "hull")
 
 
+def one_problem(stderr: str) -> str:
+    """A refusal's one line naming the problem (returned); only Docker's own pointer to the
+    command's help ("Run 'hull run --help' for more information") may follow it."""
+    import re
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    assert lines, "no message at all"
+    extra = [line for line in lines[1:] if not re.fullmatch(
+        r"(Run|See) 'hull [\w -]+ --help' for more information|Usage:  hull .*", line)]
+    assert not extra, stderr
+    return lines[0]
+
+
 class HullCLI:
     """The hull command line on its own --root (and, optionally, environment)."""
 

@@ -40,6 +40,16 @@ class ClientError(HullError):
     exit_code = 1
 
 
+class UsageError(ClientError):
+    """A command given too few arguments, found after parsing (`exec CONTAINER` without a
+    command): Docker's "requires at least N arguments" with the usage, exit 1."""
+
+
+class FlagError(InvalidArgument):
+    """A flag's value is malformed (`-m lots`): reported as Docker reports a flag it cannot
+    parse, with the command's usage, exit 125."""
+
+
 class Unavailable(HullError):
     """The host lacks what the request needs (a kernel feature, a controller, a tool)."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import Bundle, RuntimeCLI, leftover_cgroups
+from tests.conftest import Bundle, RuntimeCLI, leftover_cgroups, one_problem
 
 pytestmark = pytest.mark.root
 
@@ -72,7 +72,7 @@ def test_invalid_config(runtime: RuntimeCLI, bundle: Bundle, edit: Edit, field: 
     proc = runtime.run(bundle, check=False)
     assert proc.returncode != 0
     assert field in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert one_problem(proc.stderr), proc.stderr
     assert "Traceback" not in proc.stderr
     assert runtime.ids() == []
     assert not leftover_cgroups(bundle.linux.get("cgroupsPath", "/nonexistent"))

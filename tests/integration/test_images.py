@@ -41,7 +41,9 @@ def test_bootstrap_list_inspect_tag_rmi(hull: Hull) -> None:
     assert hull("rmi", "localhost:5000/me/box:v1").stdout.strip() == \
         "Untagged: localhost:5000/me/box:v1"
     lines = hull("rmi", "busybox").stdout.splitlines()
-    assert lines[-1] == f"Deleted: {info['Id']}"
+    # as Docker: the image, then each layer that went with it (by chain ID)
+    assert lines == ["Untagged: busybox:latest", f"Deleted: {info['Id']}",
+                     f"Deleted: {info['RootFS']['Layers'][0]}"]
     assert hull("images", "-q").stdout.strip() == ""
     # everything the image held is gone: blobs and unpacked layers
     assert os.listdir(hull.root / "content" / "blobs" / "sha256") == []

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import Bundle, RuntimeCLI
+from tests.conftest import Bundle, RuntimeCLI, one_problem
 
 pytestmark = pytest.mark.root
 
@@ -87,7 +87,7 @@ def test_rlimit_above_hard_limit_is_a_clear_error(runtime: RuntimeCLI, bundle: B
     proc = runtime.run(bundle, check=False)
     assert proc.returncode != 0
     assert "RLIMIT_NOFILE" in proc.stderr and "CAP_SYS_RESOURCE" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+    assert one_problem(proc.stderr)
 
 
 def test_readonly_root_and_tmpfs_mount_flags(runtime: RuntimeCLI, bundle: Bundle) -> None:

@@ -11,7 +11,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from tests.conftest import HullCLI
+from tests.conftest import HullCLI, one_problem
 from tests.integration.test_layer_apply import BREAKOUTS, Host
 from tests.security.probing import image_with, tar_entry
 
@@ -34,7 +34,7 @@ class Canary:
 
 
 def _one_line_error(proc: subprocess.CompletedProcess[str]) -> None:
-    assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc
+    assert proc.returncode != 0 and one_problem(proc.stderr), proc
 
 
 def test_proc_symlink_in_image(hull: HullCLI, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.conftest import HullCLI
+from tests.conftest import HullCLI, one_problem
 from tests.security.probing import probe
 
 from hull.engine import seccomp_default
@@ -112,7 +112,7 @@ def test_profile_file(hull: HullCLI, tmp_path: Path) -> None:
     for bad in (["--security-opt", f"seccomp={path}"], ["--cap-add", "NO_SUCH_CAP"],
                 ["--security-opt", f"seccomp={tmp_path}/missing.json"]):
         proc = hull("run", "--name", "bad", *bad, "busybox", "true", check=False)
-        assert proc.returncode == 125 and len(proc.stderr.strip().splitlines()) == 1, proc
+        assert proc.returncode == 125 and one_problem(proc.stderr), proc
     assert hull("ps", "-aq", "--filter", "name=bad").stdout == ""
 
 

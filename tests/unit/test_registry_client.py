@@ -9,9 +9,9 @@ import json
 import httpx
 import pytest
 
-from hull.errors import InvalidArgument, NotFound, Unavailable
+from hull.errors import InvalidArgument, NotFound
 from hull.image import manifest as mf
-from hull.registry.client import Registry, RegistryError
+from hull.registry.client import Registry, RegistryError, Unreachable
 from hull.registry.config import Endpoint
 
 EP = Endpoint("reg.test", "https")
@@ -68,8 +68,12 @@ def test_transient_failures_are_retried() -> None:
 def test_connection_errors_give_up_clearly() -> None:
     def handler(req: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused")
-    with pytest.raises(Unavailable, match=r"reg\.test"):
+    # Docker's words: 'Get "https://reg.test/v2/": dial tcp reg.test: connect: connection
+    # refused', exit 1
+    with pytest.raises(Unreachable, match=r'Get "https://reg\.test.*/v2/": dial tcp reg\.test'
+                       r".*: connect: connection refused") as caught:
         registry(handler).ping()
+    assert caught.value.exit_code == 1
 
 
 @pytest.mark.parametrize("status,error,text", [

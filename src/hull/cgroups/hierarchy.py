@@ -33,6 +33,19 @@ def detect_mode(root: str = CGROUP_ROOT) -> str:
     return "v1"
 
 
+def swap_accounting(root: str = CGROUP_ROOT) -> bool:
+    """Whether memory+swap can be limited here (Docker's SwapLimit): v1's memory.memsw.*
+    files, or on v2 a memory.swap.max in the cgroups below the root."""
+    if detect_mode(root) != "v2":
+        return os.path.exists(f"{root}/memory/memory.memsw.limit_in_bytes")
+    try:
+        with os.scandir(root) as entries:
+            return any(e.is_dir() and os.path.exists(f"{e.path}/memory.swap.max")
+                       for e in entries)
+    except OSError:
+        return False
+
+
 def mounted_hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[Hierarchy]:
     out = []
     with open(mountinfo) as f:

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
+    from hull.errors import HullError
+
 
 def _service(args: argparse.Namespace) -> Any:
     from hull.engine.containers import ContainerService
@@ -29,19 +31,12 @@ def _options(args: argparse.Namespace) -> Any:
                               "does not have yet (use --network host)")
     nano = None
     if args.cpus is not None:
-        try:
-            cpus = float(args.cpus)
-        except ValueError:
-            raise InvalidArgument(f"invalid argument {args.cpus!r} for --cpus") from None
-        if cpus <= 0:
-            raise InvalidArgument(f"invalid argument {args.cpus!r} for --cpus: must be "
-                                  "positive")
-        nano = int(cpus * 1e9)
+        nano = hc.nano_cpus(args.cpus)
         if args.cpu_period or args.cpu_quota:
             raise InvalidArgument("Conflicting options: --cpus and --cpu-period/--cpu-quota "
                                   "cannot both be set")
     if args.rm and args.restart not in (None, "no"):
-        raise InvalidArgument("Conflicting options: --restart and --rm")
+        raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
     env = []
     for path in args.env_file or []:
         try:
@@ -288,31 +283,74 @@ def check_tty(attach_stdin: bool, tty: bool) -> None:
         raise ClientError("the input device is not a TTY")
 
 
+class _Refused(Exception):
+    """run/create refused: how Docker reports it — the CLI's own checks as "docker: …",
+    the daemon's answers as "Error response from daemon: …" (create exits 1 with them, run
+    125 under the command's name), both with a pointer to --help."""
+
+    def __init__(self, error: HullError, daemon: bool) -> None:
+        super().__init__(str(error))
+        self.error, self.daemon = error, daemon
+
+
+@contextlib.contextmanager
+def _refusals(daemon: bool) -> Iterator[None]:
+    from hull.errors import ClientError, FlagError, HullError
+    try:
+        yield
+    except (ClientError, FlagError):
+        raise
+    except HullError as e:
+        raise _Refused(e, daemon) from None
+
+
+def _report(args: argparse.Namespace, refused: _Refused, command: str) -> int:
+    e = refused.error
+    if refused.daemon and command == "create":
+        print(f"Error response from daemon: {e}", file=sys.stderr)
+        return 1
+    text = f"Error response from daemon: {e}" if refused.daemon else str(e)
+    print(f"hull: {text}\n\nRun 'hull {command} --help' for more information", file=sys.stderr)
+    return e.exit_code if e.exit_code in (126, 127) else 125
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except _Refused as refused:
+        if args.debug:
+            raise refused.error from None
+        return _report(args, refused, "run")
+
+
+def _run(args: argparse.Namespace) -> int:
     import os
     import signal
 
     from hull.engine import monitor
     from hull.trace import mark
     check_tty(args.interactive and not args.detach, args.tty)
-    if args.attach:
-        from hull.errors import InvalidArgument
-        if args.detach:
-            raise InvalidArgument("Conflicting options: -a and -d")
-        for stream in args.attach:
-            if stream.lower() not in ("stdin", "stdout", "stderr"):
-                raise InvalidArgument(f"invalid argument \"{stream}\" for \"-a, --attach\" "
-                                      "flag: valid streams are STDIN, STDOUT and STDERR")
-        args.attach = [s.lower() for s in args.attach]
-    service = _service(args)
-    opts = _options(args)
-    _ensure_image(args, args.image)
-    mark("run: image ready")
-    if args.cidfile and os.path.exists(args.cidfile):
-        from hull.errors import InvalidArgument
-        raise InvalidArgument(f"Container ID file found, make sure the other container isn't "
-                              f"running or delete {args.cidfile}")
-    container = service.create(opts)
+    with _refusals(daemon=False):
+        if args.attach:
+            from hull.errors import InvalidArgument
+            if args.detach:
+                raise InvalidArgument("Conflicting options: -a and -d")
+            for stream in args.attach:
+                if stream.lower() not in ("stdin", "stdout", "stderr"):
+                    raise InvalidArgument(f"invalid argument \"{stream}\" for \"-a, "
+                                          "--attach\" flag: valid streams are STDIN, STDOUT "
+                                          "and STDERR")
+            args.attach = [s.lower() for s in args.attach]
+        service = _service(args)
+        opts = _options(args)
+        if args.cidfile and os.path.exists(args.cidfile):
+            from hull.errors import InvalidArgument
+            raise InvalidArgument(f"container ID file found, make sure the other container "
+                                  f"isn't running or delete {args.cidfile}")
+    with _refusals(daemon=True):
+        _ensure_image(args, args.image)
+        mark("run: image ready")
+        container = service.create(opts)
     mark("run: container created (rootfs snapshots, record)")
     if args.cidfile:
         with open(args.cidfile, "w") as f:
@@ -327,8 +365,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if "error" in first:
         if args.detach:
             print(container.id)   # Docker prints it too: the container exists, "Created"
-        print(f"hull: {first['error']}", file=sys.stderr)
-        return int(first.get("code", 125))
+        from hull.errors import HullError
+        failed = HullError(str(first["error"]))
+        failed.exit_code = int(first.get("code", 125))
+        raise _Refused(failed, daemon=True)
     if args.detach:
         print(container.id)
         return 0
@@ -383,19 +423,14 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def _when(text: str) -> float:
-    """--since/--until: an RFC 3339 time, a Unix time, or a duration ago (10s, 5m, 2h)."""
-    import time
-
-    from hull.errors import InvalidArgument
-    units = {"s": 1, "m": 60, "h": 3600}
-    if text[-1:] in units and text[:-1].replace(".", "", 1).isdigit():
-        return time.time() - float(text[:-1]) * units[text[-1]]
-    if text.replace(".", "", 1).isdigit():
-        return float(text)
-    parsed = humanize.parse_time(text if "T" in text else text + "T00:00:00Z")
-    if not parsed:
-        raise InvalidArgument(f"invalid time {text!r} (want RFC 3339, Unix time or 10m)")
-    return parsed
+    """--since/--until: an RFC 3339 time or date, a Unix time, or a duration ago (10s,
+    1h30m); anything else refused as the docker command refuses it (exit 1)."""
+    from hull.engine.filters import timestamp
+    from hull.errors import ClientError, InvalidArgument
+    try:
+        return timestamp(text)
+    except InvalidArgument as e:
+        raise ClientError(str(e)) from None
 
 
 def _each(args: argparse.Namespace, action: Any, missing_ok: bool = False) -> int:
@@ -429,7 +464,15 @@ def cmd_kill(args: argparse.Namespace) -> int:
     except InvalidArgument:   # the daemon's answer in Docker, so exit 1
         print(f"Error response from daemon: Invalid signal: {args.signal}", file=sys.stderr)
         return 1
-    return _each(args, lambda n: service.kill(n, sig))
+
+    def kill(name: str) -> None:
+        from hull.errors import HullError
+        try:
+            service.kill(name, sig)
+        except HullError as e:
+            e.args = (f"Cannot kill container: {name}: {e}",)   # Docker's wording
+            raise
+    return _each(args, kill)
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
@@ -439,9 +482,9 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from hull.errors import InvalidArgument
+    from hull.errors import ClientError
     if not args.output and sys.stdout.isatty():
-        raise InvalidArgument("cowardly refusing to save to a terminal. Use the -o flag or "
+        raise ClientError("cowardly refusing to save to a terminal. Use the -o flag or "
                               "redirect")
     service = _service(args)
     if args.output:
@@ -457,6 +500,9 @@ def cmd_exec(args: argparse.Namespace) -> int:
     if args.tty and args.detach:
         raise InvalidArgument("-t with -d: a detached exec has no terminal to attach")
     check_tty(args.interactive and not args.detach, args.tty)
+    if not args.command:
+        from hull.errors import UsageError
+        raise UsageError("exec: no command given")
     code: int = _service(args).exec(args.container, args.command, client_env(args.env or []),
                                     args.user,
                                     args.workdir, args.detach, tty=args.tty,
@@ -492,9 +538,16 @@ def cmd_rename(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    opts = _options(args)   # bad flags are refused before any pull
-    _ensure_image(args, args.image)
-    print(_service(args).create(opts).id)
+    try:
+        with _refusals(daemon=False):
+            opts = _options(args)   # bad flags are refused before any pull
+        with _refusals(daemon=True):
+            _ensure_image(args, args.image)
+            print(_service(args).create(opts).id)
+    except _Refused as refused:
+        if args.debug:
+            raise refused.error from None
+        return _report(args, refused, "create")
     return 0
 
 
@@ -524,12 +577,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_attach(args: argparse.Namespace) -> int:
     """Attach this terminal (or stdio) to a running container; Ctrl-P Ctrl-Q detaches."""
     from hull.engine.attach import client
-    from hull.errors import FailedPrecondition
     service = _service(args)
     keys = _detach_keys(args)
     c = service.refresh(service.store.get(args.container))
     if not c.state.get("Running"):
-        raise FailedPrecondition("You cannot attach to a stopped container, start it first")
+        from hull.errors import ClientError
+        raise ClientError("You cannot attach to a stopped container, start it first")
     tty = bool(c.config.get("Tty"))
     check_tty(not args.no_stdin, tty)
     stdin = not args.no_stdin and bool(c.config.get("OpenStdin"))
@@ -582,7 +635,18 @@ def cmd_prune(args: argparse.Namespace) -> int:
     removed, space = _service(args).prune(filters)
     if removed:
         print("Deleted Containers:\n" + "\n".join(removed) + "\n")
-    print(f"Total reclaimed space: {humanize.size(space)}")
+    print(f"Total reclaimed space: {humanize.size(space, 4)}")
+    return 0
+
+
+def cmd_port(args: argparse.Namespace) -> int:
+    """`port CONTAINER [PRIVATE_PORT[/PROTO]]`: a container's published ports — none until
+    networking lands, so the list is empty and asking for one port is Docker's error."""
+    from hull.errors import ClientError
+    c = _service(args).store.get(args.container)
+    if args.port:
+        port = args.port if "/" in args.port else f"{args.port}/tcp"
+        raise ClientError(f"Error: No public port '{port}' published for {c.name}")
     return 0
 
 
@@ -593,62 +657,117 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_flags(run: argparse.ArgumentParser) -> None:
+def _run_flags(run: argparse.ArgumentParser, creating: bool = False) -> None:
     run.add_argument("--help", action="help", help="Print usage")
-    run.add_argument("-d", "--detach", action="store_true")
-    run.add_argument("-a", "--attach", action="append")
-    run.add_argument("-i", "--interactive", action="store_true")
-    run.add_argument("-t", "--tty", action="store_true")
-    run.add_argument("--rm", action="store_true")
-    run.add_argument("--name")
-    run.add_argument("-e", "--env", action="append")
-    run.add_argument("-w", "--workdir")
-    run.add_argument("-u", "--user")
-    run.add_argument("-h", "--hostname")
-    run.add_argument("--entrypoint")
-    run.add_argument("-m", "--memory")
-    run.add_argument("--cpus")
-    run.add_argument("--pids-limit", type=int)
-    run.add_argument("--cpuset-cpus")
-    run.add_argument("--network", "--net", default="none")
-    run.add_argument("--read-only", action="store_true")
-    run.add_argument("--cgroup-parent")
-    run.add_argument("--env-file", action="append")
-    run.add_argument("-l", "--label", action="append")
-    run.add_argument("--cidfile")
-    run.add_argument("--stop-signal")
-    run.add_argument("--stop-timeout", type=int)
-    run.add_argument("--restart")
-    run.add_argument("--pull", choices=["always", "missing", "never"], default="missing")
-    run.add_argument("--platform")
-    run.add_argument("--detach-keys")
-    run.add_argument("--domainname")
-    run.add_argument("--init", action="store_true")
-    run.add_argument("--log-driver")
-    run.add_argument("--health-cmd")
-    run.add_argument("--health-interval")
-    run.add_argument("--health-timeout")
-    run.add_argument("--health-start-period")
-    run.add_argument("--health-retries", type=int)
-    run.add_argument("--no-healthcheck", action="store_true")
-    run.add_argument("--privileged", action="store_true")
-    run.add_argument("--oom-kill-disable", action="store_true")
-    for flag in ("-v", "--volume"), ("--mount",), ("--tmpfs",), ("--device",), ("--ulimit",), \
-            ("--sysctl",), ("--cap-add",), ("--cap-drop",), ("--security-opt",), \
-            ("--group-add",), ("--device-read-bps",), ("--device-write-bps",), \
-            ("--device-read-iops",), ("--device-write-iops",), ("--blkio-weight-device",), \
-            ("-p", "--publish"), ("--log-opt",), ("--volumes-from",), \
-            ("--storage-opt",):
-        run.add_argument(*flag, action="append")
-    run.add_argument("--proc-view", help="container (default): /proc/meminfo, cpuinfo, "
-                     "stat, uptime, loadavg… show the container's limits; host: the host's")
-    run.add_argument("--userns", help="host: no user namespace (the exception when remapping "
-                     "is the configured default); remap[:USER[:GROUP]]: container ids mapped "
-                     "to USER's subordinate ranges (default: hull-remap's)")
-    for name in ("--ipc", "--pid", "--uts", "--oom-score-adj", "--memory-swap",
-                 "--memory-reservation", "--memory-swappiness", "--cpu-period", "--cpu-quota",
-                 "--cpu-shares", "--cpuset-mems", "--blkio-weight", "--shm-size"):
-        run.add_argument(name)
+    run.add_argument("-d", "--detach", action="store_true",
+                     help="Run container in background and print container ID")
+    run.add_argument("-a", "--attach", action="append",
+                     help="Attach to STDIN, STDOUT or STDERR")
+    run.add_argument("-i", "--interactive", action="store_true",
+                     help="Keep STDIN open even if not attached")
+    run.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
+    run.add_argument("--rm", action="store_true", help="Automatically remove the container "
+                     "and its associated anonymous volumes when it exits")
+    run.add_argument("--name", help="Assign a name to the container")
+    run.add_argument("-e", "--env", action="append", help="Set environment variables")
+    run.add_argument("-w", "--workdir", help="Working directory inside the container")
+    run.add_argument("-u", "--user",
+                     help="Username or UID (format: <name|uid>[:<group|gid>])")
+    run.add_argument("-h", "--hostname", help="Container host name")
+    run.add_argument("--entrypoint", help="Overwrite the default ENTRYPOINT of the image")
+    run.add_argument("-m", "--memory", help="Memory limit")
+    run.add_argument("--cpus", help="Number of CPUs")
+    run.add_argument("--pids-limit", type=int,
+                     help="Tune container pids limit (set -1 for unlimited)")
+    run.add_argument("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)")
+    run.add_argument("--network", "--net", default="none",
+                     help='Connect a container to a network ("none" or "host") '
+                     '(default "none")')
+    run.add_argument("--read-only", action="store_true",
+                     help="Mount the container's root filesystem as read only")
+    run.add_argument("--cgroup-parent", help="Optional parent cgroup for the container "
+                     '(default "/hull", or HULL_CGROUP_PARENT)')
+    run.add_argument("--env-file", action="append",
+                     help="Read in a file of environment variables")
+    run.add_argument("-l", "--label", action="append", help="Set meta data on a container")
+    run.add_argument("--cidfile", help="Write the container ID to the file")
+    run.add_argument("--stop-signal", help="Signal to stop the container")
+    run.add_argument("--stop-timeout", type=int,
+                     help="Timeout (in seconds) to stop a container")
+    run.add_argument("--restart", help="Restart policy to apply when a container exits "
+                     '(default "no")')
+    run.add_argument("--pull", choices=["always", "missing", "never"], default="missing",
+                     help=f"Pull image before {'creating' if creating else 'running'} "
+                     '("always", "missing", "never") (default "missing")')
+    run.add_argument("--platform", help="Set platform if server is multi-platform capable")
+    run.add_argument("--detach-keys",
+                     help="Override the key sequence for detaching a container")
+    run.add_argument("--domainname", help="Container NIS domain name")
+    run.add_argument("--init", action="store_true", help="Run an init inside the container "
+                     "that forwards signals and reaps processes")
+    run.add_argument("--log-driver",
+                     help='Logging driver for the container ("json-file" or "none")')
+    run.add_argument("--health-cmd", help="Command to run to check health")
+    run.add_argument("--health-interval", help="Time between running the check (ms|s|m|h)")
+    run.add_argument("--health-timeout",
+                     help="Maximum time to allow one check to run (ms|s|m|h)")
+    run.add_argument("--health-start-period", help="Start period for the container to "
+                     "initialize before starting health-retries countdown (ms|s|m|h)")
+    run.add_argument("--health-retries", type=int,
+                     help="Consecutive failures needed to report unhealthy")
+    run.add_argument("--no-healthcheck", action="store_true",
+                     help="Disable any container-specified HEALTHCHECK")
+    run.add_argument("--privileged", action="store_true",
+                     help="Give extended privileges to this container")
+    run.add_argument("--oom-kill-disable", action="store_true", help="Disable OOM Killer")
+    for flag, text in (
+            (("-v", "--volume"), "Bind mount a volume"),
+            (("--mount",), "Attach a filesystem mount to the container"),
+            (("--tmpfs",), "Mount a tmpfs directory"),
+            (("--device",), "Add a host device to the container"),
+            (("--ulimit",), "Ulimit options"),
+            (("--sysctl",), "Sysctl options"),
+            (("--cap-add",), "Add Linux capabilities"),
+            (("--cap-drop",), "Drop Linux capabilities"),
+            (("--security-opt",), "Security Options"),
+            (("--group-add",), "Add additional groups to join"),
+            (("--device-read-bps",), "Limit read rate (bytes per second) from a device"),
+            (("--device-write-bps",), "Limit write rate (bytes per second) to a device"),
+            (("--device-read-iops",), "Limit read rate (IO per second) from a device"),
+            (("--device-write-iops",), "Limit write rate (IO per second) to a device"),
+            (("--blkio-weight-device",), "Block IO weight (relative device weight)"),
+            (("-p", "--publish"), "Publish a container's port(s) to the host (refused: "
+             "hull has no container networking yet; use --network host)"),
+            (("--log-opt",), "Log driver options"),
+            (("--volumes-from",), "Mount volumes from the specified container(s)"),
+            (("--storage-opt",), "Storage driver options for the container: size=N caps "
+             "its writable layer at N bytes (at least 8MB)")):
+        run.add_argument(*flag, action="append", help=text)
+    run.add_argument("--proc-view", help="What the container's /proc shows: \"container\": "
+                     "meminfo, cpuinfo, stat, uptime, loadavg… and sysinfo(2) show the "
+                     "container's limits and usage; \"host\": the host's (default "
+                     "\"container\", or HULL_PROC_VIEW)")
+    run.add_argument("--userns", help="User namespace to use: \"host\": none (the exception "
+                     "when remapping is the configured default); \"remap[:USER[:GROUP]]\": "
+                     "container ids mapped to USER's subordinate ranges (default user: "
+                     "hull-remap)")
+    for name, text in (
+            ("--ipc", "IPC mode to use"),
+            ("--pid", "PID namespace to use"),
+            ("--uts", "UTS namespace to use"),
+            ("--oom-score-adj", "Tune host's OOM preferences (-1000 to 1000)"),
+            ("--memory-swap", "Swap limit equal to memory plus swap: '-1' to enable "
+             "unlimited swap"),
+            ("--memory-reservation", "Memory soft limit"),
+            ("--memory-swappiness", "Tune container memory swappiness (0 to 100)"),
+            ("--cpu-period", "Limit CPU CFS (Completely Fair Scheduler) period"),
+            ("--cpu-quota", "Limit CPU CFS (Completely Fair Scheduler) quota"),
+            ("--cpu-shares", "CPU shares (relative weight)"),
+            ("--cpuset-mems", "MEMs in which to allow execution (0-3, 0,1)"),
+            ("--blkio-weight", "Block IO (relative weight), between 10 and 1000, or 0 to "
+             "disable"),
+            ("--shm-size", "Size of /dev/shm")):
+        run.add_argument(name, help=text)
     run.add_argument("image")
     run.add_argument("command", nargs="...")
 
@@ -657,7 +776,7 @@ def register(sub: Any) -> None:
     """Every container command at the top level (`hull ps`) and under `hull container`
     (`hull container ls`), as docker has them."""
     _commands(sub, top=True)
-    container = sub.add_parser("container", help="manage containers")
+    container = sub.add_parser("container", help="Manage containers")
     csub = container.add_subparsers(dest="container_command", metavar="COMMAND",
                                     parser_class=type(container))
     _commands(csub, top=False)
@@ -669,93 +788,130 @@ def _commands(sub: Any, top: bool) -> None:
     observe.register(sub)
     if top:
         observe.register_events(sub)
-    run = sub.add_parser("run", help="run a command in a new container", add_help=False)
+    run = sub.add_parser("run", help="Create and run a new container from an image",
+                         add_help=False, usage="%(prog)s [OPTIONS] IMAGE [COMMAND] [ARG...]")
     _run_flags(run)
     run.set_defaults(run=cmd_run)
-    create = sub.add_parser("create", help="create a container", add_help=False)
-    _run_flags(create)
+    create = sub.add_parser("create", help="Create a new container", add_help=False,
+                            usage="%(prog)s [OPTIONS] IMAGE [COMMAND] [ARG...]")
+    _run_flags(create, creating=True)
     create.set_defaults(run=cmd_create)
-    start = sub.add_parser("start", help="start stopped containers")
-    start.add_argument("-a", "--attach", action="store_true")
-    start.add_argument("-i", "--interactive", action="store_true")
-    start.add_argument("--detach-keys")
+    start = sub.add_parser("start", help="Start one or more stopped containers")
+    start.add_argument("-a", "--attach", action="store_true",
+                       help="Attach STDOUT/STDERR (signals are not forwarded)")
+    start.add_argument("-i", "--interactive", action="store_true",
+                       help="Attach container's STDIN")
+    start.add_argument("--detach-keys",
+                       help="Override the key sequence for detaching a container")
     start.add_argument("containers", nargs="+")
     start.set_defaults(run=cmd_start)
-    ex = sub.add_parser("exec", help="run a command in a running container", add_help=False)
+    ex = sub.add_parser("exec", help="Execute a command in a running container",
+                        add_help=False, usage="%(prog)s [OPTIONS] CONTAINER COMMAND [ARG...]")
+    ex.min_args = 2
     ex.add_argument("--help", action="help", help="Print usage")
-    ex.add_argument("-d", "--detach", action="store_true")
-    ex.add_argument("-i", "--interactive", action="store_true")
-    ex.add_argument("-t", "--tty", action="store_true")
-    ex.add_argument("-e", "--env", action="append")
-    ex.add_argument("-u", "--user")
-    ex.add_argument("-w", "--workdir")
-    ex.add_argument("--privileged", action="store_true")
+    ex.add_argument("-d", "--detach", action="store_true",
+                    help="Detached mode: run command in the background")
+    ex.add_argument("-i", "--interactive", action="store_true",
+                    help="Keep STDIN open even if not attached")
+    ex.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
+    ex.add_argument("-e", "--env", action="append", help="Set environment variables")
+    ex.add_argument("-u", "--user",
+                    help='Username or UID (format: "<name|uid>[:<group|gid>]")')
+    ex.add_argument("-w", "--workdir", help="Working directory inside the container")
+    ex.add_argument("--privileged", action="store_true",
+                    help="Give extended privileges to the command")
     ex.add_argument("container")
     ex.add_argument("command", nargs="...")
     ex.set_defaults(run=cmd_exec)
-    for name, fn in (("pause", cmd_pause), ("unpause", cmd_unpause)):
-        p = sub.add_parser(name, help=f"{name} containers")
+    for name, fn, text in (
+            ("pause", cmd_pause, "Pause all processes within one or more containers"),
+            ("unpause", cmd_unpause, "Unpause all processes within one or more containers")):
+        p = sub.add_parser(name, help=text)
         p.add_argument("containers", nargs="+")
         p.set_defaults(run=fn)
-    restart = sub.add_parser("restart", help="restart containers")
-    restart.add_argument("-t", "--time", type=int)
+    restart = sub.add_parser("restart", help="Restart one or more containers")
+    restart.add_argument("-t", "--timeout", "--time", dest="time", type=int,
+                         help="Seconds to wait before killing the container")
     restart.add_argument("containers", nargs="+")
     restart.set_defaults(run=cmd_restart)
-    rename = sub.add_parser("rename", help="rename a container")
+    rename = sub.add_parser("rename", help="Rename a container")
     rename.add_argument("container")
     rename.add_argument("new_name")
     rename.set_defaults(run=cmd_rename)
     if not top:
-        prune = sub.add_parser("prune", help="remove all stopped containers")
-        prune.add_argument("-f", "--force", action="store_true")
-        prune.add_argument("--filter", action="append")
+        prune = sub.add_parser("prune", help="Remove all stopped containers")
+        prune.add_argument("-f", "--force", action="store_true",
+                           help="Do not prompt for confirmation")
+        prune.add_argument("--filter", action="append",
+                           help='Provide filter values (e.g. "until=<timestamp>")')
         prune.set_defaults(run=cmd_prune)
     from hull.cli import ps
     ps.register(sub, top)
-    logs = sub.add_parser("logs", help="show a container's output")
-    logs.add_argument("-t", "--timestamps", action="store_true")
-    logs.add_argument("-n", "--tail")
-    logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("--since")
-    logs.add_argument("--until")
+    logs = sub.add_parser("logs", help="Fetch the logs of a container")
+    logs.add_argument("-t", "--timestamps", action="store_true", help="Show timestamps")
+    logs.add_argument("-n", "--tail", help="Number of lines to show from the end of the "
+                      'logs (default "all")')
+    logs.add_argument("-f", "--follow", action="store_true", help="Follow log output")
+    logs.add_argument("--since", help='Show logs since timestamp (e.g. '
+                      '"2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
+    logs.add_argument("--until", help='Show logs before a timestamp (e.g. '
+                      '"2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
     logs.add_argument("container")
     logs.set_defaults(run=cmd_logs)
     from hull.cli import inspect
     inspect.register(sub, None if top else "container")
-    stop = sub.add_parser("stop", help="stop containers")
-    stop.add_argument("-t", "--time", type=int)
+    stop = sub.add_parser("stop", help="Stop one or more running containers")
+    stop.add_argument("-t", "--timeout", "--time", dest="time", type=int,
+                      help="Seconds to wait before killing the container")
     stop.add_argument("containers", nargs="+")
     stop.set_defaults(run=cmd_stop)
-    kill = sub.add_parser("kill", help="signal containers")
-    kill.add_argument("-s", "--signal", default="KILL")
+    kill = sub.add_parser("kill", help="Kill one or more running containers")
+    kill.add_argument("-s", "--signal", default="KILL",
+                      help="Signal to send to the container")
     kill.add_argument("containers", nargs="+")
     kill.set_defaults(run=cmd_kill)
-    commit = sub.add_parser("commit", help="a new image from a container's changes")
-    commit.add_argument("-m", "--message", default="")
-    commit.add_argument("-a", "--author", default="")
-    commit.add_argument("-c", "--change", action="append")
-    commit.add_argument("-p", "--pause", nargs="?", const="true", default="true")
+    commit = sub.add_parser("commit", help="Create a new image from a container's changes")
+    commit.add_argument("-m", "--message", default="", help="Commit message")
+    commit.add_argument("-a", "--author", default="",
+                        help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+    commit.add_argument("-c", "--change", action="append",
+                        help="Apply Dockerfile instruction to the created image")
+    commit.add_argument("-p", "--pause", nargs="?", const="true", default="true",
+                        help="Pause container during commit (default true)")
     commit.add_argument("container")
     commit.add_argument("repository", nargs="?")
     commit.set_defaults(run=cmd_commit)
-    diff = sub.add_parser("diff", help="what a container changed in its filesystem")
+    diff = sub.add_parser("diff", help="Inspect changes to files or directories on a "
+                          "container's filesystem")
     diff.add_argument("container")
     diff.set_defaults(run=cmd_diff)
-    attach = sub.add_parser("attach", help="attach to a running container")
-    attach.add_argument("--detach-keys")
-    attach.add_argument("--no-stdin", action="store_true")
-    attach.add_argument("--sig-proxy", default="true")
+    attach = sub.add_parser("attach", help="Attach local standard input, output, and error "
+                            "streams to a running container")
+    attach.add_argument("--detach-keys",
+                        help="Override the key sequence for detaching a container")
+    attach.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
+    attach.add_argument("--sig-proxy", default="true", help="Proxy all received signals to "
+                        "the process (accepted and ignored: hull's attach proxies none)")
     attach.add_argument("container")
     attach.set_defaults(run=cmd_attach)
-    rm = sub.add_parser("rm", aliases=[] if top else ["remove"], help="remove containers")
-    rm.add_argument("-f", "--force", action="store_true")
-    rm.add_argument("-v", "--volumes", action="store_true")
+    rm = sub.add_parser("rm", aliases=[] if top else ["remove"],
+                        help="Remove one or more containers")
+    rm.add_argument("-f", "--force", action="store_true",
+                    help="Force the removal of a running container (uses SIGKILL)")
+    rm.add_argument("-v", "--volumes", action="store_true",
+                    help="Remove anonymous volumes associated with the container")
     rm.add_argument("containers", nargs="+")
     rm.set_defaults(run=cmd_rm)
-    export = sub.add_parser("export", help="a container's filesystem as a tar archive")
-    export.add_argument("-o", "--output")
+    export = sub.add_parser("export", help="Export a container's filesystem as a tar archive")
+    export.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")
     export.add_argument("container")
     export.set_defaults(run=cmd_export)
-    wait = sub.add_parser("wait", help="wait for containers to stop")
+    port = sub.add_parser("port", help="List port mappings or a specific mapping for the "
+                          "container")
+    port.add_argument("container")
+    port.add_argument("port", nargs="?", metavar="PRIVATE_PORT[/PROTO]")
+    port.set_defaults(run=cmd_port)
+    wait = sub.add_parser("wait", help="Block until one or more containers stop, then "
+                          "print their exit codes")
     wait.add_argument("containers", nargs="+")
     wait.set_defaults(run=cmd_wait)

@@ -20,14 +20,16 @@ def cmd_cp(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    cp = sub.add_parser("cp", help="copy files between a container and the host",
+    cp = sub.add_parser("cp", help="Copy files/folders between a container and the local "
+                        "filesystem",
                         description="hull cp [-a] [-L] CONTAINER:SRC DEST|-  or  "
                         "hull cp [-a] [-L] SRC|- CONTAINER:DEST")
     cp.add_argument("-a", "--archive", action="store_true",
-                    help="keep owners (uid/gid) as they are in the source")
+                    help="Archive mode (copy all uid/gid information)")
     cp.add_argument("-L", "--follow-link", action="store_true",
-                    help="follow a symbolic link given as SRC")
-    cp.add_argument("-q", "--quiet", action="store_true")
+                    help="Always follow symbol link in SRC_PATH")
+    cp.add_argument("-q", "--quiet", action="store_true",
+                    help="Suppress progress output during copy (hull prints none)")
     cp.add_argument("source")
     cp.add_argument("destination")
     cp.set_defaults(run=cmd_cp)

@@ -13,13 +13,17 @@ if TYPE_CHECKING:
 
 class DockerHelpFormatter(argparse.HelpFormatter):
     def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=26, width=100)
+        # wide enough that the longest flag ("--health-start-period string") keeps its
+        # description on its own line, as Docker aligns them after the longest
+        super().__init__(prog, max_help_position=40, width=120)
 
     def _format_usage(self, usage: str | None, actions: Iterable[argparse.Action],
                       groups: Iterable[argparse._MutuallyExclusiveGroup],
                       prefix: str | None) -> str:
         if prefix == "":   # argparse asking for the prog of a subcommand's parser
             return self._prog
+        if usage:
+            return "Usage:  " + usage % {"prog": self._prog} + "\n\n"
         actions = list(actions)
         words = [self._prog]
         if any(a.option_strings for a in actions):
@@ -54,9 +58,10 @@ class DockerHelpFormatter(argparse.HelpFormatter):
         super().start_section(names.get(heading or "", heading))
 
     def add_arguments(self, actions: Iterable[argparse.Action]) -> None:
-        """Positional arguments are in the usage line; only subcommands get a list."""
-        super().add_arguments([a for a in actions if a.option_strings or
-                               isinstance(a, argparse._SubParsersAction)])
+        """Positional arguments are in the usage line; only subcommands get a list; the
+        help flag goes without saying, as in Docker's help."""
+        super().add_arguments([a for a in actions if (a.option_strings or isinstance(
+            a, argparse._SubParsersAction)) and not isinstance(a, argparse._HelpAction)])
 
     def _format_action(self, action: argparse.Action) -> str:
         if isinstance(action, argparse._SubParsersAction):

@@ -18,14 +18,6 @@ def _service(args: argparse.Namespace) -> Any:
     return ImageService(args.root)
 
 
-def table(rows: list[list[str]], out: Any = None) -> None:
-    """Columns padded like docker's tabwriter (three spaces between)."""
-    out = out or sys.stdout
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        out.write("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
-
-
 IMAGE_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
                  "ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
                  "Size": "SIZE", "Containers": "CONTAINERS", "VirtualSize": "VIRTUAL SIZE",
@@ -149,7 +141,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     lines, reclaimed = _service(args).prune(all_images=args.all, filters=filters)
     if lines:
         print("Deleted Images:\n" + "\n".join(lines) + "\n")
-    print(f"Total reclaimed space: {humanize.size(reclaimed)}")
+    print(f"Total reclaimed space: {humanize.size(reclaimed, 4)}")
     return 0
 
 
@@ -161,9 +153,9 @@ def confirm(warning: str) -> bool:
 
 
 def cmd_save(args: argparse.Namespace) -> int:
-    from hull.errors import InvalidArgument
+    from hull.errors import ClientError
     if not args.output and sys.stdout.isatty():
-        raise InvalidArgument("cowardly refusing to save to a terminal. Use the -o flag or "
+        raise ClientError("cowardly refusing to save to a terminal. Use the -o flag or "
                               "redirect")
     if args.output:
         tmp = args.output + ".tmp"
@@ -177,16 +169,32 @@ def cmd_save(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_input(path: str) -> Any:
+    """A file the command reads, refused as the docker command refuses it (exit 1)."""
+    from hull.errors import ClientError
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise ClientError(f"open {path}: {(e.strerror or str(e)).lower()}") from None
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     progress = None
     if sys.stdout.isatty() and not args.quiet:
         from hull.cli.bars import Bars
         progress = Bars()
-    if args.input:
-        with open(args.input, "rb") as src:
-            lines = _service(args).load(src, progress)
-    else:
-        lines = _service(args).load(sys.stdin.buffer, progress)
+    import tarfile
+
+    from hull.engine.copy import tar_error
+    from hull.errors import ClientError
+    try:
+        if args.input:
+            with _open_input(args.input) as src:
+                lines = _service(args).load(src, progress)
+        else:
+            lines = _service(args).load(sys.stdin.buffer, progress)
+    except (tarfile.TarError, EOFError) as e:
+        raise ClientError(tar_error(e)) from None
     for line in lines:
         print(line)
     return 0
@@ -198,7 +206,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         image = service.import_tarball(sys.stdin.buffer, args.name, args.message,
                                        args.change or [])
     else:
-        with open(args.file, "rb") as src:
+        with _open_input(args.file) as src:
             image = service.import_tarball(src, args.name, args.message, args.change or [])
     print(image.id)
     return 0
@@ -229,7 +237,7 @@ def cmd_system_prune(args: argparse.Namespace) -> int:
     lines, reclaimed = _service(args).prune(all_images=args.all, filters=filters)
     if lines:
         print("Deleted Images:\n" + "\n".join(lines) + "\n")
-    print(f"Total reclaimed space: {humanize.size(reclaimed + space)}")
+    print(f"Total reclaimed space: {humanize.size(reclaimed + space, 4)}")
     return 0
 
 
@@ -242,20 +250,22 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     def images_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("-a", "--all", action="store_true",
-                       help="show all images (default hides intermediate images)")
-        p.add_argument("--digests", action="store_true", help="show digests")
+                       help="Show all images (default hides intermediate images)")
+        p.add_argument("--digests", action="store_true", help="Show digests")
         p.add_argument("-f", "--filter", action="append",
-                       help="filter output based on conditions provided")
-        p.add_argument("--format", help="format output using a custom template: 'table', "
+                       help="Filter output based on conditions provided")
+        p.add_argument("--format", help="Format output using a custom template: 'table', "
                        "'table TEMPLATE', 'json', or a Go template")
-        p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
-        p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+        p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+        p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
         p.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]")
         p.set_defaults(run=cmd_images)
 
     def rmi_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-f", "--force", action="store_true")
-        p.add_argument("--no-prune", action="store_true")
+        p.add_argument("-f", "--force", action="store_true",
+                       help="Force removal of the image")
+        p.add_argument("--no-prune", action="store_true",
+                       help="Do not delete untagged parents")
         p.add_argument("names", nargs="+", metavar="IMAGE")
         p.set_defaults(run=cmd_rmi)
 
@@ -265,83 +275,100 @@ def register(sub: Any) -> None:
         p.set_defaults(run=cmd_tag)
 
     def history_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--format", help="format output using a custom template: 'table', "
+        p.add_argument("--format", help="Format output using a custom template: 'table', "
                        "'table TEMPLATE', 'json', or a Go template")
         p.add_argument("-H", "--human", nargs="?", const="true", default="true",
-                       help="print sizes and dates in human readable format (default true)")
-        p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
-        p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+                       help="Print sizes and dates in human readable format (default true)")
+        p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+        p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
         p.add_argument("image")
         p.set_defaults(run=cmd_history)
 
     def save_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-o", "--output")
+        p.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")
         p.add_argument("--format", default="docker-archive",
-                       choices=["docker-archive", "oci-archive"])
+                       choices=["docker-archive", "oci-archive"],
+                       help='Archive format: "docker-archive" (manifest.json, as docker save '
+                       'writes) or "oci-archive" (an OCI image layout) (default '
+                       '"docker-archive")')
         p.add_argument("names", nargs="+", metavar="IMAGE")
         p.set_defaults(run=cmd_save)
 
     def load_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-i", "--input")
-        p.add_argument("-q", "--quiet", action="store_true")
+        p.add_argument("-i", "--input", help="Read from tar archive file, instead of STDIN")
+        p.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
         p.set_defaults(run=cmd_load)
 
     def import_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-c", "--change", action="append")
-        p.add_argument("-m", "--message", default="")
-        p.add_argument("--platform")
+        p.add_argument("-c", "--change", action="append",
+                       help="Apply Dockerfile instruction to the created image")
+        p.add_argument("-m", "--message", default="",
+                       help="Set commit message for imported image")
+        p.add_argument("--platform", help="Set platform if server is multi-platform capable")
         p.add_argument("file")
         p.add_argument("name", nargs="?")
         p.set_defaults(run=cmd_import)
 
-    images_flags(sub.add_parser("images", help="list images"))
-    save_flags(sub.add_parser("save", help="write images to a tar archive"))
-    load_flags(sub.add_parser("load", help="load images from a tar archive"))
-    import_flags(sub.add_parser("import", help="make an image from a filesystem tarball"))
-    system = sub.add_parser("system", help="manage hull")
+    images_flags(sub.add_parser("images", help="List images"))
+    save_flags(sub.add_parser("save", help="Save one or more images to a tar archive "
+                              "(streamed to STDOUT by default)"))
+    load_flags(sub.add_parser("load", help="Load an image from a tar archive or STDIN"))
+    import_flags(sub.add_parser("import", help="Import the contents from a tarball to create "
+                                "a filesystem image"))
+    system = sub.add_parser("system", help="Manage hull")
     ssub = system.add_subparsers(dest="system_command", metavar="COMMAND",
                                  parser_class=type(system))
     from hull.cli import system as system_cli
     system_cli.register(sub, ssub)
-    sprune = ssub.add_parser("prune", help="remove stopped containers and unused images")
-    sprune.add_argument("-a", "--all", action="store_true")
-    sprune.add_argument("-f", "--force", action="store_true")
-    sprune.add_argument("--volumes", action="store_true")
-    sprune.add_argument("--filter", action="append")
+    sprune = ssub.add_parser("prune", help="Remove unused data")
+    sprune.add_argument("-a", "--all", action="store_true",
+                        help="Remove all unused images not just dangling ones")
+    sprune.add_argument("-f", "--force", action="store_true",
+                        help="Do not prompt for confirmation")
+    sprune.add_argument("--volumes", action="store_true", help="Prune anonymous volumes")
+    sprune.add_argument("--filter", action="append",
+                        help='Provide filter values (e.g. "label=<key>=<value>")')
     sprune.set_defaults(run=cmd_system_prune)
     from hull.cli import observe
     observe.register_system(ssub)
-    rmi_flags(sub.add_parser("rmi", help="remove images"))
-    tag_flags(sub.add_parser("tag", help="tag an image"))
-    history_flags(sub.add_parser("history", help="show an image's history"))
-    image = sub.add_parser("image", help="manage images")
+    rmi_flags(sub.add_parser("rmi", help="Remove one or more images"))
+    tag_flags(sub.add_parser("tag", help="Create a tag TARGET_IMAGE that refers to "
+                             "SOURCE_IMAGE"))
+    history_flags(sub.add_parser("history", help="Show the history of an image"))
+    image = sub.add_parser("image", help="Manage images")
     isub = image.add_subparsers(dest="image_command", metavar="COMMAND",
                                 parser_class=type(image))
-    images_flags(isub.add_parser("ls", aliases=["list"], help="list images"))
+    images_flags(isub.add_parser("ls", aliases=["list"], help="List images"))
     from hull.cli import inspect
     inspect.register(isub, "image")
-    rmi_flags(isub.add_parser("rm", aliases=["remove"], help="remove images"))
-    tag_flags(isub.add_parser("tag", help="tag an image"))
-    history_flags(isub.add_parser("history", help="show an image's history"))
-    save_flags(isub.add_parser("save", help="write images to a tar archive"))
-    load_flags(isub.add_parser("load", help="load images from a tar archive"))
-    import_flags(isub.add_parser("import", help="make an image from a filesystem tarball"))
-    prune = isub.add_parser("prune", help="remove unused images")
-    prune.add_argument("-a", "--all", action="store_true")
-    prune.add_argument("-f", "--force", action="store_true")
-    prune.add_argument("--filter", action="append")
+    rmi_flags(isub.add_parser("rm", aliases=["remove"], help="Remove one or more images"))
+    tag_flags(isub.add_parser("tag", help="Create a tag TARGET_IMAGE that refers to "
+                              "SOURCE_IMAGE"))
+    history_flags(isub.add_parser("history", help="Show the history of an image"))
+    save_flags(isub.add_parser("save", help="Save one or more images to a tar archive "
+                               "(streamed to STDOUT by default)"))
+    load_flags(isub.add_parser("load", help="Load an image from a tar archive or STDIN"))
+    import_flags(isub.add_parser("import", help="Import the contents from a tarball to "
+                                 "create a filesystem image"))
+    prune = isub.add_parser("prune", help="Remove unused images")
+    prune.add_argument("-a", "--all", action="store_true",
+                       help="Remove all unused images, not just dangling ones")
+    prune.add_argument("-f", "--force", action="store_true",
+                       help="Do not prompt for confirmation")
+    prune.add_argument("--filter", action="append",
+                       help='Provide filter values (e.g. "until=<timestamp>")')
     prune.set_defaults(run=cmd_prune)
     from hull.cli import registry
-    pull = isub.add_parser("pull", help="download an image from a registry")
-    pull.add_argument("-q", "--quiet", action="store_true")
-    pull.add_argument("--platform")
+    pull = isub.add_parser("pull", help="Download an image from a registry")
+    pull.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
+    pull.add_argument("--platform", help="Set platform if server is multi-platform capable")
     pull.add_argument("name")
     pull.set_defaults(run=registry.cmd_pull)
-    push = isub.add_parser("push", help="upload an image to a registry")
-    push.add_argument("-q", "--quiet", action="store_true")
+    push = isub.add_parser("push", help="Upload an image to a registry")
+    push.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
     push.add_argument("name")
     push.set_defaults(run=registry.cmd_push)
-    boot = isub.add_parser("bootstrap", help="build the built-in busybox image from "
+    boot = isub.add_parser("bootstrap", help="Build the built-in busybox image from "
                            "Debian's busybox-static")
     boot.add_argument("name", nargs="?", default="busybox:latest")
     boot.set_defaults(run=cmd_bootstrap)

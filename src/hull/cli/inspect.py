@@ -76,18 +76,54 @@ def _parse(fmt: str) -> Any:
         raise FormatParseError(f"template parsing error: {e}") from None
 
 
+# fields of Docker's inspect types that are Go maps (sorted in {{json}}, a missing key
+# prints <no value>); every other object is a struct. By the parent's key where the same
+# name is a map in one place and a struct in another (LogConfig.Config vs Config).
+_MAPS = frozenset({"Labels", "Options", "DriverOpts", "Networks", "Ports", "ExposedPorts",
+                   "Volumes", "Tmpfs", "Sysctls", "StorageOpt", "Data", "Annotations",
+                   "Attributes", "PortBindings"})
+_MAP_IN = {"LogConfig": "Config"}
+# pointer fields tagged omitempty: <nil> in a template, absent from {{json}}
+_NIL_FIELDS = {"State": {"Health": "*types.Health"}, "": {"SizeRw": "*int64",
+                                                           "SizeRootFs": "*int64"}}
+
+
+def as_go(value: Any, key: str = "", parent: str = "") -> Any:
+    """An inspect object as Docker's typed structs: what `-f` sees first."""
+    from hull.cli.template import Struct, TypedNil
+    if isinstance(value, list):
+        return [as_go(v, key, parent) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if key in _MAPS or _MAP_IN.get(parent) == key:
+        return {k: as_go(v, k, key) for k, v in value.items()}
+    fields = {k: as_go(v, k, key) for k, v in value.items()}
+    nils = _NIL_FIELDS.get(key, {})
+    for name, kind in nils.items():
+        fields.setdefault(name, TypedNil(kind))
+    return Struct(fields, type_name=f"*types.{key or 'ContainerJSON'}",
+                  omitempty=frozenset(nils))
+
+
 def print_objects(found: list[dict[str, Any]], template: Any) -> int:
-    """Docker's indented JSON array, or the template once per object (a failure on an
-    object ends the output, exit 1, as Docker's)."""
+    """Docker's indented JSON array, or the template once per object: on Docker's typed
+    structs first, and where that fails on the raw JSON with missing keys an error (Docker's
+    own fallback); a failure ends the output, exit 1, after the partial line."""
     if template is None:
         print(json.dumps(found, indent=4, ensure_ascii=False))
         return 0
     from hull.cli.gotemplate import TemplateError
     for obj in found:
         try:
-            print(template.execute(obj, missingkey="error"))
-        except TemplateError as e:
-            print(f"template parsing error: {e}", file=sys.stderr)
+            print(template.execute(as_go(obj)))
+            continue
+        except TemplateError:
+            pass
+        out: list[str] = []
+        error = template.write(out, obj, missingkey="error")
+        print("".join(out))
+        if error is not None:
+            print(f"template parsing error: {error}", file=sys.stderr)
             return 1
     return 0
 
@@ -99,14 +135,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def register(sub: Any, kind: str | None) -> None:
     """`inspect` (kind None: any object, --type to choose) or `KIND inspect`."""
     name = "inspect"
-    p = sub.add_parser(name, help="return low-level information on "
-                       + (f"one or more {kind}s" if kind else "hull objects"))
-    p.add_argument("-f", "--format", help="format output using a custom template: 'json', "
+    p = sub.add_parser(name, help=f"Display detailed information on one or more {kind}s"
+                       if kind else "Return low-level information on hull objects")
+    p.add_argument("-f", "--format", help="Format output using a custom template: 'json', "
                    "or a Go template")
     if kind in (None, "container"):
         p.add_argument("-s", "--size", action="store_true",
-                       help="display total file sizes if the type is container")
+                       help="Display total file sizes" + (" if the type is container"
+                                                          if kind is None else ""))
     if kind is None:
-        p.add_argument("--type", help="only inspect objects of the given type")
+        p.add_argument("--type", help="Only inspect objects of the given type")
     p.add_argument("names", nargs="+", metavar="NAME|ID")
     p.set_defaults(run=cmd_inspect, type=kind)

@@ -34,8 +34,9 @@ class _Parser(argparse.ArgumentParser):
         if message.startswith("the following arguments are required"):
             positionals = [a for a in self._actions if not a.option_strings
                            and a.nargs not in ("?", "*", "...", argparse.PARSER)]
-            count = len(positionals)
-            least = any(a.nargs == "+" for a in positionals)
+            count = getattr(self, "min_args", len(positionals))
+            least = any(a.nargs in ("+", "*", "...") for a in self._actions
+                        if not a.option_strings)
             noun = "argument" if count == 1 else "arguments"
             self._fail(1, f"hull: '{self.prog}' requires {'at least ' if least else ''}"
                        f"{count} {noun}", usage=True, see="See")
@@ -44,15 +45,25 @@ class _Parser(argparse.ArgumentParser):
             self._fail(1, f"hull: unknown command: {self.prog} {word}", usage=False)
         if message.startswith("unrecognized arguments: "):
             flag = message.removeprefix("unrecognized arguments: ").split()[0]
-            self._fail(125, f"unknown flag: {flag}" if flag.startswith("-") else
-                       f"hull: '{self.prog}' accepts no argument {flag!r}")
+            if flag.startswith("--"):
+                self._fail(125, f"unknown flag: {flag.partition('=')[0]}")
+            if flag.startswith("-"):
+                self._fail(125, f"unknown shorthand flag: {flag[1:2]!r} in {flag}")
+            self._fail(125, f"hull: '{self.prog}' accepts no argument {flag!r}")
         if message.startswith("argument ") and ": " in message:
-            flags, _, why = message.removeprefix("argument ").partition(": ")
-            flags = ", ".join(flags.split("/"))
+            names, _, why = message.removeprefix("argument ").partition(": ")
+            flags = _flag_names(names.split("/"))
             if why.startswith("expected"):
                 self._fail(125, f"flag needs an argument: {flags}")
-            self._fail(125, f'invalid argument for "{flags}" flag: {why}')
+            value = why.rpartition(": ")[2].strip("'")
+            if why.startswith("invalid int value"):
+                why = f'strconv.ParseInt: parsing "{value}": invalid syntax'
+            self._fail(125, f'invalid argument "{value}" for "{flags}" flag: {why}')
         self._fail(125, f"{self.prog}: {message}")
+
+    def fail_flag(self, error: HullError) -> None:
+        """A flag's value the command refused (FlagError): Docker's usage error."""
+        self._fail(error.exit_code, str(error))
 
     def _fail(self, code: int, text: str, usage: bool = True, see: str = "Run") -> None:
         out = [text]
@@ -61,6 +72,14 @@ class _Parser(argparse.ArgumentParser):
         out += ["", f"{see} '{self.prog} --help' for more information"]
         print("\n".join(out), file=sys.stderr)
         sys.exit(code)
+
+
+def _flag_names(names: list[str]) -> str:
+    """A flag as Docker names it in messages: "-t, --timeout" (the short form, the first
+    long one)."""
+    shorts = [n for n in names if not n.startswith("--")]
+    longs = [n for n in names if n.startswith("--")]
+    return ", ".join(shorts[:1] + longs[:1])
 
 
 class _Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
@@ -104,10 +123,13 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
                 add_help=False)
     p.add_argument("--help", action="help", help="Print usage")
     p.add_argument("--root", default=os.environ.get("HULL_ROOT", DEFAULT_ROOT),
-                   help="where images and containers live (default /var/lib/hull, HULL_ROOT)")
-    p.add_argument("--debug", "-D", action="store_true", help="tracebacks for errors")
-    p.add_argument("-v", "--version", action="store_true")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+                   help="Root directory of persistent hull state: images, containers, "
+                   'volumes (default "/var/lib/hull", or HULL_ROOT)')
+    p.add_argument("--debug", "-D", action="store_true",
+                   help="Enable debug mode (tracebacks for errors)")
+    p.add_argument("-v", "--version", action="store_true",
+                   help="Print version information and quit")
+    sub = p.add_subparsers(dest="hull_command", metavar="COMMAND", parser_class=_Parser)
     target: Any = sub if only is None else _Only(sub, only)
     containers.register(target)
     images.register(target)
@@ -161,17 +183,21 @@ def main(argv: list[str] | None = None) -> int:
         command.error(f"unrecognized arguments: {' '.join(unknown)}")
     mark("cli: arguments parsed")
     if args.version:
-        from hull import __version__
-        print(f"hull version {__version__}")
+        from hull import __version__, build
+        print(f"hull version {__version__}, build {build()}")
         return 0
-    if not getattr(args, "run", None):
-        parser(None if not args.command else args.command).print_help()
-        return 0 if not args.command else 125
+    if not getattr(args, "run", None):   # `hull`, `hull image`: the help, on stderr
+        _command_parser(top, args).print_help(sys.stderr)
+        return 0
     try:
         code: int = args.run(args)
         return code
     except HullError as e:
-        from hull.errors import ClientError
+        from hull.errors import ClientError, FlagError, UsageError
+        if isinstance(e, FlagError):
+            _command_parser(top, args).fail_flag(e)  # type: ignore[attr-defined]
+        if isinstance(e, UsageError):
+            _command_parser(top, args).error("the following arguments are required")
         # as the docker command words them: its own refusals bare, the engine's answers
         # (no such container, a conflict, a bad filter: exit 1) as the daemon's, the rest
         # (exit 125 and up) under the command's name

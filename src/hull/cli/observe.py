@@ -54,11 +54,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_top(args: argparse.Namespace) -> int:
-    from hull.cli.images import table
+    """Docker lays `top` out with a tabwriter of minimum width 20 (padding 3)."""
+    from hull.cli.gotemplate.tabwriter import TabWriter
     from hull.engine.observe import top
     rows = top(_service(args), args.container, args.ps_args)
-    width = len(rows[0])
-    table([r + [""] * (width - len(r)) for r in rows])
+    sys.stdout.write(TabWriter(minwidth=20).format("".join("\t".join(r) + "\n"
+                                                           for r in rows)))
     return 0
 
 
@@ -106,8 +107,12 @@ def cmd_events(args: argparse.Namespace) -> int:
         if args.format:
             from hull.cli.template import render
             if args.format in ("{{json .}}", "json"):
-                from hull import fastjson
-                print(fastjson.dumps(e))
+                import json
+                actor = e.get("Actor") or {}
+                # as Go marshals events.Message: compact, fields in order, map keys sorted
+                e = {**e, "Actor": {"ID": actor.get("ID", ""), "Attributes": dict(
+                    sorted((actor.get("Attributes") or {}).items()))}}
+                print(json.dumps(e, separators=(",", ":"), ensure_ascii=False))
             else:
                 print(render(args.format, _event_context(e)))
         else:
@@ -130,17 +135,10 @@ def cmd_events(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     from hull.engine import hostconfig as hc
     from hull.engine.update import update
-    from hull.errors import HullError, InvalidArgument
+    from hull.errors import ClientError, FailedPrecondition, HullError, InvalidArgument
     changes: dict[str, Any] = {}
     if args.cpus is not None:
-        try:
-            cpus = float(args.cpus)
-        except ValueError:
-            raise InvalidArgument(f"invalid argument {args.cpus!r} for --cpus") from None
-        if cpus < 0:
-            raise InvalidArgument(f"invalid argument {args.cpus!r} for --cpus: must be "
-                                  "positive")
-        changes["NanoCpus"] = int(cpus * 1e9)
+        changes["NanoCpus"] = hc.nano_cpus(args.cpus, zero_ok=True)
     for flag, key, low, high in (("cpu_period", "CpuPeriod", 1000, 1000000),
                                  ("cpu_quota", "CpuQuota", -1, None),
                                  ("cpu_shares", "CpuShares", 0, None),
@@ -165,42 +163,63 @@ def cmd_update(args: argparse.Namespace) -> int:
                                                "--memory-reservation")
     if args.restart is not None:
         from hull.cli.containers import _restart_policy
-        changes["RestartPolicy"] = _restart_policy(args.restart)
+        try:
+            changes["RestartPolicy"] = _restart_policy(args.restart)
+        except InvalidArgument:   # the daemon's refusal in Docker: exit 1
+            raise FailedPrecondition(f"invalid restart policy '{args.restart}'") from None
     if not changes:
-        raise InvalidArgument("you must provide one or more flags when using this command")
+        raise ClientError("you must provide one or more flags when using this command")
     service = _service(args)
     code = 0
-    for name in args.containers:
+    for name in args.containers:   # each refusal is the daemon's, as in Docker
         try:
-            update(service, name, changes)
+            cid = service.store.get(name).id
+            try:
+                update(service, name, changes)
+            except HullError as e:
+                e.args = (f"Cannot update container {cid}: {e}",)
+                raise
             print(name)
         except HullError as e:
-            if len(args.containers) == 1:
-                raise
-            print(f"Error: {e}", file=sys.stderr)
+            print(f"Error response from daemon: {e}", file=sys.stderr)
             code = 1
     return code
 
 
 def register(sub: Any) -> None:
-    stats = sub.add_parser("stats", help="live resource usage of containers")
-    stats.add_argument("-a", "--all", action="store_true")
-    stats.add_argument("--no-stream", action="store_true")
-    stats.add_argument("--no-trunc", action="store_true")
-    stats.add_argument("--format")
+    stats = sub.add_parser("stats", help="Display a live stream of container(s) resource "
+                           "usage statistics")
+    stats.add_argument("-a", "--all", action="store_true",
+                       help="Show all containers (default shows just running)")
+    stats.add_argument("--no-stream", action="store_true",
+                       help="Disable streaming stats and only pull the first result")
+    stats.add_argument("--no-trunc", action="store_true", help="Do not truncate output")
+    stats.add_argument("--format", help="Format output using a custom template: 'table', "
+                       "'table TEMPLATE', 'json', or a Go template")
     stats.add_argument("containers", nargs="*")
     stats.set_defaults(run=cmd_stats)
-    top = sub.add_parser("top", help="the processes of a container (host PIDs)")
+    top = sub.add_parser("top", help="Display the running processes of a container")
     top.add_argument("container")
     top.add_argument("ps_args", nargs="...")
     top.set_defaults(run=cmd_top)
-    update = sub.add_parser("update", help="change a container's resources or restart policy")
-    for name in ("--cpus", "--cpu-period", "--cpu-quota", "--cpuset-cpus", "--cpuset-mems",
-                 "-m", "--memory-swap", "--memory-reservation", "--pids-limit",
-                 "--blkio-weight", "--restart"):
-        update.add_argument(name, *(["--memory"] if name == "-m" else []),
+    update = sub.add_parser("update", help="Update configuration of one or more containers")
+    for name, text in (
+            ("--cpus", "Number of CPUs"),
+            ("--cpu-period", "Limit CPU CFS (Completely Fair Scheduler) period"),
+            ("--cpu-quota", "Limit CPU CFS (Completely Fair Scheduler) quota"),
+            ("--cpuset-cpus", "CPUs in which to allow execution (0-3, 0,1)"),
+            ("--cpuset-mems", "MEMs in which to allow execution (0-3, 0,1)"),
+            ("-m", "Memory limit"),
+            ("--memory-swap", "Swap limit equal to memory plus swap: -1 to enable unlimited "
+             "swap"),
+            ("--memory-reservation", "Memory soft limit"),
+            ("--pids-limit", "Tune container pids limit (set -1 for unlimited)"),
+            ("--blkio-weight", "Block IO (relative weight), between 10 and 1000, or 0 to "
+             "disable"),
+            ("--restart", "Restart policy to apply when a container exits")):
+        update.add_argument(name, *(["--memory"] if name == "-m" else []), help=text,
                             **({"dest": "memory"} if name == "-m" else {}))
-    update.add_argument("-c", "--cpu-shares")
+    update.add_argument("-c", "--cpu-shares", help="CPU shares (relative weight)")
     update.add_argument("containers", nargs="+")
     update.set_defaults(run=cmd_update)
 
@@ -249,24 +268,28 @@ def cmd_seccomp_profile(args: argparse.Namespace) -> int:
 
 def register_system(ssub: Any) -> None:
     """`hull system …` commands about supervision and defaults."""
-    ssub.add_parser("seccomp-profile", help="print the default seccomp profile (Docker's "
+    ssub.add_parser("seccomp-profile", help="Print the default seccomp profile (Docker's "
                     "JSON format, for --security-opt seccomp=FILE)"
                     ).set_defaults(run=cmd_seccomp_profile)
-    ssub.add_parser("reconcile", help="adopt orphaned containers, start those whose restart "
-                    "policy says so (run at boot)").set_defaults(run=cmd_reconcile)
-    install = ssub.add_parser("install-service", help="write (and --enable) the systemd "
-                              "units that run `system reconcile` at boot and every 30 s")
-    install.add_argument("--dir", default="/etc/systemd/system")
-    install.add_argument("--enable", action="store_true")
+    ssub.add_parser("reconcile", help="Adopt orphaned containers and start those whose "
+                    "restart policy says so (run at boot)").set_defaults(run=cmd_reconcile)
+    install = ssub.add_parser("install-service", help="Write the systemd units that run "
+                              "`hull system reconcile` at boot and every 30 seconds")
+    install.add_argument("--dir", default="/etc/systemd/system",
+                         help='Directory to write the units to (default "/etc/systemd/system")')
+    install.add_argument("--enable", action="store_true", help="Also reload systemd and "
+                         "enable and start the units (systemd must be running)")
     install.set_defaults(run=cmd_install_service)
     register_events(ssub)
 
 
 def register_events(sub: Any) -> None:
     """`events`, also as `system events`."""
-    events = sub.add_parser("events", help="container events, past and as they happen")
-    events.add_argument("--since")
-    events.add_argument("--until")
-    events.add_argument("-f", "--filter", action="append")
-    events.add_argument("--format")
+    events = sub.add_parser("events", help="Get real time events from the engine")
+    events.add_argument("--since", help="Show all events created since timestamp")
+    events.add_argument("--until", help="Stream events until this timestamp")
+    events.add_argument("-f", "--filter", action="append",
+                        help="Filter output based on conditions provided")
+    events.add_argument("--format", help="Format output using a custom template: 'json', or "
+                        "a Go template")
     events.set_defaults(run=cmd_events)

@@ -41,7 +41,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
         fmt = DEFAULT_FORMAT + ("\t{{.Size}}" if args.size else "")
     elif fmt == "json":
         fmt = "{{json .}}"
-    size = not args.quiet and (args.size or ".Size" in fmt or fmt == "{{json .}}")
+    size = not args.quiet and (args.size or ".Size" in fmt)
     last = 1 if args.latest and args.last == -1 else args.last
     service = ContainerService(args.root)
     chosen = select(service, all_=args.all, filters=filters, limit=last)
@@ -95,7 +95,7 @@ def _image(service: Any, s: dict[str, Any], trunc: bool) -> str:
 
 def _size(s: dict[str, Any]) -> str:
     if "SizeRw" not in s:
-        return ""
+        return "0B"   # not asked for: Docker's zero sizes
     rw = humanize.size(s["SizeRw"])
     return f"{rw} (virtual {humanize.size(s['SizeRootFs'])})" if s["SizeRootFs"] else rw
 
@@ -130,18 +130,18 @@ def go_quote(text: str) -> str:
 
 
 def register(sub: Any, top: bool) -> None:
-    ps = sub.add_parser("ps", aliases=[] if top else ["ls", "list"], help="list containers")
+    ps = sub.add_parser("ps", aliases=[] if top else ["ls", "list"], help="List containers")
     ps.add_argument("-a", "--all", action="store_true",
-                    help="show all containers (default shows just running)")
+                    help="Show all containers (default shows just running)")
     ps.add_argument("-f", "--filter", action="append",
-                    help="filter output based on conditions provided")
-    ps.add_argument("--format", help="format output using a custom template: 'table', "
+                    help="Filter output based on conditions provided")
+    ps.add_argument("--format", help="Format output using a custom template: 'table', "
                     "'table TEMPLATE', 'json', or a Go template")
     ps.add_argument("-n", "--last", type=int, default=-1,
-                    help="show n last created containers (includes all states)")
+                    help="Show n last created containers (includes all states) (default -1)")
     ps.add_argument("-l", "--latest", action="store_true",
-                    help="show the latest created container (includes all states)")
-    ps.add_argument("--no-trunc", action="store_true", help="don't truncate output")
-    ps.add_argument("-q", "--quiet", action="store_true", help="only display container IDs")
-    ps.add_argument("-s", "--size", action="store_true", help="display total file sizes")
+                    help="Show the latest created container (includes all states)")
+    ps.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    ps.add_argument("-q", "--quiet", action="store_true", help="Only display container IDs")
+    ps.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
     ps.set_defaults(run=cmd_ps)

@@ -10,11 +10,20 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+def _reference(name: str) -> Any:
+    """A name the docker command itself refuses when malformed (exit 1, bare)."""
+    from hull.errors import ClientError, InvalidArgument
+    from hull.image.reference import parse
+    try:
+        return parse(name)
+    except InvalidArgument as e:
+        raise ClientError(str(e)) from None
+
+
 def cmd_pull(args: argparse.Namespace) -> int:
     from hull.engine.images import ImageService
-    from hull.image.reference import parse
     name = args.name
-    ref = parse(name)
+    ref = _reference(name)
     if ref.tag == "latest" and ":" not in name.rsplit("/", 1)[-1] and "@" not in name:
         print("Using default tag: latest")
     _, fresh = ImageService(args.root).pull(name, args.platform, progress=_progress(args))
@@ -26,8 +35,23 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
+    """As docker push: the repository line first, then the image (or why not)."""
     from hull.engine.images import ImageService
-    ImageService(args.root).push(args.name, progress=_progress(args))
+    from hull.errors import ClientError, NotFound
+    from hull.registry.client import Unreachable
+    ref = _reference(args.name)
+    service = ImageService(args.root)
+    try:
+        service.store.resolve(args.name)
+    except NotFound:
+        print(f"The push refers to repository [{ref.name}]")
+        raise ClientError(f"An image does not exist locally with the tag: "
+                          f"{ref.familiar().rsplit(':', 1)[0] if ref.tag else ref.familiar()}"
+                          ) from None
+    try:
+        service.push(args.name, progress=_progress(args))
+    except Unreachable as e:   # the push stream's own error: Docker prints it bare
+        raise ClientError(str(e)) from None
     return 0
 
 
@@ -46,6 +70,9 @@ def cmd_login(args: argparse.Namespace) -> int:
     from hull.errors import InvalidArgument
     user = args.username
     password = args.password
+    if password is not None:
+        print("WARNING! Using --password via the CLI is insecure. Use --password-stdin.",
+              file=sys.stderr)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     if user is None:
@@ -65,30 +92,30 @@ def cmd_login(args: argparse.Namespace) -> int:
 def cmd_logout(args: argparse.Namespace) -> int:
     from hull.engine.login import logout
     server = args.server or "docker.io"
-    if logout(server):
-        print(f"Removing login credentials for {server}")
-    else:
-        print(f"Not logged in to {server}")
+    logout(server)   # Docker says so whether or not it had any
+    print(f"Removing login credentials for {server}")
     return 0
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("pull", help="download an image from a registry")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--platform")
-    p.add_argument("-a", "--all-tags", action="store_true", help="not supported")
+    p = sub.add_parser("pull", help="Download an image from a registry")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
+    p.add_argument("--platform", help="Set platform if server is multi-platform capable")
+    p.add_argument("-a", "--all-tags", action="store_true", help="Download all tagged "
+                   "images in the repository (not supported: accepted and ignored)")
     p.add_argument("name")
     p.set_defaults(run=cmd_pull)
-    p = sub.add_parser("push", help="upload an image to a registry")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p = sub.add_parser("push", help="Upload an image to a registry")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
     p.add_argument("name")
     p.set_defaults(run=cmd_push)
-    p = sub.add_parser("login", help="log in to a registry")
-    p.add_argument("-u", "--username")
-    p.add_argument("-p", "--password")
-    p.add_argument("--password-stdin", action="store_true")
+    p = sub.add_parser("login", help="Authenticate to a registry")
+    p.add_argument("-u", "--username", help="Username")
+    p.add_argument("-p", "--password", help="Password or Personal Access Token (PAT)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="Take the Password or Personal Access Token (PAT) from stdin")
     p.add_argument("server", nargs="?")
     p.set_defaults(run=cmd_login)
-    p = sub.add_parser("logout", help="log out from a registry")
+    p = sub.add_parser("logout", help="Log out from a registry")
     p.add_argument("server", nargs="?")
     p.set_defaults(run=cmd_logout)

@@ -294,20 +294,20 @@ def _verbose(service: Any, du: dict[str, Any]) -> None:
 
 def register(sub: Any, ssub: Any) -> None:
     """`info` and `version` at the top level; `system info|df` under `system`."""
-    for parser in (sub.add_parser("info", help="display system-wide information"),
-                   ssub.add_parser("info", help="display system-wide information")):
-        parser.add_argument("-f", "--format", help="format output using a Go template, or "
-                            "'json'")
+    for parser in (sub.add_parser("info", help="Display system-wide information"),
+                   ssub.add_parser("info", help="Display system-wide information")):
+        parser.add_argument("-f", "--format", help="Format output using a custom template: "
+                            "'json', or a Go template")
         parser.set_defaults(run=cmd_info)
-    version = sub.add_parser("version", help="show the hull version information")
-    version.add_argument("-f", "--format", help="format output using a Go template, or "
-                         "'json'")
+    version = sub.add_parser("version", help="Show the hull version information")
+    version.add_argument("-f", "--format", help="Format output using a custom template: "
+                         "'json', or a Go template")
     version.set_defaults(run=cmd_version)
-    df = ssub.add_parser("df", help="show hull disk usage")
-    df.add_argument("--format", help="format output using a custom template: 'table', "
+    df = ssub.add_parser("df", help="Show hull disk usage")
+    df.add_argument("--format", help="Format output using a custom template: 'table', "
                     "'table TEMPLATE', 'json', or a Go template")
     df.add_argument("-v", "--verbose", action="store_true",
-                    help="show detailed information on space usage")
+                    help="Show detailed information on space usage")
     df.set_defaults(run=cmd_system_df)
 
 

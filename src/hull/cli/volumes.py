@@ -46,17 +46,23 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    from hull.errors import HullError
+    """Each volume in turn; one a container uses is refused even with -f (which, as in
+    Docker, only makes a missing volume no error)."""
+    from hull.errors import HullError, NotFound
     service = _services(args)
     code = 0
     for name in args.names:
         try:
-            users = [] if args.force else service.volume_users(name)
-            service.volumes.remove(name, users)
+            service.volumes.remove(name, service.volume_users(name))
             print(name)
+        except NotFound as e:
+            if args.force:
+                print(name)
+                continue
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            code = 1
         except HullError as e:
-            print(f"Error response from daemon: {e}" if e.exit_code != 1 else f"Error: {e}",
-                  file=sys.stderr)
+            print(f"Error response from daemon: {e}", file=sys.stderr)
             code = 1
     return code
 
@@ -76,7 +82,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if removed:
         print("Deleted Volumes:\n" + "\n".join(removed) + "\n")
     from hull.engine import humanize
-    print(f"Total reclaimed space: {humanize.size(space)}")
+    print(f"Total reclaimed space: {humanize.size(space, 4)}")
     return 0
 
 
@@ -88,27 +94,34 @@ def prune_volumes(service: Any, all_: bool, filters: Any = None) -> tuple[list[s
 
 
 def register(sub: Any) -> None:
-    volume = sub.add_parser("volume", help="manage volumes")
+    volume = sub.add_parser("volume", help="Manage volumes")
     vsub = volume.add_subparsers(dest="volume_command", metavar="COMMAND",
                                  parser_class=type(volume))
-    create = vsub.add_parser("create", help="create a volume")
-    create.add_argument("-d", "--driver", choices=["local"], default="local")
-    create.add_argument("--label", action="append")
+    create = vsub.add_parser("create", help="Create a volume")
+    create.add_argument("-d", "--driver", choices=["local"], default="local",
+                        help='Specify volume driver name (default "local")')
+    create.add_argument("--label", action="append", help="Set metadata for a volume")
     create.add_argument("name", nargs="?")
     create.set_defaults(run=cmd_create)
-    ls = vsub.add_parser("ls", aliases=["list"], help="list volumes")
-    ls.add_argument("-q", "--quiet", action="store_true")
-    ls.add_argument("--format")
-    ls.add_argument("-f", "--filter", action="append")
+    ls = vsub.add_parser("ls", aliases=["list"], help="List volumes")
+    ls.add_argument("-q", "--quiet", action="store_true", help="Only display volume names")
+    ls.add_argument("--format", help="Format output using a custom template: 'table', "
+                    "'table TEMPLATE', 'json', or a Go template")
+    ls.add_argument("-f", "--filter", action="append",
+                    help='Provide filter values (e.g. "dangling=true")')
     ls.set_defaults(run=cmd_ls)
     from hull.cli import inspect
     inspect.register(vsub, "volume")
-    rm = vsub.add_parser("rm", aliases=["remove"], help="remove volumes")
-    rm.add_argument("-f", "--force", action="store_true")
+    rm = vsub.add_parser("rm", aliases=["remove"], help="Remove one or more volumes")
+    rm.add_argument("-f", "--force", action="store_true",
+                    help="Force the removal of one or more volumes")
     rm.add_argument("names", nargs="+", metavar="VOLUME")
     rm.set_defaults(run=cmd_rm)
-    prune = vsub.add_parser("prune", help="remove unused volumes")
-    prune.add_argument("-a", "--all", action="store_true")
-    prune.add_argument("-f", "--force", action="store_true")
-    prune.add_argument("--filter", action="append")
+    prune = vsub.add_parser("prune", help="Remove unused local volumes")
+    prune.add_argument("-a", "--all", action="store_true",
+                       help="Remove all unused volumes, not just anonymous ones")
+    prune.add_argument("-f", "--force", action="store_true",
+                       help="Do not prompt for confirmation")
+    prune.add_argument("--filter", action="append",
+                       help='Provide filter values (e.g. "label=<label>")')
     prune.set_defaults(run=cmd_prune)

@@ -3,6 +3,7 @@ monitor, and the lifecycle commands. The runtime is called as a library."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import posixpath
@@ -20,6 +21,7 @@ from hull.record import field, record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import tarfile
+    from collections.abc import Iterator
     from typing import IO, Any
 
     from hull.engine.filters import Filters
@@ -97,9 +99,7 @@ class ContainerService:
                                   "until networking lands")
         cid = secrets.token_hex(32)
         name = opts.name or f"{secrets.choice(_NAMES)}_{secrets.choice(_SURNAMES)}"
-        if not all(c.isalnum() or c in "_.-" for c in name) or not name[0].isalnum():
-            raise InvalidArgument(f"Invalid container name ({name}), only "
-                                  "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        check_name(name.removeprefix("/"))
         entrypoint = [opts.entrypoint] if opts.entrypoint else (cfg.get("Entrypoint") or [])
         if opts.entrypoint == "":
             entrypoint = []
@@ -141,6 +141,11 @@ class ContainerService:
                     self.store.get(ref.split(":", 1)[1])
                 except NotFound as e:
                     raise HullError(str(e)) from None
+        if opts.memory and not host.get("MemorySwap"):
+            # Docker's default: as much swap as memory (memory+swap = twice the memory),
+            # or no swap limit where the kernel cannot account swap
+            from hull.cgroups.hierarchy import swap_accounting
+            host["MemorySwap"] = opts.memory * 2 if swap_accounting() else -1
         host_config = {"AutoRemove": opts.auto_remove, "Memory": opts.memory or 0,
                        "NanoCpus": opts.nano_cpus or 0, "PidsLimit": opts.pids_limit,
                        "CpusetCpus": opts.cpuset_cpus or "", "NetworkMode": opts.network,
@@ -688,11 +693,11 @@ class ContainerService:
             "user": {"uid": uid, "gid": gid, "additionalGids": groups},
             "capabilities": caps,
             "noNewPrivileges": bool(base.get("noNewPrivileges")), "terminal": tty})
-        from hull.runtime.execute import start_process
         from hull.runtime.waiting import reap, wait_forwarding
         self.event(c, f"exec_start: {' '.join(cmd)}")
         if not tty:
-            pid = start_process(st, process, rt.store)
+            with _stdin_unless(interactive):
+                pid = _start_exec(st, process, rt.store)
             return 0 if detach else wait_forwarding(pid)
         import socket
         import tempfile
@@ -705,7 +710,7 @@ class ContainerService:
         try:
             listener.bind(path)
             listener.listen(1)
-            pid = start_process(st, process, rt.store, console_socket=path)
+            pid = _start_exec(st, process, rt.store, console_socket=path)
             master = receive_master(listener)
         finally:
             listener.close()
@@ -736,10 +741,7 @@ class ContainerService:
     def rename(self, name: str, new: str) -> None:
         import sqlite3
         c = self.store.get(name)
-        if not new or not new[0].isalnum() or not all(ch.isalnum() or ch in "_.-"
-                                                       for ch in new):
-            raise InvalidArgument(f"Invalid container name ({new}), only "
-                                  "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        check_name(new)
         try:
             self.store.db.execute("UPDATE containers SET name = ? WHERE id = ?", (new, c.id))
         except sqlite3.IntegrityError:
@@ -908,17 +910,64 @@ class ContainerService:
         return container_json(self, name, size)
 
 
-def _merge_env(image_env: list[str], extra: list[str], path: bool = True) -> list[str]:
-    """The image's Env with -e laid over it; a bare NAME (the client found no such
-    variable in its own environment) removes it, as Docker's ReplaceOrAppendEnvValues."""
+def _start_exec(st: Any, process: Any, store: Any, console_socket: str | None = None) -> int:
+    """The exec'd process started; any failure to start it (no such command, a missing
+    working directory) is Docker's: exit 126, "OCI runtime exec failed"."""
+    from hull.errors import CannotInvoke
+    from hull.runtime.execute import start_process
+    try:
+        return start_process(st, process, store, console_socket=console_socket)
+    except (HullError, OSError) as e:
+        why = f"{e.strerror}: {e.filename}" if isinstance(e, OSError) and e.strerror else e
+        raise CannotInvoke("OCI runtime exec failed: exec failed: unable to start container "
+                           f"process: {why}: unknown") from None
+
+
+@contextlib.contextmanager
+def _stdin_unless(interactive: bool) -> Iterator[None]:
+    """exec without -i: the process's stdin is /dev/null, not the caller's (Docker's)."""
+    if interactive:
+        yield
+        return
+    saved = os.dup(0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(devnull, 0)
+        yield
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(devnull)
+
+
+_NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_NAME_REST = _NAME_START | frozenset("_.-")
+
+
+def check_name(name: str) -> None:
+    """Docker's rule for container names, [a-zA-Z0-9][a-zA-Z0-9_.-]+ in ASCII — except that
+    hull also takes a one-character name (Docker wants two): nothing Docker accepts is
+    refused, and `--name c` in a quick test works."""
+    if not name or name[0] not in _NAME_START or not set(name) <= _NAME_REST:
+        raise FailedPrecondition(f"Invalid container name ({name}), only "
+                                 "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+
+
+def _merge_env(image_env: list[str], extra: list[str]) -> list[str]:
+    """Config.Env as Docker's daemon merges it: the -e variables first, in their order,
+    then the image's that they do not name; a bare NAME (the client found no such
+    variable in its own environment) keeps the image's NAME out."""
     out: dict[str, str] = {}
-    for item in [*image_env, *extra]:
+    named = {item.partition("=")[0] for item in extra}
+    for item in extra:
         key, eq, value = item.partition("=")
-        if not eq:
-            out.pop(key, None)
-            continue
-        out[key] = value
-    if path and "PATH" not in out:
+        if eq:
+            out[key] = value
+    for item in image_env:
+        key, eq, value = item.partition("=")
+        if eq and key not in named:
+            out[key] = value
+    if "PATH" not in out:
         out["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     return [f"{k}={v}" for k, v in out.items()]
 

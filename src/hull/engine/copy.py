@@ -292,6 +292,14 @@ def destination(side: Side, path: str, source_is_dir: bool | None,
         os.close(root)
 
 
+def tar_error(e: BaseException) -> str:
+    """A tar stream that is not one, worded as Docker's daemon words it."""
+    text = str(e)
+    if not text or any(w in text for w in ("truncated", "empty", "EOF", "end of file")):
+        text = "unexpected EOF"
+    return f"Error processing tar file(exit status 1): {text}"
+
+
 def extract(stream: IO[bytes], dir_fd: int, owner: tuple[int, int] | None,
             ids: Callable[[int, int], tuple[int, int]] | None) -> None:
     from hull.image.layer import Applier
@@ -300,7 +308,7 @@ def extract(stream: IO[bytes], dir_fd: int, owner: tuple[int, int] | None,
         with tarfile.open(fileobj=stream, mode="r|*") as tar:
             applier.apply(tar)
     except (tarfile.TarError, EOFError) as e:   # stdin that is not a tar archive
-        raise FailedPrecondition(f"Error processing tar file: {e}") from None
+        raise FailedPrecondition(tar_error(e)) from None
     finally:
         applier.close()
 
@@ -320,16 +328,17 @@ def copy(source: Source, dir_fd: int, name: str, owner: tuple[int, int] | None,
 def run(service: ContainerService, src: str, dst: str, archive: bool, follow: bool,
         stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """`hull cp [-a] [-L] SRC DST`."""
+    from hull.errors import ClientError  # the docker command's own checks, printed bare
     src_container, src_path = split_arg(src)
     dst_container, dst_path = split_arg(dst)
     if src_container and dst_container:
-        raise CopyError("copying between containers is not supported")
+        raise ClientError("copying between containers is not supported")
     if not src_container and not dst_container:
-        raise CopyError("must specify at least one container source")
+        raise ClientError("must specify at least one container source")
     if src_path == "-" and dst_path == "-":
-        raise CopyError('"-" can be used for only one of source and destination')
+        raise ClientError('"-" can be used for only one of source and destination')
     if not (src_path if src_container else dst_path):
-        raise CopyError("a container path must not be empty")
+        raise ClientError("a container path must not be empty")
     # a remapped container's files are owned by host ids in its range: what comes out is
     # given the container's ids, what goes in the host ids (its root for a plain cp)
     read_ids = write_ids = None

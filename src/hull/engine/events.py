@@ -91,9 +91,9 @@ def matches(event: dict[str, Any], filters: dict[str, list[str]]) -> bool:
             ok = event.get("Type") in values
         elif key == "event":
             ok = any(event.get("Action", "").split(":")[0] == v for v in values)
-        elif key == "container":
-            ok = any(actor.get("ID", "").startswith(v) or attrs.get("name") == v
-                     for v in values)
+        elif key == "container":   # Docker's FuzzyMatch: the ID or name, or a prefix of it
+            ok = any(actor.get("ID", "").startswith(v) or
+                     str(attrs.get("name", "")).startswith(v) for v in values)
         elif key == "image":
             ok = attrs.get("image") in values
         elif key == "label":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 
-from hull.errors import InvalidArgument
+from hull.errors import FlagError, InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,7 +36,25 @@ def size(text: str | None, flag: str) -> int | None:
             raise ValueError
         return int(n * _UNITS[suffix])
     except (ValueError, KeyError):
-        raise InvalidArgument(f"invalid argument {text!r} for {flag}: invalid size") from None
+        raise FlagError(f'invalid argument "{text}" for "{_flag(flag)}" flag: invalid size: '
+                        f"'{text}'") from None
+
+
+def nano_cpus(text: str, zero_ok: bool = False) -> int:
+    """--cpus 1.5 as NanoCpus; refused as Docker's flag parser refuses it."""
+    try:
+        cpus = float(text)
+    except ValueError:
+        raise FlagError(f'invalid argument "{text}" for "--cpus" flag: failed to parse '
+                        f"{text} as a rational number") from None
+    if cpus < 0 or (cpus == 0 and not zero_ok):
+        raise InvalidArgument(f"invalid argument {text!r} for --cpus: must be positive")
+    return int(cpus * 1e9)
+
+
+def _flag(flag: str) -> str:
+    """"-m/--memory" as Docker names a flag in its messages: "-m, --memory"."""
+    return flag.replace("/", ", ")
 
 
 def integer(text: str | int | None, flag: str, low: int | None = None,
@@ -46,7 +64,8 @@ def integer(text: str | int | None, flag: str, low: int | None = None,
     try:
         n = int(text)
     except ValueError:
-        raise InvalidArgument(f"invalid argument {text!r} for {flag}: not an integer") from None
+        raise FlagError(f'invalid argument "{text}" for "{_flag(flag)}" flag: '
+                        f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
     if (low is not None and n < low) or (high is not None and n > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise InvalidArgument(f"invalid argument {text!r} for {flag}: must be {bounds}")
@@ -279,7 +298,8 @@ def volume(text: str) -> dict[str, Any]:
         raise InvalidArgument(f"invalid -v {text!r}: {src!r} is neither an absolute host path "
                               "nor a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)")
     return {"Type": "volume", "Name": src, "Source": "", "Destination": dst, "Driver": "local",
-            "Mode": mode, "RW": rw, "Propagation": ""}
+            # a named volume's default mode is "z" in Docker's inspect
+            "Mode": mode or ("z" if src else ""), "RW": rw, "Propagation": ""}
 
 
 def mount(text: str) -> dict[str, Any]:

@@ -115,19 +115,28 @@ class ImageService:
                 "WorkDir": "", "MergedDir": ""} if len(dirs) > 1 else {"UpperDir": dirs[0]}
 
     def history(self, name: str) -> list[dict[str, Any]]:
+        from hull.image.manifest import chain_ids
         image = self.store.resolve(name)
         config = self.store.config(image)
-        manifest = self.store.manifest_of(image)
-        layers = iter(reversed(manifest.layers))
+        layers = iter(reversed(chain_ids(self.store.diff_ids(image))))
         rows: list[dict[str, Any]] = []
         for entry in reversed(config.get("history") or []):
-            layer = None if entry.get("empty_layer") else next(layers, None)
+            chain = None if entry.get("empty_layer") else next(layers, None)
             rows.append({"ID": image.id if not rows else "<missing>",
                          "Created": humanize.parse_time(str(entry.get("created", ""))),
                          "CreatedBy": entry.get("created_by", ""),
-                         "Size": layer.size if layer else 0,
+                         "Size": self._layer_size(chain),
                          "Comment": entry.get("comment", "")})
         return rows
+
+    def _layer_size(self, chain: str | None) -> int:
+        """A layer's unpacked size, as Docker's history shows it (not the download's)."""
+        if chain is None:
+            return 0
+        try:
+            return self.store.snapshotter.usage(chain).size
+        except NotFound:
+            return 0
 
     def tag(self, source: str, target: str) -> None:
         image = self.store.resolve(source)
@@ -195,9 +204,9 @@ class ImageService:
         for ref_name in self.store.tags_of(image.id) + self.store.repo_digests_of(image.id):
             lines.append(f"Untagged: {parse(ref_name, default_tag=None).familiar()}")
         self.store.delete(image.id)
-        self.store.gc()
-        self._sweep_remapped()
         lines.append(f"Deleted: {image.id}")
+        lines += [f"Deleted: {chain}" for chain, _ in self.store.gc()]   # its layers
+        self._sweep_remapped()
         return lines
 
     def _conflict(self, image: Image, hard_only: bool, references: bool
@@ -252,11 +261,12 @@ class ImageService:
                 continue
             for ref_name in tags + self.store.repo_digests_of(image.id):
                 lines.append(f"untagged: {parse(ref_name, default_tag=None).familiar()}")
-            reclaimed += image.size
             self.store.delete(image.id)
             lines.append(f"deleted: {image.id}")
+            for chain, size in self.store.gc():   # the layers no other image stands on
+                lines.append(f"deleted: {chain}")
+                reclaimed += size
         if lines:
-            self.store.gc()
             self._sweep_remapped()
         return lines, reclaimed
 

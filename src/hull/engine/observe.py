@@ -105,10 +105,10 @@ def row(c: Container, before: Sample, after: Sample) -> dict[str, str]:
     if after.running and before.running and elapsed > 0:
         cpu = max(after.cpu_ns - before.cpu_ns, 0) / (elapsed * 1e9) * 100
     mem_pct = after.mem_used / after.mem_limit * 100 if after.mem_limit else 0.0
-    if not after.running:
-        return {"Container": c.short_id, "ID": c.short_id, "Name": c.name, "CPUPerc": "--",
-                "MemUsage": "-- / --", "MemPerc": "--", "NetIO": "--", "BlockIO": "--",
-                "PIDs": "--"}
+    if not after.running:   # Docker's zeros for a container that is not running
+        return {"Container": c.short_id, "ID": c.short_id, "Name": c.name,
+                "CPUPerc": "0.00%", "MemUsage": "0B / 0B", "MemPerc": "0.00%",
+                "NetIO": "0B / 0B", "BlockIO": "0B / 0B", "PIDs": "0"}
     return {"Container": c.short_id, "ID": c.short_id, "Name": c.name,
             "CPUPerc": f"{cpu:.2f}%",
             "MemUsage": f"{humanize.binary(after.mem_used)} / "
@@ -127,7 +127,7 @@ def top(service: ContainerService, name: str, ps_args: list[str]) -> list[list[s
     from hull.errors import FailedPrecondition, HullError
     c = service.refresh(service.store.get(name))
     if not c.state.get("Running"):
-        raise FailedPrecondition(f"container {c.id} is not running")
+        raise FailedPrecondition(f"Container {c.id} is not running")
     pids = {str(p) for p in service.runtime().pids(c.id)}
     proc = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True,
                           env={**os.environ, "LC_ALL": "C"})

@@ -52,8 +52,10 @@ def prepare(sn: Snapshotter, cid: str, image_top: str | None, hostname: str) -> 
                                                             f"{hostname}\n".encode()),
                            ("etc/resolv.conf", _resolv_conf()),
                            *((name, b"") for name in EMPTY_FILES)):
-            fd = fs.open_in_root(root_fd, path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            mode = 0o755 if path in EMPTY_FILES else 0o644   # Docker's .dockerenv: rwxr-xr-x
+            fd = fs.open_in_root(root_fd, path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
             try:
+                os.fchmod(fd, mode)   # whatever the caller's umask
                 os.write(fd, data)
             finally:
                 os.close(fd)

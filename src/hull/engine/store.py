@@ -62,9 +62,12 @@ class ContainerStore:
                              fastjson.dumps(c.config), fastjson.dumps(c.host_config),
                              fastjson.dumps(c.state)))
         except sqlite3.IntegrityError:
+            row = self.db.execute("SELECT id FROM containers WHERE name = ?",
+                                  (c.name,)).fetchone()
             raise AlreadyExists(f'Conflict. The container name "/{c.name}" is already in '
-                                "use. You have to remove (or rename) that container to be "
-                                "able to reuse that name.") from None
+                                f'use by container "{row[0] if row else ""}". You have to '
+                                "remove (or rename) that container to be able to reuse that "
+                                "name.") from None
 
     def _row(self, row: tuple[Any, ...]) -> Container:
         return Container(row[0], row[1], row[2], row[3], row[4], fastjson.loads(row[5]),

@@ -13,7 +13,7 @@ import os
 import secrets
 import shutil
 
-from hull.errors import FailedPrecondition, InvalidArgument, NotFound
+from hull.errors import FailedPrecondition, NotFound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,9 +38,12 @@ class VolumeStore:
         from hull import fastjson
         from hull.engine.monitor import now
         name = name or secrets.token_hex(32)
-        if not (name[0].isalnum() and all(c.isalnum() or c in "_.-" for c in name)):
-            raise InvalidArgument(f"invalid volume name {name!r}: only "
-                                  "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        if not (name[0].isascii() and name[0].isalnum() and
+                all(c.isascii() and (c.isalnum() or c in "_.-") for c in name)):
+            raise FailedPrecondition(
+                f'create {name}: "{name}" includes invalid characters for a local volume '
+                'name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass '
+                "a host directory, use absolute path")
         os.makedirs(self.dir, mode=0o711, exist_ok=True)
         top = os.path.join(self.dir, name)
         try:
@@ -59,13 +62,20 @@ class VolumeStore:
         return meta, True
 
     def inspect(self, name: str) -> dict[str, Any]:
+        """The volume as Docker's API shows it (its fields in Docker's order; no labels or
+        options are null)."""
         from hull import fastjson
+        if not name or "/" in name or name in (".", ".."):
+            raise NotFound(f"get {name}: no such volume")
         try:
             with open(os.path.join(self.dir, name, "meta.json"), "rb") as f:
                 meta: dict[str, Any] = fastjson.loads(f.read())
         except (OSError, ValueError):
-            raise NotFound(f"no such volume: {name}") from None
-        return meta
+            raise NotFound(f"get {name}: no such volume") from None
+        return {"CreatedAt": meta.get("CreatedAt", ""), "Driver": meta.get("Driver", "local"),
+                "Labels": meta.get("Labels") or None, "Mountpoint": meta["Mountpoint"],
+                "Name": meta["Name"], "Options": meta.get("Options") or None,
+                "Scope": meta.get("Scope", "local")}
 
     def all(self) -> list[dict[str, Any]]:
         out = []

@@ -19,7 +19,7 @@ import time
 
 from hull import fastjson
 from hull.digest import of_bytes
-from hull.errors import InvalidArgument
+from hull.errors import InvalidArgument, NotFound
 from hull.image import manifest as mf
 from hull.image.layer import decompressed, write_stream
 from hull.image.progress import Progress, Quiet
@@ -64,14 +64,37 @@ def save(store: ImageStore, names: list[str], out: IO[bytes], fmt: str = "docker
         raise InvalidArgument(f"--format {fmt!r}: want docker-archive or oci-archive")
     images: list[tuple[Image, list[str]]] = []
     for name in names:
-        image = store.resolve(name)
-        tags = [] if name.removeprefix("sha256:") in image.id else [str(parse(name))]
-        images.append((image, tags))
+        for image, tags in _named(store, name):
+            images.append((image, tags))
     with write_stream(out) as tar:
         if fmt == "docker-archive":
             _save_docker(store, images, tar)
         else:
             _save_oci(store, images, tar)
+
+
+def _named(store: ImageStore, name: str) -> list[tuple[Image, list[str]]]:
+    """What one name given to save stands for: an ID its image alone; a repository without
+    a tag every tag of it (as docker save busybox saves busybox:*); else that tag."""
+    hexpart = name.removeprefix("sha256:")
+    by_id = next((i for i in store.images() if i.id.removeprefix("sha256:")
+                  .startswith(hexpart)), None) if len(hexpart) >= 4 else None
+    if by_id is not None:
+        return [(by_id, [])]
+    bare = parse(name, default_tag=None)
+    if not bare.tag and not bare.digest:
+        found: dict[str, list[str]] = {}
+        for image in store.images():
+            for tag in store.tags_of(image.id):
+                if tag.rpartition(":")[0] == bare.name:
+                    found.setdefault(image.id, []).append(tag)
+        if found:
+            return [(store.get(i), tags) for i, tags in found.items()]
+        try:
+            return [(store.resolve(name), [str(parse(name))])]
+        except NotFound:   # Docker's save names it as given
+            raise NotFound(f"No such image: {name}") from None
+    return [(store.resolve(name), [str(parse(name))])]
 
 
 def _save_docker(store: ImageStore, images: list[tuple[Image, list[str]]],

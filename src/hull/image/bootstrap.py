@@ -82,7 +82,11 @@ def bootstrap_busybox(store: ImageStore, name: str = "busybox:latest") -> Image:
                     "size": len(compressed)}],
     }
     manifest_digest = store.content.add(fastjson.dumps(manifest).encode())
-    return store.add(manifest_digest, parse(name))
+    # tagged, but with no repo digest: built here, it was never in a registry (Docker's
+    # RepoDigests are for images pulled or pushed)
+    image = store.add(manifest_digest)
+    store.tag(image.id, parse(name))
+    return image
 
 
 def _is_static(path: str) -> bool:

@@ -48,20 +48,22 @@ class Reference:
 
 
 def parse(text: str, default_tag: str | None = "latest") -> Reference:
-    original = text
     if not text or text != text.strip() or any(c.isspace() for c in text):
-        raise InvalidArgument(f"invalid reference format: {original!r}")
+        raise InvalidArgument("invalid reference format")
     digest = None
     if "@" in text:
         text, digest = text.split("@", 1)
-        validate(digest)
+        try:
+            validate(digest)
+        except InvalidArgument:
+            raise InvalidArgument("invalid reference format") from None
     tag = None
     slash = text.rfind("/")
     colon = text.rfind(":")
     if colon > slash:
         text, tag = text[:colon], text[colon + 1:]
         if not _TAG.match(tag):
-            raise InvalidArgument(f"invalid reference format: tag {tag!r} in {original!r}")
+            raise InvalidArgument("invalid reference format")
     first, sep, rest = text.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost") and _HOST.match(first):
         registry, path = first, rest
@@ -72,8 +74,10 @@ def parse(text: str, default_tag: str | None = "latest") -> Reference:
     if registry == DEFAULT_REGISTRY and "/" not in path:
         path = f"library/{path}"
     if not path or any(not _COMPONENT.match(c) for c in path.split("/")):
-        raise InvalidArgument(f"invalid reference format: repository name must be lowercase "
-                              f"({original!r})")
+        if path and all(_COMPONENT.match(c) for c in path.lower().split("/")):
+            raise InvalidArgument(f"invalid reference format: repository name ({path}) "
+                                  "must be lowercase")   # Docker's words
+        raise InvalidArgument("invalid reference format")
     if tag is None and digest is None:
         tag = default_tag
     return Reference(registry, path, tag, digest)

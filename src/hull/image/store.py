@@ -185,8 +185,8 @@ class ImageStore:
         else:
             row = self.db.execute("SELECT image FROM tags WHERE name = ?",
                                   (str(ref),)).fetchone()
-        if row is None:
-            raise NotFound(f"No such image: {name}")
+        if row is None:   # named as Docker names it: normalized, tag added
+            raise NotFound(f"No such image: {ref.familiar()}")
         return self.get(row[0])
 
     # ---- writing -----------------------------------------------------------------------
@@ -342,9 +342,12 @@ class ImageStore:
             self.db.execute("ROLLBACK")
             raise
 
-    def gc(self, keep_snapshots: set[str] = frozenset()) -> tuple[int, int]:  # type: ignore[assignment]
+    def gc(self, keep_snapshots: set[str] = frozenset()  # type: ignore[assignment]
+           ) -> list[tuple[str, int]]:
         """Remove blobs and layer snapshots no image references (reference counting by
-        reachability from the images table). Returns (blobs, snapshots) removed."""
+        reachability from the images table); a layer a container's snapshot still stands on
+        stays. Returns the layers removed (chain ID, unpacked bytes), top layers first, as
+        Docker reports them after "Deleted: <image>"."""
         blobs: set[str] = set()
         snaps: set[str] = set(keep_snapshots)
         for image in self.images():
@@ -352,25 +355,24 @@ class ImageStore:
             blobs |= {image.manifest, manifest.config.digest} | {d.digest for d in
                                                                  manifest.layers}
             snaps |= set(mf.chain_ids(self.diff_ids(image)))
-        removed_blobs = 0
         for info in list(self.content.walk()):
             if info.digest not in blobs:
                 self.content.delete(info.digest)
-                removed_blobs += 1
-        removed_snaps = 0
+        removed: list[tuple[str, int]] = []
         changed = True
         while changed:   # children first: a parent cannot go while a child exists
             changed = False
             for snap in list(self.snapshotter.walk()):
                 if snap.kind == "committed" and snap.key.startswith("sha256:") and \
                         snap.key not in snaps:
+                    size = self.snapshotter.usage(snap.key).size
                     try:
                         self.snapshotter.remove(snap.key)
-                        removed_snaps += 1
-                        changed = True
                     except FailedPrecondition:
-                        pass
-        return removed_blobs, removed_snaps
+                        continue
+                    removed.append((snap.key, size))
+                    changed = True
+        return removed
 
 
 def config_blob(config: dict[str, Any]) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from hull.errors import HullError, NotFound, Unavailable
+from hull.errors import FailedPrecondition, HullError, NotFound, Unavailable
 from hull.registry import auth
 from hull.registry.config import Endpoint
 
@@ -21,6 +21,17 @@ if TYPE_CHECKING:
     import httpx
 
 RETRIES = 4
+
+
+class Unreachable(FailedPrecondition):
+    """No connection to the registry: worded as Docker's daemon words it (`Get "URL": dial
+    tcp HOST: connect: connection refused`), exit 1."""
+
+    def __init__(self, method: str, url: str, host: str, error: BaseException) -> None:
+        reason = str(error) or type(error).__name__
+        if "refused" in reason.lower():
+            reason = "connect: connection refused"
+        super().__init__(f'{method.title()} "{url}": dial tcp {host}: {reason}')
 
 
 class RegistryError(HullError):
@@ -53,8 +64,7 @@ class Registry:
                 resp = self.http.send(req, stream=stream)
             except httpx.TransportError as e:
                 if attempt == RETRIES - 1:
-                    raise Unavailable(f"registry {self.endpoint.host}: {e or type(e).__name__}"
-                                      ) from None
+                    raise Unreachable(method, url, self.endpoint.host, e) from None
                 time.sleep(delay)
                 delay *= 2
                 continue

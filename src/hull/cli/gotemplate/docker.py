@@ -83,6 +83,8 @@ def _encode(v: Any, out: list[str]) -> None:
                 if not v.json_sorted or arity(x) != (0, False):
                     continue   # methods are not fields; Docker's contexts marshal niladic ones
                 x = x()
+            if k in v.omitempty and (x is None or isinstance(x, TypedNil)):
+                continue
             items.append((k, x))
         if v.json_sorted:
             items.sort()

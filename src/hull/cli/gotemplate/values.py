@@ -53,14 +53,17 @@ class Struct(dict[str, object]):
 
     Fields print as `{v1 v2}` in insertion order (`{{.}}`), a missing one is Go's
     "can't evaluate field X in type <type_name>", callables are its methods. `json_sorted`
-    sorts the keys in `{{json .}}`: Docker's formatter contexts marshal through a map.
+    sorts the keys in `{{json .}}`: Docker's formatter contexts marshal through a map;
+    fields in `omitempty` are left out of it while nil (a pointer tagged omitempty).
     """
 
     def __init__(self, data: Mapping[str, object] | Iterable[tuple[str, object]] = (),
-                 type_name: str = "struct {}", *, json_sorted: bool = False) -> None:
+                 type_name: str = "struct {}", *, json_sorted: bool = False,
+                 omitempty: frozenset[str] = frozenset()) -> None:
         super().__init__(data)
         self.type_name = type_name
         self.json_sorted = json_sorted
+        self.omitempty = omitempty   # fields `json:",omitempty"`: left out while nil
 
 
 class TypedNil:
