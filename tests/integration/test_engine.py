@@ -239,12 +239,12 @@ def test_exec_with_a_terminal(hull: Hull) -> None:
 def test_generated_names_never_collide(hull: Hull, monkeypatch: pytest.MonkeyPatch) -> None:
     """With one adjective and one surname left to draw from, the second and third
     containers still get names: a taken generated name is drawn again, then numbered."""
-    from hull.engine import containers
-    monkeypatch.setattr(containers, "_NAMES", ("calm",))
-    monkeypatch.setattr(containers, "_SURNAMES", ("curie",))
+    from hull.engine import containers, create
+    monkeypatch.setattr(create, "_NAMES", ("calm",))
+    monkeypatch.setattr(create, "_SURNAMES", ("curie",))
     service = containers.ContainerService(str(hull.root))
     try:
-        made = [service.create(containers.RunOptions(image="busybox", command=["true"]))
+        made = [create.create(service, create.RunOptions(image="busybox", command=["true"]))
                 for _ in range(3)]
     finally:
         service.close()

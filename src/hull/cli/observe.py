@@ -162,9 +162,9 @@ def cmd_update(args: argparse.Namespace) -> int:
         changes["MemoryReservation"] = hc.size(args.memory_reservation,
                                                "--memory-reservation")
     if args.restart is not None:
-        from hull.cli.containers import _restart_policy
+        from hull.cli.runflags import restart_policy
         try:
-            changes["RestartPolicy"] = _restart_policy(args.restart)
+            changes["RestartPolicy"] = restart_policy(args.restart)
         except InvalidArgument:   # the daemon's refusal in Docker: exit 1
             raise FailedPrecondition(f"invalid restart policy '{args.restart}'") from None
     if not changes:

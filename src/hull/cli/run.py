@@ -1,0 +1,290 @@
+"""`run`, `create`, `start` and `attach`: a container made from its flags, started under its
+monitor, its output attached; refusals reported as the docker command reports them (the
+CLI's own checks as "hull: …", the engine's as "Error response from daemon: …")."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Iterator
+    from typing import Any
+
+    from hull.errors import HullError
+
+
+def _service(args: argparse.Namespace) -> Any:
+    from hull.engine.containers import ContainerService
+    return ContainerService(args.root)
+
+
+def _ensure_image(args: argparse.Namespace, name: str) -> None:
+    from hull.engine.images import ImageService
+    from hull.errors import HullError, NotFound
+    images = ImageService(args.root)
+    try:
+        if args.pull == "always":
+            images.pull(name, platform=args.platform)
+            return
+        try:
+            image = images.store.resolve(name)
+            if _platform_matches(images.store.config(image), args.platform):
+                return
+            if args.pull == "never":
+                raise HullError(f"image with reference {name} was found but does not match "
+                                f"the specified platform: wanted {args.platform}")
+        except NotFound:
+            if args.pull == "never":
+                raise
+        from hull.image.reference import parse
+        print(f"Unable to find image '{parse(name).familiar()}' locally", file=sys.stderr)
+        from hull.image.progress import Progress
+        try:
+            images.pull(name, platform=args.platform,
+                        progress=Progress(lambda line: print(line, file=sys.stderr)))
+        except NotFound as e:
+            raise HullError(str(e)) from None   # docker run exits 125 here, not 1
+    finally:
+        images.store.close()   # no database connection may be open when the monitor forks
+
+
+def _platform_matches(config: dict[str, Any], platform: str | None) -> bool:
+    if not platform:
+        return True
+    os_name, _, arch = platform.partition("/")
+    arch, _, variant = arch.partition("/")
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
+    return (config.get("os", "linux") == os_name and (not arch or config.get("architecture")
+                                                       == arch)
+            and (not variant or config.get("variant", variant) == variant))
+
+
+@contextlib.contextmanager
+def _attached_streams(streams: list[str] | None) -> Iterator[None]:
+    """run -a stdout|stderr: the monitor forwards only the streams named (it takes this
+    process's stdout and stderr as it forks); the rest go to /dev/null."""
+    if not streams:
+        yield
+        return
+    saved = []
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            if name not in streams:
+                saved.append((fd, os.dup(fd)))
+                os.dup2(devnull, fd)
+        yield
+    finally:
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
+
+
+def check_tty(attach_stdin: bool, tty: bool) -> None:
+    """A terminal in the container needs one here when stdin is attached: piped input
+    and a tty do not mix (Docker refuses it the same way, before creating anything)."""
+    if tty and attach_stdin and not sys.stdin.isatty():
+        from hull.errors import ClientError
+        raise ClientError("the input device is not a TTY")
+
+
+class _Refused(Exception):
+    """run/create refused: how Docker reports it — the CLI's own checks as "docker: …",
+    the daemon's answers as "Error response from daemon: …" (create exits 1 with them, run
+    125 under the command's name), both with a pointer to --help."""
+
+    def __init__(self, error: HullError, daemon: bool) -> None:
+        super().__init__(str(error))
+        self.error, self.daemon = error, daemon
+
+
+@contextlib.contextmanager
+def _refusals(daemon: bool) -> Iterator[None]:
+    from hull.errors import ClientError, FlagError, HullError
+    try:
+        yield
+    except (ClientError, FlagError):
+        raise
+    except HullError as e:
+        raise _Refused(e, daemon) from None
+
+
+def _report(args: argparse.Namespace, refused: _Refused, command: str) -> int:
+    e = refused.error
+    if refused.daemon and command == "create":
+        print(f"Error response from daemon: {e}", file=sys.stderr)
+        return 1
+    text = f"Error response from daemon: {e}" if refused.daemon else str(e)
+    print(f"hull: {text}\n\nRun 'hull {command} --help' for more information", file=sys.stderr)
+    return e.exit_code if e.exit_code in (126, 127) else 125
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except _Refused as refused:
+        if args.debug:
+            raise refused.error from None
+        return _report(args, refused, "run")
+
+
+def _run(args: argparse.Namespace) -> int:
+    import os
+    import signal
+
+    from hull.engine import monitor
+    from hull.trace import mark
+    check_tty(args.interactive and not args.detach, args.tty)
+    with _refusals(daemon=False):
+        if args.attach:
+            from hull.errors import InvalidArgument
+            if args.detach:
+                raise InvalidArgument("Conflicting options: -a and -d")
+            for stream in args.attach:
+                if stream.lower() not in ("stdin", "stdout", "stderr"):
+                    raise InvalidArgument(f"invalid argument \"{stream}\" for \"-a, "
+                                          "--attach\" flag: valid streams are STDIN, STDOUT "
+                                          "and STDERR")
+            args.attach = [s.lower() for s in args.attach]
+        service = _service(args)
+        from hull.cli.runflags import options
+        opts = options(args)
+        if args.cidfile and os.path.exists(args.cidfile):
+            from hull.errors import InvalidArgument
+            raise InvalidArgument(f"container ID file found, make sure the other container "
+                                  f"isn't running or delete {args.cidfile}")
+    with _refusals(daemon=True):
+        _ensure_image(args, args.image)
+        mark("run: image ready")
+        from hull.engine.create import create
+        container = create(service, opts)
+    mark("run: container created (rootfs snapshots, record)")
+    if args.cidfile:
+        with open(args.cidfile, "w") as f:
+            f.write(container.id)
+    sys.stdout.flush()
+    with _attached_streams(args.attach):
+        notify = monitor.spawn(service, container.id, attach=not args.detach,
+                               stdin=args.interactive and not args.detach)
+    service = _service(args)   # spawn closed the databases before forking
+    first = monitor.read_message(notify)
+    mark("run: monitor reports the container started")
+    if "error" in first:
+        if args.detach:
+            print(container.id)   # Docker prints it too: the container exists, "Created"
+        from hull.errors import HullError
+        failed = HullError(str(first["error"]))
+        failed.exit_code = int(first.get("code", 125))
+        raise _Refused(failed, daemon=True)
+    if args.detach:
+        print(container.id)
+        return 0
+    if args.tty:
+        from hull.engine.attach import client
+        if client(service.store.dir(container.id), forward_stdin=args.interactive,
+                  detach_keys=_detach_keys(args)):
+            return 0   # detached: the container runs on under its monitor
+        done = monitor.read_message(notify)
+        os.close(notify)
+        return int(done.get("exit", 0))
+
+    def forward(sig: int, _frame: object) -> None:
+        try:
+            service.runtime().kill(container.id, sig)
+        except Exception:
+            pass
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    while True:
+        try:
+            done = monitor.read_message(notify)
+            break
+        except InterruptedError:
+            continue
+    os.close(notify)
+    mark("run: monitor reports the exit (recorded, cleaned up)")
+    if "exit" in done:
+        return int(done["exit"])
+    code: int = service.wait(container.id)
+    return code
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    try:
+        from hull.cli.runflags import options
+        with _refusals(daemon=False):
+            opts = options(args)   # bad flags are refused before any pull
+        with _refusals(daemon=True):
+            _ensure_image(args, args.image)
+            from hull.engine.create import create
+            print(create(_service(args), opts).id)
+    except _Refused as refused:
+        if args.debug:
+            raise refused.error from None
+        return _report(args, refused, "create")
+    return 0
+
+
+def _detach_keys(args: argparse.Namespace) -> str:
+    from hull.engine.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
+    keys: str = getattr(args, "detach_keys", None) or os.environ.get(
+        "HULL_DETACH_KEYS", DEFAULT_DETACH_KEYS)
+    parse_detach_keys(keys)   # a bad value is refused before anything starts
+    return keys
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    """Attach this terminal (or stdio) to a running container; Ctrl-P Ctrl-Q detaches."""
+    from hull.engine.attach import client
+    service = _service(args)
+    keys = _detach_keys(args)
+    c = service.refresh(service.store.get(args.container))
+    if not c.state.get("Running"):
+        from hull.errors import ClientError
+        raise ClientError("You cannot attach to a stopped container, start it first")
+    tty = bool(c.config.get("Tty"))
+    check_tty(not args.no_stdin, tty)
+    stdin = not args.no_stdin and bool(c.config.get("OpenStdin"))
+    if client(service.store.dir(c.id), forward_stdin=stdin, tty=tty, detach_keys=keys):
+        print("read escape sequence", file=sys.stderr)
+        return 0
+    code: int = service.wait(c.id)
+    return code
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from hull.engine import monitor
+    from hull.errors import HullError
+    code = 0
+    for name in args.containers:
+        service = _service(args)
+        try:
+            c = service.refresh(service.store.get(name))
+            if c.state.get("Running"):
+                print(name)
+                continue
+            tty = bool(c.config.get("Tty"))
+            notify = monitor.spawn(service, c.id, attach=args.attach and not tty, stdin=False)
+            service = _service(args)
+            first = monitor.read_message(notify)
+            if "error" in first:
+                raise HullError(str(first["error"]))
+            if args.attach:
+                if tty:
+                    from hull.engine.attach import client
+                    if client(service.store.dir(c.id), forward_stdin=args.interactive,
+                              detach_keys=_detach_keys(args)):
+                        continue
+                done = monitor.read_message(notify)
+                code = int(done.get("exit", 0))
+            else:
+                print(name)
+        except HullError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            code = 1
+    return code

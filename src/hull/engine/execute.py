@@ -1,0 +1,113 @@
+"""`exec`: one more process in a running container, as its user and with its environment,
+capabilities and seccomp filter; output straight to the caller (not to the container's
+log), stdin only with -i, a terminal proxied with -t; a process that cannot be started is
+Docker's exit 126."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+
+from hull.engine import ocispec
+from hull.errors import FailedPrecondition, HullError, InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from hull.engine.containers import ContainerService
+
+
+def _start_exec(st: Any, process: Any, store: Any, console_socket: str | None = None) -> int:
+    """The exec'd process started; any failure to start it (no such command, a missing
+    working directory) is Docker's: exit 126, "OCI runtime exec failed"."""
+    from hull.errors import CannotInvoke
+    from hull.runtime.execute import start_process
+    try:
+        return start_process(st, process, store, console_socket=console_socket)
+    except (HullError, OSError) as e:
+        why = f"{e.strerror}: {e.filename}" if isinstance(e, OSError) and e.strerror else e
+        raise CannotInvoke("OCI runtime exec failed: exec failed: unable to start container "
+                           f"process: {why}: unknown") from None
+
+
+@contextlib.contextmanager
+def _stdin_unless(interactive: bool) -> Iterator[None]:
+    """exec without -i: the process's stdin is /dev/null, not the caller's (Docker's)."""
+    if interactive:
+        yield
+        return
+    saved = os.dup(0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(devnull, 0)
+        yield
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(devnull)
+
+
+def run(service: ContainerService, name: str, cmd: list[str], env: list[str], user: str | None,
+         workdir: str | None, detach: bool, tty: bool = False,
+         interactive: bool = False, privileged: bool = False) -> int:
+    """Run one more process in a running container (its output goes to the caller, not
+    to the container's log, as with docker exec)."""
+    from hull.runtime.spec import parse_process
+    c = service.refresh(service.store.get(name))
+    if not c.state.get("Running"):
+        raise FailedPrecondition(f"Container {c.id} is not running")
+    if c.state.get("Paused"):
+        raise FailedPrecondition(f"Container {c.id} is paused, unpause the container "
+                                 "before exec")
+    if not cmd:
+        raise InvalidArgument("exec: no command given")
+    rt = service.runtime()
+    st = rt.state(c.id)
+    base = st.config.get("process") or {}
+    uid, gid = base.get("user", {}).get("uid", 0), base.get("user", {}).get("gid", 0)
+    groups: list[int] = []
+    if user:
+        from hull.engine.bundle import resolve_user
+        uid, gid, groups = resolve_user(os.path.join(service.store.dir(c.id), "rootfs"), user,
+                                     c.host_config.get("GroupAdd") or [])
+    caps = base.get("capabilities")
+    if privileged:   # every capability hull itself holds, as docker exec --privileged
+        caps = {k: ocispec.capabilities({"Privileged": True})
+                for k in ("bounding", "effective", "permitted")}
+    process = parse_process({
+        "args": cmd, "env": ocispec.process_env(c.config, tty, env),
+        "cwd": workdir or base.get("cwd", "/"),
+        "user": {"uid": uid, "gid": gid, "additionalGids": groups},
+        "capabilities": caps,
+        "noNewPrivileges": bool(base.get("noNewPrivileges")), "terminal": tty})
+    from hull.runtime.waiting import reap, wait_forwarding
+    service.event(c, f"exec_start: {' '.join(cmd)}")
+    if not tty:
+        with _stdin_unless(interactive):
+            pid = _start_exec(st, process, rt.store)
+        return 0 if detach else wait_forwarding(pid)
+    import socket
+    import tempfile
+
+    from hull.engine.attach import proxy_master, socket_path
+    from hull.runtime.console import receive_master
+    tmp = tempfile.mkdtemp(prefix="hull-exec-")
+    path, dirfd = socket_path(tmp, "console.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(path)
+        listener.listen(1)
+        pid = _start_exec(st, process, rt.store, console_socket=path)
+        master = receive_master(listener)
+    finally:
+        listener.close()
+        os.close(dirfd)
+        shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        proxy_master(master, forward_stdin=interactive)
+    finally:
+        os.close(master)
+    return 0 if detach else reap(pid)

@@ -1,0 +1,251 @@
+"""A container's filesystem as data: `export` (the merged tree as a tar), `commit` (the rw
+layer as a new image layer) and `diff` (what the rw layer changed). Every walk goes directory
+by directory through fds (os.fwalk), so a running container swapping a directory for a
+symlink mid-walk cannot send hull out of its tree; the init layer's files never count as
+the container's changes."""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+
+from hull.engine import userns
+from hull.errors import FailedPrecondition, NotFound
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import tarfile
+    from typing import IO, Any
+
+    from hull.engine.containers import ContainerService
+    from hull.engine.userns import IdMap
+
+
+def export(service: ContainerService, name: str, out: IO[bytes]) -> None:
+    """The container's merged filesystem as a tar (`docker export`). The tree is read
+    through a read-only view of the container's snapshots; links are archived as
+    links, never followed."""
+    import tempfile
+
+    from hull.image.layer import write_stream
+    from hull.linux.mounts import mount_all, unmount
+    c = service.store.get(name)
+    sn = service.images.snapshotter
+    key = f"export-{secrets.token_hex(8)}"
+    target = tempfile.mkdtemp(prefix="hull-export-")
+    try:
+        # a view needs a committed parent: the rw layer is still active, so view its
+        # parent (image + init) and overlay the rw layer's files on top in the tar
+        mount_all(sn.view(key, f"{c.id}-init"), target)
+        upper = sn.upper_dir(c.id)
+        with write_stream(out) as tar:
+            _add_tree(tar, target, skip=_rw_entries(upper))
+            _add_tree(tar, upper, whiteouts=True, ids=userns.of(c.host_config))
+    finally:
+        try:
+            unmount(target)
+        except OSError:
+            pass
+        os.rmdir(target)
+        try:
+            sn.remove(key)
+        except NotFound:
+            pass
+
+
+def commit(service: ContainerService, name: str, repo: str | None, message: str = "",
+           author: str = "", changes: list[str] | None = None, pause: bool = True) -> str:
+    """`docker commit`: the rw layer — only what the container changed, deletions as
+    whiteouts — becomes a new layer on top of the container's image. The init layer's
+    /etc/hosts, /etc/hostname and /etc/resolv.conf never go in, even if changed."""
+
+    from hull.engine.images import _changes
+    from hull.image.archive import new_image, store_plain_layer
+    from hull.image.layer import write_stream
+    from hull.image.reference import parse
+    c = service.refresh(service.store.get(name))
+    ref = parse(repo) if repo else None   # a bad name fails before any work
+    config = _changes(changes or [], {k: v for k, v in c.config.items()
+                                      if k in _IMAGE_CONFIG_KEYS})
+    upper = service.images.snapshotter.upper_dir(c.id)
+    freeze = pause and c.state.get("Running") and not c.state.get("Paused")
+    if freeze:
+        service.pause(c.id, True)
+
+    idmap = userns.of(c.host_config)
+
+    def write_layer(out: Any) -> None:
+        with write_stream(out) as tar:
+            _layer_from_upper(tar, upper, idmap)
+    try:
+        layer = store_plain_layer(service.images, write_layer)
+        base = service.images.get(c.image)
+        if getattr(service.images.snapshotter, "whiteouts", "") == "overlay":
+            from hull.engine.commit_snapshot import snapshot_from_upper
+            from hull.image.manifest import chain_ids
+            chains = chain_ids([*service.images.diff_ids(base), layer["digest"]])
+            snapshot_from_upper(service.images, upper,
+                                chains[-2] if len(chains) > 1 else None, chains[-1],
+                                INIT_FILES, idmap)
+        cmd = " ".join((c.config.get("Entrypoint") or []) + (c.config.get("Cmd") or []))
+        image = new_image(service.images, base, ref, config, cmd, message, author, layer,
+                          layer["digest"])
+    finally:
+        if freeze:
+            service.pause(c.id, False)
+    service.event(c, "commit", comment=message)
+    return image.id
+
+
+def diff(service: ContainerService, name: str) -> list[tuple[str, str]]:
+    """`docker diff`: what the rw layer changed, as (A|C|D, path) sorted by path. A path
+    is C when a lower layer (image or init) has it, A when not; overlay whiteouts
+    (0:0 character devices) are D."""
+    import stat as st
+    c = service.store.get(name)
+    sn = service.images.snapshotter
+    upper = sn.upper_dir(c.id)
+    lowers = next((o[len("lowerdir="):].split(":") for m in sn.mounts(c.id)
+                   for o in m.options if o.startswith("lowerdir=")), [])
+    out = []
+    for top, dirs, files, dir_fd in os.fwalk(upper):
+        for name_ in dirs + files:
+            rel = "/" + os.path.relpath(os.path.join(top, name_), upper)
+            try:
+                info = os.stat(name_, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue   # removed by the running container meanwhile
+            if rel in INIT_FILES:
+                continue   # the engine's, not the container's change
+            if st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                out.append(("D", rel))
+            elif any(os.path.lexists(low + rel) for low in lowers):
+                out.append(("C", rel))
+            else:
+                out.append(("A", rel))
+    return sorted(out, key=lambda e: e[1])
+
+
+_IMAGE_CONFIG_KEYS = ("User", "Env", "Cmd", "Entrypoint", "WorkingDir", "Labels",
+                      "StopSignal", "ExposedPorts", "Volumes", "Healthcheck", "OnBuild",
+                      "Shell", "StopTimeout")
+
+
+INIT_FILES = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
+
+
+def _layer_from_upper(tar: tarfile.TarFile, upper: str, ids: IdMap | None = None) -> None:
+    """The rw layer as an image layer tar: overlay's whiteouts (0:0 character devices)
+    become .wh.NAME files, opaque directories get a .wh..wh..opq entry; hard links stay
+    links (tarfile tracks inodes); nothing is followed."""
+    import stat as st
+    for top, dirs, files, dir_fd in os.fwalk(upper):
+        dirs.sort()
+        for name in sorted(dirs) + sorted(files):
+            path = _at(dir_fd, name)
+            rel = os.path.relpath(os.path.join(top, name), upper)
+            if "/" + rel in INIT_FILES:
+                continue
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue   # removed by the running container meanwhile
+            if st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                entry = tarfile_info(os.path.join(os.path.dirname(rel), ".wh." + name))
+                tar.addfile(entry)
+                continue
+            _add_entry(tar, path, rel, ids)
+            if name in dirs:
+                try:
+                    opaque = os.getxattr(path, "trusted.overlay.opaque") == b"y"
+                except OSError:
+                    opaque = False
+                if opaque:
+                    tar.addfile(tarfile_info(os.path.join(rel, ".wh..wh..opq")))
+
+
+def _at(dir_fd: int, name: str) -> str:
+    """A path to `name` in the directory open as dir_fd. The walks over a container's
+    layer (diff, commit, export) use os.fwalk, which opens each directory by fd without
+    following links; naming entries through that fd keeps a directory swapped for a
+    symlink mid-walk (a running container can do that) from sending hull out of the tree."""
+    return f"/proc/self/fd/{dir_fd}/{name}"
+
+
+def _add_entry(tar: tarfile.TarFile, path: str, arcname: str, ids: IdMap | None = None
+               ) -> None:
+    """One file as it is on disk (links as links, never followed); left out if it was
+    removed since the directory was listed. ids: a remapped container's file, whose host
+    owner is written as the container's."""
+    try:
+        entry = tar.gettarinfo(path, arcname=arcname)
+        if ids is not None:
+            entry.uid, entry.gid = ids.to_container(entry.uid, entry.gid)
+            entry.uname = entry.gname = ""
+        # never through a link: the file could have been swapped for one since the lstat
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC) if entry.isreg() \
+            else -1
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return   # swapped for a symlink: what is there now is not this file
+        raise
+    if fd >= 0:
+        with os.fdopen(fd, "rb") as f:
+            if os.fstat(fd).st_size != entry.size:
+                raise FailedPrecondition(f"{arcname} changed while it was archived")
+            tar.addfile(entry, f)
+    else:
+        tar.addfile(entry)
+
+
+def tarfile_info(name: str) -> tarfile.TarInfo:
+    import tarfile as tf
+    entry = tf.TarInfo(name)
+    entry.mode = 0o600
+    return entry
+
+
+def _rw_entries(upper: str) -> tuple[set[str], set[str]]:
+    """Paths the read-write layer changes (written or whited out), whose lower versions an
+    export leaves out, and its opaque directories, whose whole lower subtree it leaves out."""
+    changed, opaque = set(), set()
+    for top, dirs, files, dir_fd in os.fwalk(upper):
+        for name in dirs + files:
+            rel = os.path.relpath(os.path.join(top, name), upper)
+            changed.add(rel)
+            if name in dirs:
+                try:
+                    if os.getxattr(_at(dir_fd, name), "trusted.overlay.opaque",
+                                   follow_symlinks=False) == b"y":
+                        opaque.add(rel)
+                except OSError:
+                    pass
+    return changed, opaque
+
+
+def _add_tree(tar: tarfile.TarFile, root: str,
+              skip: tuple[set[str], set[str]] | None = None, whiteouts: bool = False,
+              ids: IdMap | None = None) -> None:
+    import stat as st
+    changed, opaque = skip or (set(), set())
+    for top, dirs, files, dir_fd in os.fwalk(root):
+        rel_top = os.path.relpath(top, root)
+        if rel_top in opaque:
+            dirs[:] = []
+            continue   # the rw layer replaced this directory wholesale
+        dirs.sort()
+        for name in sorted(dirs) + sorted(files):
+            path = _at(dir_fd, name)
+            rel = os.path.relpath(os.path.join(top, name), root)
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue   # removed by the running container meanwhile
+            if whiteouts and st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                continue   # an overlay whiteout: the file is deleted, so not exported
+            if rel in changed:
+                continue   # the rw layer's version (or its deletion) decides
+            _add_entry(tar, path, rel, ids)
