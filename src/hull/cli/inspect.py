@@ -5,7 +5,6 @@ printed (exit 1); a template that does not parse exits 64, one that fails on an 
 
 from __future__ import annotations
 
-import json
 import sys
 
 TYPE_CHECKING = False
@@ -110,6 +109,7 @@ def print_objects(found: list[dict[str, Any]], template: Any) -> int:
     structs first, and where that fails on the raw JSON with missing keys an error (Docker's
     own fallback); a failure ends the output, exit 1, after the partial line."""
     if template is None:
+        import json
         print(json.dumps(found, indent=4, ensure_ascii=False))
         return 0
     from hull.cli.gotemplate import TemplateError

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-import uuid
 
 from hull import fastjson
 from hull.content.store import ContentStore
@@ -254,7 +253,7 @@ class ImageStore:
         from hull.image.layer import apply_layer
         staging = os.path.join(self.root, "snapshots", "staging")
         os.makedirs(staging, exist_ok=True)
-        paths = {i: os.path.join(staging, uuid.uuid4().hex) for i in missing}
+        paths = {i: os.path.join(staging, os.urandom(16).hex()) for i in missing}
 
         def extract(i: int) -> None:
             os.mkdir(paths[i], 0o755)
@@ -296,7 +295,7 @@ class ImageStore:
         scratch snapshot that becomes `chain` only when complete; a concurrent maker of
         the same chain may win, and a failure leaves nothing behind."""
         sn = self.snapshotter
-        key = f"extract-{uuid.uuid4().hex}"
+        key = f"extract-{os.urandom(16).hex()}"
         sn.prepare(key, parent)
         try:
             fill(sn.upper_dir(key))
