@@ -46,8 +46,16 @@ class Engines:
             ids = self.run(name, "ps", "-aq", check=False).stdout.split()
             if ids:
                 self.run(name, "rm", "-f", *ids, check=False)
+        if "hull" in self.names:
+            self.stop_hull_service()
         if self.docker is not None:
             _stop(self.docker.proc)
+
+    def stop_hull_service(self) -> None:
+        """hull's engine service for the bench's root, stopped and gone (for a cold
+        start, and at the end)."""
+        from tests.conftest import HullCLI
+        HullCLI(self.hull_root, self.hull_env).stop_service()
 
     def cmd(self, engine: str, *args: str) -> list[str]:
         if engine == "hull":

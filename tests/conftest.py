@@ -18,6 +18,10 @@ REPO = Path(__file__).resolve().parent.parent
 # No test may reach a public registry, not even by a DNS lookup: these are mirror-only for
 # every hull command the suite runs (tests that need a registry run one on 127.0.0.1).
 os.environ["HULL_MIRROR_ONLY"] = "docker.io,quay.io,ghcr.io,gcr.io,registry.k8s.io"
+# each test root gets its own engine service (started by the first hull command): it
+# leaves 2 s after that root's last command instead of 5 minutes, and whatever is left
+# at the end of the session is stopped (stop_test_services)
+os.environ.setdefault("HULL_SERVICE_IDLE_EXIT", "2")
 HULL_RUNTIME = str(Path(sys.executable).parent / "hull-runtime")
 IS_ROOT = os.geteuid() == 0
 
@@ -57,10 +61,36 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _skipped_privileged.append(report.nodeid)
 
 
+def stop_test_services() -> list[int]:
+    """SIGTERM to every engine service this session started (a root under the temporary
+    directory) that has not left on its own yet; returns their pids."""
+    import signal
+    import tempfile
+    mine = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"system" in args and b"service" in args and b"--root" in args:
+            root = args[args.index(b"--root") + 1].decode(errors="replace")
+            if root.startswith(tempfile.gettempdir() + "/"):
+                mine.append(int(entry.name))
+    for pid in mine:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    return mine
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """As root on this machine kind the privileged suite must really run: a skip there
     means a missing dependency or a broken fixture, and CI must fail, not pass quietly.
     And no test may leave a cgroup behind: every test container lives under /hull-test."""
+    stop_test_services()
     parents = leftover_cgroups("/hull-test")
     leaked = [str(p) for d in parents for p in Path(d).iterdir() if p.is_dir()]
     if IS_ROOT and leaked:
@@ -199,6 +229,26 @@ class HullCLI:
     def state(self, name: str) -> dict[str, Any]:
         out: dict[str, Any] = json.loads(self("inspect", name).stdout)[0]["State"]
         return out
+
+    def stop_service(self) -> None:
+        """Stop this root's engine service (by its pidfile) and wait until it has left:
+        before its filesystem is unmounted, or to leave nothing running."""
+        import signal
+        import time
+        state = Path((self.env or os.environ).get("HULL_STATE") or self.root / "state")
+        try:
+            pid = int((state / "service.pid").read_text())
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            return
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if "State:\tZ" in Path(f"/proc/{pid}/status").read_text():
+                    return
+            except OSError:
+                return
+            time.sleep(0.02)
 
 
 def leftover_cgroups(cgroup: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -62,9 +63,16 @@ def test_interactive_tty(podman: Podman) -> None:
     cmd = ["podman", "--root", f"{podman.dir}/root", "--runroot", f"{podman.dir}/run",
            "--tmpdir", f"{podman.dir}/tmp", "--runtime", "hull", "run", "-it", "--rm", IMAGE,
            "sh", "-c", "tty; exit 3"]
-    # script(1) gives podman a terminal of its own
-    proc = subprocess.run(["script", "-qec", " ".join(cmd), "/dev/null"], env=podman.env,
-                          capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+    # script(1) gives podman a terminal of its own. Its stdin stays open (a pipe we hold)
+    # until the container is done: at end-of-file script sends ^D to the terminal, and
+    # podman's attach could end before the container's output had come through
+    keep, hold = os.pipe()
+    try:
+        proc = subprocess.run(["script", "-qec", " ".join(cmd), "/dev/null"],
+                              env=podman.env, capture_output=True, text=True, timeout=120,
+                              stdin=keep)
+    finally:
+        os.close(keep)
+        os.close(hold)
     assert proc.returncode == 3
     assert "/dev/pts/0" in proc.stdout

@@ -21,6 +21,7 @@ def hull(tmp_path: Path) -> Hull:
     ids = h("ps", "-aq", check=False).stdout.split()
     if ids:
         h("rm", "-f", *ids, check=False)
+    h.stop_service()
     mounts = [line for line in Path("/proc/self/mounts").read_text().splitlines()
               if str(tmp_path) in line]
     assert not mounts, mounts

@@ -99,4 +99,5 @@ def test_disk_full_during_unpack_leaves_nothing(tmp_path: Path) -> None:
         assert snapshots == []            # neither a committed layer nor a half extract
         assert h("images", "-q").stdout.strip() == ""
     finally:
+        h.stop_service()   # it holds its lock file in there
         subprocess.run(["umount", str(small)], check=True)

@@ -123,7 +123,11 @@ def test_always_after_boot_even_if_stopped(hull: Hull) -> None:
 def test_install_service_writes_units(hull: Hull, tmp_path: Path) -> None:
     out = hull("system", "install-service", "--dir", str(tmp_path)).stdout.split()
     assert sorted(Path(p).name for p in out) == ["hull-reconcile.service",
-                                                 "hull-reconcile.timer"]
+                                                 "hull-reconcile.timer", "hull.service",
+                                                 "hull.socket"]
+    socket_unit = (tmp_path / "hull.socket").read_text()   # the engine service, activated
+    assert f"ListenStream={hull.root}/state/hull.sock" in socket_unit   # on first use
+    assert f"--root {hull.root} system service" in (tmp_path / "hull.service").read_text()
     unit = (tmp_path / "hull-reconcile.service").read_text()
     assert f"--root {hull.root} system reconcile" in unit
     assert "OnUnitActiveSec=30s" in (tmp_path / "hull-reconcile.timer").read_text()

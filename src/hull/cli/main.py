@@ -115,6 +115,10 @@ class _Only:
         return _Ignored()
 
 
+PREBUILT: argparse.ArgumentParser | None = None   # the whole parser, built once by the
+# engine service before it forks its workers (a command alone builds only its own)
+
+
 def parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line; with `only`, just that command's parser is built (the whole one
     when there is no such command, so that the usage error lists them all)."""
@@ -176,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = list(argv)
         argv.remove("help")
         argv.append("--help")
-    top = parser(_command_word(argv))
+    top = PREBUILT or parser(_command_word(argv))
     args, unknown = top.parse_known_args(argv)
     if unknown:   # reported by the command's own parser, with its usage
         command = _command_parser(top, args)

@@ -266,8 +266,40 @@ def cmd_seccomp_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_service(args: argparse.Namespace) -> int:
+    """`system service`: the engine service of this root, in the foreground (the thin
+    client normally starts it itself); --stop asks the running one to leave."""
+    import os
+    import signal
+
+    from hull.service import protocol
+    state = protocol.state_dir(os.path.abspath(args.root))
+    if args.stop:
+        try:
+            with open(os.path.join(state, protocol.PIDFILE)) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            print("no engine service runs for this root", file=sys.stderr)
+        return 0
+    from hull.cli import main
+    from hull.service.server import serve
+
+    def prepare() -> None:   # each command's parser built once, not per command
+        main.PREBUILT = main.parser()
+    return serve(os.path.abspath(args.root), state, main.main, args.time, prepare)
+
+
 def register_system(ssub: Any) -> None:
     """`hull system …` commands about supervision and defaults."""
+    service = ssub.add_parser("service", help="Run this root's engine service in the "
+                              "foreground (hull starts one on demand)")
+    service.add_argument("--time", type=float, default=None,
+                         help="Seconds without a command before it leaves (0: never; "
+                         "default HULL_SERVICE_IDLE_EXIT or 300)")
+    service.add_argument("--stop", action="store_true",
+                         help="Ask the running service to leave once its commands end")
+    service.set_defaults(run=cmd_service)
     ssub.add_parser("seccomp-profile", help="Print the default seccomp profile (Docker's "
                     "JSON format, for --security-opt seccomp=FILE)"
                     ).set_defaults(run=cmd_seccomp_profile)

@@ -120,7 +120,32 @@ OnUnitActiveSec=30s
 [Install]
 WantedBy=timers.target
 """
-    return {"hull-reconcile.service": service, "hull-reconcile.timer": timer}
+    state = "/run/hull" if root == "/var/lib/hull" else os.path.join(root, "state")
+    socket = f"""[Unit]
+Description=hull: the engine service's socket for {root} (started on the first command)
+
+[Socket]
+ListenStream={state}/hull.sock
+SocketMode=0600
+DirectoryMode=0711
+
+[Install]
+WantedBy=sockets.target
+"""
+    engine = f"""[Unit]
+Description=hull: the engine service for {root}
+Requires=hull.socket
+After=hull.socket
+
+[Service]
+ExecStart={hull} --root {root} system service
+KillMode=process
+
+[Install]
+WantedBy=multi-user.target
+"""
+    return {"hull-reconcile.service": service, "hull-reconcile.timer": timer,
+            "hull.socket": socket, "hull.service": engine}
 
 
 def boot_time() -> float:
