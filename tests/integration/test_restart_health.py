@@ -109,7 +109,7 @@ def info_id(hull: Hull, name: str) -> str:
 
 
 def test_always_after_boot_even_if_stopped(hull: Hull) -> None:
-    from hull.engine.restart import stopped_before_boot
+    from hull.engine.reconcile import stopped_before_boot
     from hull.engine.store import Container
     c = Container("x", "x", "i", "i", "", {}, {"RestartPolicy": {"Name": "always"}},
                   {"StoppedByUser": True, "FinishedAt": "2026-01-01T00:00:00Z"})

@@ -12,9 +12,9 @@ from hull.cgroups.v2.devices import program
 from hull.cgroups.v2.io import blkio_to_io_weight
 from hull.errors import InvalidArgument
 from hull.runtime import mountopts
-from hull.runtime.cli import parse_signal
 from hull.runtime.commands import parse_size
 from hull.runtime.defaults import default_spec
+from hull.runtime.signals import parse_signal
 from hull.runtime.spec import parse
 from hull.runtime.state import Status, validate_id
 

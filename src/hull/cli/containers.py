@@ -26,8 +26,9 @@ def cmd_logs(args: argparse.Namespace) -> int:
         entries: Any = service.follow_logs(args.container)
     else:
         entries = service.logs(args.container)
-        since = _when(args.since) if args.since else None
-        until = _when(args.until) if args.until else None
+        from hull.cli.common import when
+        since = when(args.since) if args.since else None
+        until = when(args.until) if args.until else None
         entries = [e for e in entries if (since is None or humanize.parse_time(e["time"])
                                           >= since) and (until is None or
                                                          humanize.parse_time(e["time"]) < until)]
@@ -38,17 +39,6 @@ def cmd_logs(args: argparse.Namespace) -> int:
         out.write((e["time"] + " " if args.timestamps else "") + e["log"])
         out.flush()
     return 0
-
-
-def _when(text: str) -> float:
-    """--since/--until: an RFC 3339 time or date, a Unix time, or a duration ago (10s,
-    1h30m); anything else refused as the docker command refuses it (exit 1)."""
-    from hull.engine.filters import timestamp
-    from hull.errors import ClientError, InvalidArgument
-    try:
-        return timestamp(text)
-    except InvalidArgument as e:
-        raise ClientError(str(e)) from None
 
 
 def _each(args: argparse.Namespace, action: Any, missing_ok: bool = False) -> int:
@@ -75,7 +65,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def cmd_kill(args: argparse.Namespace) -> int:
     from hull.errors import InvalidArgument
-    from hull.runtime.cli import parse_signal
+    from hull.runtime.signals import parse_signal
     service = _service(args)
     try:
         sig = parse_signal(args.signal)
@@ -173,7 +163,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from hull.cli.images import confirm
+    from hull.cli.common import confirm
     from hull.engine.filters import Filters
     filters = Filters(args.filter, ("label", "label!", "until"))
     if not args.force and not confirm("WARNING! This will remove all stopped containers."):

@@ -134,6 +134,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from hull.engine.images import PRUNE_FILTERS
     filters = Filters(args.filter, PRUNE_FILTERS)   # a bad filter fails before the prompt
     if not args.force:
+        from hull.cli.common import confirm
         kind = "all images without at least one container associated to them" if args.all \
             else "all dangling images"
         if not confirm(f"WARNING! This will remove {kind}."):
@@ -143,13 +144,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print("Deleted Images:\n" + "\n".join(lines) + "\n")
     print(f"Total reclaimed space: {humanize.size(reclaimed, 4)}")
     return 0
-
-
-def confirm(warning: str) -> bool:
-    """Docker's prune prompt; anything but y/yes (or no input) declines."""
-    sys.stdout.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
-    sys.stdout.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def cmd_save(args: argparse.Namespace) -> int:
@@ -209,35 +203,6 @@ def cmd_import(args: argparse.Namespace) -> int:
         with _open_input(args.file) as src:
             image = service.import_tarball(src, args.name, args.message, args.change or [])
     print(image.id)
-    return 0
-
-
-def cmd_system_prune(args: argparse.Namespace) -> int:
-    from hull.engine.filters import Filters
-    filters = Filters(args.filter, ("label", "label!", "until"))
-    if not args.force:
-        volumes = "  - all anonymous volumes not used by at least one container\n" \
-            if args.volumes else ""
-        images = "all images without at least one container associated to them" \
-            if args.all else "all dangling images"
-        if not confirm(f"WARNING! This will remove:\n  - all stopped containers\n{volumes}"
-                       f"  - {images}\n  - unused build cache\n"):
-            return 0
-    from hull.engine.containers import ContainerService
-    containers = ContainerService(args.root)
-    removed, space = containers.prune(filters)
-    if removed:
-        print("Deleted Containers:\n" + "\n".join(removed) + "\n")
-    if args.volumes:
-        from hull.cli.volumes import prune_volumes
-        gone, volume_space = prune_volumes(containers, all_=False)
-        space += volume_space
-        if gone:
-            print("Deleted Volumes:\n" + "\n".join(gone) + "\n")
-    lines, reclaimed = _service(args).prune(all_images=args.all, filters=filters)
-    if lines:
-        print("Deleted Images:\n" + "\n".join(lines) + "\n")
-    print(f"Total reclaimed space: {humanize.size(reclaimed + space, 4)}")
     return 0
 
 
@@ -315,22 +280,6 @@ def register(sub: Any) -> None:
     load_flags(sub.add_parser("load", help="Load an image from a tar archive or STDIN"))
     import_flags(sub.add_parser("import", help="Import the contents from a tarball to create "
                                 "a filesystem image"))
-    system = sub.add_parser("system", help="Manage hull")
-    ssub = system.add_subparsers(dest="system_command", metavar="COMMAND",
-                                 parser_class=type(system))
-    from hull.cli import system as system_cli
-    system_cli.register(sub, ssub)
-    sprune = ssub.add_parser("prune", help="Remove unused data")
-    sprune.add_argument("-a", "--all", action="store_true",
-                        help="Remove all unused images not just dangling ones")
-    sprune.add_argument("-f", "--force", action="store_true",
-                        help="Do not prompt for confirmation")
-    sprune.add_argument("--volumes", action="store_true", help="Prune anonymous volumes")
-    sprune.add_argument("--filter", action="append",
-                        help='Provide filter values (e.g. "label=<key>=<value>")')
-    sprune.set_defaults(run=cmd_system_prune)
-    from hull.cli import observe
-    observe.register_system(ssub)
     rmi_flags(sub.add_parser("rmi", help="Remove one or more images"))
     tag_flags(sub.add_parser("tag", help="Create a tag TARGET_IMAGE that refers to "
                              "SOURCE_IMAGE"))

@@ -122,7 +122,7 @@ PREBUILT: argparse.ArgumentParser | None = None   # the whole parser, built once
 def parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line; with `only`, just that command's parser is built (the whole one
     when there is no such command, so that the usage error lists them all)."""
-    from hull.cli import containers, images, registry, volumes
+    from hull.cli import containers, images, registry, system, volumes
     p = _Parser(prog="hull", description="A daemonless, Docker-compatible container engine.",
                 add_help=False)
     p.add_argument("--help", action="help", help="Print usage")
@@ -137,11 +137,21 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
     target: Any = sub if only is None else _Only(sub, only)
     containers.register(target)
     images.register(target)
+    system.register_group(target)
     registry.register(target)
     volumes.register(target)
     if only is not None and not target.found:
         return parser()
+    # `system service` runs commands with this module's main; the command modules sit
+    # below this one and get it (and the parser builder) with their arguments
+    p.set_defaults(hull_main=main, hull_prepare=_prebuild)
     return p
+
+
+def _prebuild() -> None:
+    """Each command's parser built once, in the engine service, not once per command."""
+    global PREBUILT
+    PREBUILT = parser()
 
 
 def _command_parser(top: argparse.ArgumentParser, args: argparse.Namespace

@@ -94,7 +94,7 @@ def cmd_events(args: argparse.Namespace) -> int:
     happen, until interrupted."""
     import time
 
-    from hull.cli.containers import _when
+    from hull.cli.common import when as _when
     from hull.engine import events
     filters = _filters(args.filter)
     events.matches({}, {k: [] for k in filters})   # an unknown filter key fails up front
@@ -225,7 +225,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from hull.engine.restart import reconcile
+    from hull.engine.reconcile import reconcile
     reconcile(_service(args))
     return 0
 
@@ -237,7 +237,7 @@ def cmd_install_service(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
 
-    from hull.engine.restart import unit_files
+    from hull.engine.reconcile import unit_files
     hull = shutil.which("hull") or os.path.join(os.path.dirname(sys.executable), "hull")
     os.makedirs(args.dir, exist_ok=True)
     for name, text in unit_files(os.path.realpath(hull), os.path.abspath(args.root)).items():
@@ -282,12 +282,11 @@ def cmd_service(args: argparse.Namespace) -> int:
         except (OSError, ValueError):
             print("no engine service runs for this root", file=sys.stderr)
         return 0
-    from hull.cli import main
     from hull.service.server import serve
-
-    def prepare() -> None:   # each command's parser built once, not per command
-        main.PREBUILT = main.parser()
-    return serve(os.path.abspath(args.root), state, main.main, args.time, prepare)
+    # the command line's main and parser builder come with the arguments (cli/main.py
+    # puts them there): this module is below main and does not import it
+    return serve(os.path.abspath(args.root), state, args.hull_main, args.time,
+                 args.hull_prepare)
 
 
 def register_system(ssub: Any) -> None:

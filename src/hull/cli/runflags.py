@@ -41,7 +41,7 @@ def options(args: argparse.Namespace) -> Any:
         key, _, value = item.partition("=")
         labels[key] = value
     if args.stop_signal:
-        from hull.runtime.cli import parse_signal
+        from hull.runtime.signals import parse_signal
         parse_signal(args.stop_signal)   # refuse a bad one now, not at stop time
     return RunOptions(image=args.image, command=args.command, name=args.name,
                       env=client_env(env + (args.env or [])), labels=labels,

@@ -5,7 +5,6 @@ in the shapes the docker command prints (and with the fields its --format templa
 from __future__ import annotations
 
 import os
-import sys
 
 from hull.engine import humanize
 
@@ -292,6 +291,56 @@ def _verbose(service: Any, du: dict[str, Any]) -> None:
                                                  "Shared": "SHARED"})
 
 
+def cmd_system_prune(args: argparse.Namespace) -> int:
+    from hull.cli.common import confirm
+    from hull.engine.filters import Filters
+    filters = Filters(args.filter, ("label", "label!", "until"))
+    if not args.force:
+        volumes = "  - all anonymous volumes not used by at least one container\n" \
+            if args.volumes else ""
+        images = "all images without at least one container associated to them" \
+            if args.all else "all dangling images"
+        if not confirm(f"WARNING! This will remove:\n  - all stopped containers\n{volumes}"
+                       f"  - {images}\n  - unused build cache\n"):
+            return 0
+    from hull.engine.containers import ContainerService
+    from hull.engine.images import ImageService
+    containers = ContainerService(args.root)
+    removed, space = containers.prune(filters)
+    if removed:
+        print("Deleted Containers:\n" + "\n".join(removed) + "\n")
+    if args.volumes:
+        from hull.cli.volumes import prune_volumes
+        gone, volume_space = prune_volumes(containers, all_=False)
+        space += volume_space
+        if gone:
+            print("Deleted Volumes:\n" + "\n".join(gone) + "\n")
+    lines, reclaimed = ImageService(args.root).prune(all_images=args.all, filters=filters)
+    if lines:
+        print("Deleted Images:\n" + "\n".join(lines) + "\n")
+    print(f"Total reclaimed space: {humanize.size(reclaimed + space, 4)}")
+    return 0
+
+
+def register_group(sub: Any) -> None:
+    """`hull system …`, and `info`/`version` at the top level."""
+    from hull.cli import observe
+    system = sub.add_parser("system", help="Manage hull")
+    ssub = system.add_subparsers(dest="system_command", metavar="COMMAND",
+                                 parser_class=type(system))
+    register(sub, ssub)
+    sprune = ssub.add_parser("prune", help="Remove unused data")
+    sprune.add_argument("-a", "--all", action="store_true",
+                        help="Remove all unused images not just dangling ones")
+    sprune.add_argument("-f", "--force", action="store_true",
+                        help="Do not prompt for confirmation")
+    sprune.add_argument("--volumes", action="store_true", help="Prune anonymous volumes")
+    sprune.add_argument("--filter", action="append",
+                        help='Provide filter values (e.g. "label=<key>=<value>")')
+    sprune.set_defaults(run=cmd_system_prune)
+    observe.register_system(ssub)
+
+
 def register(sub: Any, ssub: Any) -> None:
     """`info` and `version` at the top level; `system info|df` under `system`."""
     for parser in (sub.add_parser("info", help="Display system-wide information"),
@@ -309,11 +358,3 @@ def register(sub: Any, ssub: Any) -> None:
     df.add_argument("-v", "--verbose", action="store_true",
                     help="Show detailed information on space usage")
     df.set_defaults(run=cmd_system_df)
-
-
-def print_help_of(argv: list[str]) -> int:
-    """`hull help [COMMAND…]`: that command's --help."""
-    from hull.cli.main import main
-    code = main([*argv, "--help"])
-    sys.stdout.flush()
-    return code

@@ -69,7 +69,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     """Unused anonymous volumes (named ones too with -a), as docker volume prune does."""
-    from hull.cli.images import confirm
+    from hull.cli.common import confirm
     from hull.engine.filters import Filters
     from hull.engine.volumes import VOLUME_PRUNE_FILTERS
     filters = Filters(args.filter, VOLUME_PRUNE_FILTERS)

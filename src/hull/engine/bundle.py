@@ -15,7 +15,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from hull.engine.containers import ContainerService
+    from hull.engine.core import Engine
     from hull.engine.store import Container
     from hull.engine.userns import IdMap
 
@@ -106,7 +106,7 @@ def resolve_user(rootfs: str, user: str, group_add: list[str]) -> tuple[int, int
     return uid, gid, [g for i, g in enumerate(extra) if g not in extra[:i]]
 
 
-def prepare(service: ContainerService, c: Container, proc_view: str = "") -> str:
+def prepare(service: Engine, c: Container, proc_view: str = "") -> str:
     """Mount the rootfs and write config.json for the runtime; proc_view: the directory
     of the container's /proc files, bound over the kernel's."""
     bundle = service.store.dir(c.id)
@@ -146,7 +146,7 @@ def prepare(service: ContainerService, c: Container, proc_view: str = "") -> str
     return bundle
 
 
-def _oci_mounts(service: ContainerService, c: Container, rootfs: str) -> list[dict[str, Any]]:
+def _oci_mounts(service: Engine, c: Container, rootfs: str) -> list[dict[str, Any]]:
     from hull.engine.volumes import copy_up
     out = []
     for m in c.state.get("MountPoints") or []:
@@ -176,7 +176,7 @@ def _proc_mounts(proc_view: str) -> list[dict[str, Any]]:
     return oci_mounts(proc_view)
 
 
-def _mount_shm(service: ContainerService, c: Container) -> None:
+def _mount_shm(service: Engine, c: Container) -> None:
     """--ipc shareable: /dev/shm is a tmpfs on the host side (as Docker makes it), so
     that containers joining this one's IPC namespace can bind the same one."""
     from hull.linux.mount import MS_NODEV, MS_NOEXEC, MS_NOSUID, mount
@@ -187,20 +187,21 @@ def _mount_shm(service: ContainerService, c: Container) -> None:
               f"mode=1777,size={c.host_config.get('ShmSize') or 67108864}")
 
 
-def _joined_namespaces(service: ContainerService, c: Container) -> dict[str, str]:
+def _joined_namespaces(service: Engine, c: Container) -> dict[str, str]:
     """--ipc/--pid container:X: the namespaces of X's init, which must be running."""
     out = {}
     for ns, mode in (("ipc", c.host_config.get("IpcMode")),
                      ("pid", c.host_config.get("PidMode"))):
         if mode and mode.startswith("container:"):
-            other = service.refresh(service.store.get(mode.split(":", 1)[1]))
-            if not other.state.get("Running"):
-                raise HullError(f"cannot join the {ns} namespace of "
-                                         f"{other.name}: container is not running")
+            other = service.store.get(mode.split(":", 1)[1])
+            pid = int(other.state.get("Pid") or 0)
+            if not other.state.get("Running") or not pid or \
+                    not os.path.exists(f"/proc/{pid}/ns/{ns}"):
+                raise HullError(f"cannot join the {ns} namespace of {other.name}: container "
+                                "is not running")
             if ns == "ipc" and other.host_config.get("IpcMode") != "shareable":
-                raise HullError(f"joining IPC of container {other.name}: "
-                                         "non-shareable IPC (hint: use --ipc shareable "
-                                         "for the donor container)")
+                raise HullError(f"joining IPC of container {other.name}: non-shareable IPC "
+                                "(hint: use --ipc shareable for the donor container)")
             out[ns] = f"/proc/{other.state['Pid']}/ns/{ns}"
             if ns == "ipc":
                 out["shm"] = service.shm_dir(other.id)

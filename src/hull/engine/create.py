@@ -11,7 +11,7 @@ import secrets
 
 from hull.engine import rootfs as rootfs_mod
 from hull.engine import userns
-from hull.engine.monitor import now
+from hull.engine.humanize import now
 from hull.engine.store import Container
 from hull.errors import FailedPrecondition, HullError, InvalidArgument, NotFound
 from hull.record import field, record

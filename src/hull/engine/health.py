@@ -113,8 +113,8 @@ class Checker:
         self.thread.join(timeout=self.timeout + 5)
 
     def _run(self) -> None:
-        from hull.engine.containers import ContainerService
-        service = ContainerService(self.root)   # this thread's own database connections
+        from hull.engine.core import Engine
+        service = Engine(self.root)   # this thread's own database connections
         started = time.monotonic()
         health: dict[str, Any] = {"Status": "starting", "FailingStreak": 0, "Log": []}
         service.store.update_state(self.cid, Health=health)
@@ -138,7 +138,7 @@ class Checker:
     def _probe(self) -> dict[str, Any]:
         import subprocess
 
-        from hull.engine.monitor import now
+        from hull.engine.humanize import now
         hull = os.path.join(os.path.dirname(sys.executable), "hull")
         begin = now()
         proc = subprocess.Popen([hull, "--root", self.root, "exec", self.cid, *self.argv],

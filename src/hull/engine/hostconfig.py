@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 
+from hull.engine.securityopt import split_opt
 from hull.errors import FlagError, InvalidArgument
 
 TYPE_CHECKING = False
@@ -111,7 +112,7 @@ def security_opts(values: list[str] | None) -> list[str]:
     keeps the profile it was created with, whatever later happens to the file."""
     out = []
     for raw in values or []:
-        key, sep, value = _split_opt(raw)
+        key, sep, value = split_opt(raw)
         if key == "no-new-privileges":
             if sep and value not in ("true", "false"):
                 raise InvalidArgument(f"invalid --security-opt {raw!r}: no-new-privileges "
@@ -133,23 +134,6 @@ def security_opts(values: list[str] | None) -> list[str]:
             raise InvalidArgument(f"invalid --security-opt {raw!r}: unknown option {key!r}")
         out.append(raw)
     return out
-
-
-def security_opt(opts: list[str], key: str) -> str | None:
-    """The value of one --security-opt key ("" for a bare flag), None when absent."""
-    for raw in opts:
-        k, _, v = _split_opt(raw)
-        if k == key:
-            return v
-    return None
-
-
-def _split_opt(raw: str) -> tuple[str, str, str]:
-    """KEY=VALUE, or the older KEY:VALUE docker still accepts."""
-    cut = min((i for i in (raw.find("="), raw.find(":")) if i >= 0), default=-1)
-    if cut < 0:
-        return raw, "", ""
-    return raw[:cut], raw[cut], raw[cut + 1:]
 
 
 # ---- limits ------------------------------------------------------------------------------

@@ -65,3 +65,9 @@ def parse_time(text: str) -> float:
     except ValueError:
         return 0.0
     return t + (float(f"0.{frac}") if frac.isdigit() else 0.0)
+
+
+def now() -> str:
+    """This moment as Docker writes times in State and logs: RFC 3339, nanoseconds, UTC."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"

@@ -20,25 +20,22 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import time
 
 from hull import fastjson
+from hull.engine.humanize import now
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any, NoReturn
 
-    from hull.engine.containers import ContainerService
+    from hull.engine.core import Engine
     from hull.engine.logfile import LogWriter
 
 
-def now() -> str:
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
-def spawn(service: ContainerService, cid: str, attach: bool, stdin: bool) -> int:
+def spawn(service: Engine, cid: str, attach: bool, stdin: bool) -> int:
     """Start the monitor; returns the read end of its notify pipe. The service's database
     connections are closed first (the monitor opens its own); reopen a service after."""
     service.close()
@@ -98,8 +95,8 @@ def _main(root: str, state_dir: str, cid: str, notify: int, attach: bool,
     code = 125
     try:
         # fresh database connections: SQLite's must never cross a fork()
-        from hull.engine.containers import ContainerService
-        service = ContainerService(root, state_dir)
+        from hull.engine.core import Engine
+        service = Engine(root, state_dir)
         if adopt:
             _adopt(service, cid, notify)
         else:
@@ -114,14 +111,14 @@ def _main(root: str, state_dir: str, cid: str, notify: int, attach: bool,
             import traceback
             with open(os.path.join(root, "containers", cid, "monitor.log"), "a") as log:
                 traceback.print_exc(file=log)
-            ContainerService(root, state_dir).record_exit(cid, code, error=str(e))
+            Engine(root, state_dir).record_exit(cid, code, error=str(e))
         except BaseException:
             pass
     finally:
         os._exit(0)
 
 
-def _restarts(service: ContainerService, cid: str) -> None:
+def _restarts(service: Engine, cid: str) -> None:
     """The restart policy, for as long as it asks for another run (engine/restart.py)."""
     from hull.engine import restart
     from hull.errors import NotFound
@@ -140,7 +137,7 @@ def _restarts(service: ContainerService, cid: str) -> None:
         _supervise(service, cid, -1, attach=False, stdin=False)
 
 
-def _adopt(service: ContainerService, cid: str, notify: int) -> None:
+def _adopt(service: Engine, cid: str, notify: int) -> None:
     """Take over a container whose monitor was killed: wait for it to end (it is not our
     child, so its exit code is lost) and record that, then the policy decides."""
     import select as sel
@@ -174,7 +171,7 @@ def _adopt(service: ContainerService, cid: str, notify: int) -> None:
         _send(notify, ok=True, pid=0)
 
 
-def _supervise(service: ContainerService, cid: str, notify: int, attach: bool,
+def _supervise(service: Engine, cid: str, notify: int, attach: bool,
                stdin: bool) -> int:
     c = service.store.get(cid)
     if c.config.get("Tty"):
@@ -275,7 +272,7 @@ def _client_messages(ready: list[int], clients: dict[int, tuple[Any, Any]]
     return out
 
 
-def _health_checker(service: ContainerService, cid: str, config: dict[str, Any]) -> Any:
+def _health_checker(service: Engine, cid: str, config: dict[str, Any]) -> Any:
     """The health thread, for containers that have a check (others import nothing)."""
     if not config.get("Healthcheck"):
         return None
@@ -293,7 +290,7 @@ def _stop_serving(checker: Any, clients: dict[int, tuple[Any, Any]], listener: A
 
 
 @contextlib.contextmanager
-def _log_writer(service: ContainerService, cid: str) -> Iterator[LogWriter]:
+def _log_writer(service: Engine, cid: str) -> Iterator[LogWriter]:
     from hull.engine import logfile
     c = service.store.get(cid)
     driver, max_size, max_file = logfile.options(c.host_config)
@@ -320,7 +317,7 @@ def _attach_listener(cdir: str) -> Any:
     return listener
 
 
-def _supervise_tty(service: ContainerService, cid: str, notify: int, attach: bool) -> int:
+def _supervise_tty(service: Engine, cid: str, notify: int, attach: bool) -> int:
     """-t: the container's stdio is a pty made inside it; its master comes to us over a
     console socket, its output goes to the log and to attached clients (attach.py)."""
     import socket

@@ -166,7 +166,7 @@ def build(*, config: dict[str, Any], host: dict[str, Any], cgroups_path: str, ro
     """ns_paths: namespaces to join (type → /proc/PID/ns/…) for --ipc/--pid container:X,
     and "shm": the joined container's host-side /dev/shm. shm: this container's own, used
     when it is --ipc shareable."""
-    from hull.engine.hostconfig import security_opt
+    from hull.engine.securityopt import security_opt
     privileged = bool(host.get("Privileged"))
     caps = capabilities(host)
     args = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])

@@ -49,7 +49,7 @@ def parse(data: bytes | str, source: str) -> dict[str, Any]:
 def for_container(security_opts: list[str], caps: list[str]) -> dict[str, Any] | None:
     """The OCI linux.seccomp of a container: its own profile (kept inline in SecurityOpt
     since create), none for seccomp=unconfined, else hull's default."""
-    from hull.engine.hostconfig import security_opt
+    from hull.engine.securityopt import security_opt
     chosen = security_opt(security_opts, "seccomp")
     if chosen == "unconfined":
         return None

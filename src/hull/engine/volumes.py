@@ -36,7 +36,7 @@ class VolumeStore:
                anonymous: bool = False) -> tuple[dict[str, Any], bool]:
         """The volume, and whether this call made it."""
         from hull import fastjson
-        from hull.engine.monitor import now
+        from hull.engine.humanize import now
         name = name or secrets.token_hex(32)
         if not (name[0].isascii() and name[0].isalnum() and
                 all(c.isascii() and (c.isalnum() or c in "_.-") for c in name)):

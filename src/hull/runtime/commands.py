@@ -8,9 +8,9 @@ import time
 
 from hull import fastjson
 from hull.errors import FailedPrecondition, InvalidArgument
-from hull.runtime.cli import parse_signal, print_json
 from hull.runtime.create import CreateOptions
 from hull.runtime.lifecycle import Runtime
+from hull.runtime.signals import parse_signal
 from hull.runtime.state import Status
 from hull.trace import mark
 
@@ -296,3 +296,6 @@ def cmd_features(args: Args) -> int:
     return 0
 
 
+def print_json(obj: Any) -> None:
+    import json  # pretty output for people; the hot paths use hull.fastjson
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")

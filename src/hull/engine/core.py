@@ -1,0 +1,259 @@
+"""The engine's core for one root: its stores (containers, images, volumes), events, the
+runtime (called as a library), and what a container's supervisor does with them — start
+it (bundle, /proc view, runtime create + start), record its exit, discard it. The
+supervisor (monitor.py), healthchecks and restart policies build on this alone; the
+lifecycle commands (containers.py) build on it and on them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from hull.engine import rootfs as rootfs_mod
+from hull.engine.humanize import now
+from hull.engine.store import Container, ContainerStore
+from hull.errors import FailedPrecondition, NotFound
+from hull.image.store import ImageStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from hull.runtime.lifecycle import Runtime
+
+
+class Engine:
+    """Everything below the lifecycle: what a monitor needs to run a container."""
+
+    def __init__(self, root: str, state: str | None = None) -> None:
+        self.root = root
+        self.state_dir = state or os.environ.get("HULL_STATE") or \
+            ("/run/hull" if root == "/var/lib/hull" else os.path.join(root, "state"))
+        self.images = ImageStore(root)
+        self.store = ContainerStore(root)
+        from hull.engine.volumes import VolumeStore
+        self.volumes = VolumeStore(root)
+        self.proc_views: dict[str, Any] = {}   # in a monitor: the views it serves
+
+    def close(self) -> None:
+        """Before forking the monitor: with SQLite connections open across a fork, one
+        process's close can drop the other's locks and delete the WAL it writes to."""
+        self.images.close()
+        self.store.db.close()
+
+    def event(self, c: Container, action: str, **attributes: Any) -> None:
+        from hull.engine import events
+        events.emit(self.root, c, action, **attributes)
+
+    def runtime(self) -> Runtime:
+        from hull.runtime.lifecycle import Runtime
+        return Runtime(os.path.join(self.state_dir, "runtime"))
+
+    # ---- create -------------------------------------------------------------------------
+
+    def remapped_copies(self) -> str:
+        """Where layers shifted for remapped containers are kept (remapped_layers.py)."""
+        return os.path.join(self.root, "remapped")
+
+    def _rw_dir(self, cid: str) -> str:
+        """The rw snapshot's directory (its upperdir fs/ and workdir work/)."""
+        return os.path.dirname(self.images.snapshotter.upper_dir(cid))
+
+    def shm_dir(self, cid: str) -> str:
+        return os.path.join(self.store.dir(cid), "shm")
+
+
+    # ---- run (called inside the monitor) ------------------------------------------------
+
+    def start_in_runtime(self, cid: str, console_socket: str | None = None) -> int:
+        c = self.store.get(cid)
+        rt = self.runtime()
+        from hull.trace import mark
+        mark("monitor: starting")
+        proc_view = self._start_proc_view(c, rt)
+        mark("monitor: /proc view served")
+        try:
+            from hull.engine import bundle as bundles
+            bundle = bundles.prepare(self, c, proc_view)
+            try:
+                from hull.runtime.create import CreateOptions
+                st = rt.create(cid, bundle, CreateOptions(console_socket=console_socket))
+                if bundles.own_network(c.host_config):
+                    from hull.network import loopback
+                    loopback.bring_up(st.pid)
+                rt.start(cid)
+            except BaseException:
+                rootfs_mod.umount(os.path.join(bundle, "rootfs"))
+                raise
+        except BaseException:
+            if proc_view:
+                from hull.procfs.server import stop
+                stop(proc_view)
+            raise
+        from hull.runtime.state import process_start_time
+        me = os.getpid()
+        self.store.update_state(cid, Status="running", Running=True, Pid=st.pid,
+                                StartedAt=now(), ExitCode=0, Error="", MonitorPid=me,
+                                MonitorStart=process_start_time(me) or 0)
+        self.event(c, "start")
+        return st.pid
+
+    def _start_proc_view(self, c: Container, rt: Runtime) -> str:
+        """Serve the container's own /proc files (hull.procfs) from this process, the
+        monitor; returns their directory, or "" for the host's view."""
+        if c.host_config.get("ProcView", "container") != "container":
+            return ""
+        from hull.procfs import server, support
+        if support.fuse_missing():
+            return ""   # the user was warned at create
+        from hull.cgroups import manager
+
+        def cgroup_paths() -> dict[str, str]:
+            return manager.load(rt.state(c.id).cgroup).paths()
+        view = server.ProcServer(os.path.join(self.store.dir(c.id), server.DIRECTORY),
+                                 cgroup_paths, self._sysinfo_socket(c))
+        view.start()
+        self.proc_views[c.id] = view
+        return view.directory
+
+    def keep_proc_view(self, cid: str) -> None:
+        """Once the container runs: its view's fds get a keeper (procfs/keeper.py)."""
+        view = self.proc_views.get(cid)
+        if view is not None:
+            view.keep()
+
+    def resume_proc_view(self, c: Container) -> None:
+        """In the adopter of a container whose monitor died: serve its /proc view again,
+        on the FUSE and seccomp connections the view's keeper held open meanwhile."""
+        if c.host_config.get("ProcView", "container") != "container":
+            return
+        from hull.cgroups import manager
+        from hull.procfs import server
+        rt = self.runtime()
+
+        def cgroup_paths() -> dict[str, str]:
+            return manager.load(rt.state(c.id).cgroup).paths()
+        server.resume(os.path.join(self.store.dir(c.id), server.DIRECTORY), cgroup_paths,
+                      self._sysinfo_socket(c))
+
+    def _sysinfo_socket(self, c: Container) -> str:
+        """Where the monitor takes sysinfo(2) notifications; "" when the container has no
+        seccomp filter to send them (unconfined, privileged). One short directory for
+        every root: a unix socket's path must fit in 107 bytes."""
+        hc = c.host_config
+        from hull.engine.securityopt import security_opt
+        from hull.procfs.support import user_notification
+        if hc.get("Privileged") or not user_notification() or \
+                security_opt(hc.get("SecurityOpt") or [], "seccomp") == "unconfined":
+            return ""
+        return self._sysinfo_path(c.id)
+
+    @staticmethod
+    def _sysinfo_path(cid: str) -> str:
+        return f"/run/hull-sysinfo/{cid[:32]}.sock"
+
+    def record_exit(self, cid: str, code: int, error: str = "", started: bool = True
+                    ) -> None:
+        """What is known once the container's process is gone: exit code, OOM kill,
+        finish time; the runtime's side cleaned up. A start that failed (started=False)
+        leaves the status as it was — "created" for a container never run, as Docker
+        shows it — with the exit code and the error."""
+        oom = False
+        rt = self.runtime()
+        try:
+            st = rt.state(cid)
+            if st.cgroup:
+                oom = rt.driver(st).oom_kills() > 0   # also when only a child was killed
+            rt.delete(cid, force=True)
+        except NotFound:
+            pass
+        rootfs_mod.umount(os.path.join(self.store.dir(cid), "rootfs"))
+        rootfs_mod.umount(self.shm_dir(cid))
+        self._stop_proc_view(cid)
+        if not started:
+            self.store.update_state(cid, Running=False, Paused=False, Pid=0, ExitCode=code,
+                                    Error=error)
+            return
+        self.store.update_state(cid, Status="exited", Running=False, Paused=False, Pid=0,
+                                ExitCode=code, FinishedAt=now(), OOMKilled=oom, Error=error)
+        c = self.store.get(cid)
+        if oom:
+            self.event(c, "oom")
+        self.event(c, "die", exitCode=code)
+
+    def after_exit(self, cid: str) -> None:
+        c = self.store.get(cid)
+        if c.host_config.get("AutoRemove"):
+            self._discard(c)
+            self._remove_anonymous_volumes(c)   # docker run --rm does the same
+
+    def _stop_proc_view(self, cid: str) -> None:
+        """Unmount it and end its keeper. Never stat the mount point first: with nobody
+        serving it, a stat would wait for an answer that does not come."""
+        if self.store.get(cid).host_config.get("ProcView", "container") == "container":
+            from hull.procfs.server import DIRECTORY, stop
+            stop(os.path.join(self.store.dir(cid), DIRECTORY))
+            try:   # the sysinfo agent's socket: its thread may not outlive the monitor
+                os.unlink(self._sysinfo_path(cid))
+            except FileNotFoundError:
+                pass
+
+    def _discard(self, c: Container) -> None:
+        rootfs_mod.umount(os.path.join(self.store.dir(c.id), "rootfs"))
+        rootfs_mod.umount(self.shm_dir(c.id))
+        self._stop_proc_view(c.id)
+        if os.path.exists(os.path.join(self.store.dir(c.id), "rw.img")):
+            from hull.engine import rwlimit
+            rwlimit.remove(self.store.dir(c.id), self._rw_dir(c.id))
+        rootfs_mod.remove(self.images.snapshotter, c.id)
+        if c.host_config.get("IdMappings"):
+            from hull.engine.remapped_layers import sweep
+            sweep(self.remapped_copies())
+        shutil.rmtree(self.store.dir(c.id), ignore_errors=True)
+        self.store.delete(c.id)
+        try:
+            self.images.get(c.image)
+        except NotFound:   # its image was removed with -f: the layers it kept can go now
+            self.images.gc()
+        self.event(c, "destroy")
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def _remove_anonymous_volumes(self, c: Container) -> None:
+        from hull.engine.volumes import ANONYMOUS
+        for m in c.state.get("MountPoints") or []:
+            if m["Type"] != "volume":
+                continue
+            try:
+                if ANONYMOUS in (self.volumes.inspect(m["Name"]).get("Labels") or {}):
+                    self.volumes.remove(m["Name"], self.volume_users(m["Name"]))
+            except (NotFound, FailedPrecondition):
+                pass   # gone already, or another container still uses it: keep it
+
+    def volume_users(self, volume: str) -> list[str]:
+        return [c.id for c in self.store.all()
+                if any(m.get("Name") == volume for m in c.state.get("MountPoints") or [])]
+
+    def log_path(self, cid: str) -> str:
+        return os.path.join(self.store.dir(cid), f"{cid}-json.log")
+
+    def _readable_log(self, name: str) -> str:
+        from hull.engine import logfile
+        c = self.store.get(name)
+        if logfile.options(c.host_config)[0] == "none":
+            raise FailedPrecondition('configured logging driver does not support reading')
+        return self.log_path(c.id)
+
+    def sizes(self, c: Container) -> tuple[int, int]:
+        """SizeRw (what the container wrote: its rw layer) and SizeRootFs (that plus the
+        image), as `ps -s` and `inspect --size` show them."""
+        try:
+            rw = self.images.snapshotter.usage(c.id).size
+        except NotFound:
+            rw = 0
+        try:
+            base = self.images.get(c.image).size
+        except NotFound:
+            base = 0
+        return rw, rw + base
+
