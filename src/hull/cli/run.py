@@ -258,22 +258,20 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    """Each container started under its lock: of several `start`s at once one starts it,
+    the others find it running (and print its name, as Docker does)."""
     from hull.engine import monitor
     from hull.errors import HullError
     code = 0
     for name in args.containers:
         service = _service(args)
         try:
-            c = service.refresh(service.store.get(name))
-            if c.state.get("Running"):
-                print(name)
-                continue
-            tty = bool(c.config.get("Tty"))
-            notify = monitor.spawn(service, c.id, attach=args.attach and not tty, stdin=False)
-            service = _service(args)
-            first = monitor.read_message(notify)
-            if "error" in first:
-                raise HullError(str(first["error"]))
+            with service.locked(name) as c:
+                if c.state.get("Running"):
+                    print(name)
+                    continue
+                tty = bool(c.config.get("Tty"))
+                notify = service.start_monitored(c.id, attach=args.attach and not tty)
             if args.attach:
                 if tty:
                     from hull.engine.attach import client
@@ -284,6 +282,7 @@ def cmd_start(args: argparse.Namespace) -> int:
                 code = int(done.get("exit", 0))
             else:
                 print(name)
+            os.close(notify)
         except HullError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
             code = 1

@@ -4,13 +4,16 @@ pause, rename, restart, logs, prune, inspect) on top of the engine's core (core.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
+from hull.engine import locks
 from hull.engine.core import Engine
 from hull.errors import FailedPrecondition, NotFound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from hull.engine.filters import Filters
@@ -56,19 +59,41 @@ class ContainerService(Engine):
         out = [self.refresh(c) for c in self.store.all()]
         return out if all_ else [c for c in out if c.state.get("Running")]
 
+    @contextlib.contextmanager
+    def locked(self, name: str) -> Iterator[Container]:
+        """The container, refreshed, under its lock (locks.py): check-then-act in one step.
+        A command that waited finds it as the one before it left it (or gone)."""
+        c = self.store.get(name)
+
+        def exists() -> bool:
+            try:
+                self.store.get(c.id)
+                return True
+            except NotFound:
+                return False
+        with locks.hold(self.store.dir(c.id), name, exists):
+            try:
+                current = self.store.get(c.id)
+            except NotFound:
+                raise NotFound(f"No such container: {name}") from None
+            yield self.refresh(current)
+
     def kill(self, name: str, sig: int) -> Container:
-        c = self.refresh(self.store.get(name))
-        if not c.state.get("Running"):
-            raise FailedPrecondition(f"Container {c.short_id} is not running")
-        self.runtime().kill(c.id, sig)
-        self.event(c, "kill", signal=sig)
-        return c
+        with self.locked(name) as c:
+            if not c.state.get("Running"):
+                raise FailedPrecondition(f"Container {c.short_id} is not running")
+            self.runtime().kill(c.id, sig)
+            self.event(c, "kill", signal=sig)
+            return c
 
     def stop(self, name: str, timeout: int | None = None) -> Container:
+        with self.locked(name) as c:
+            return self._stop(c, timeout)
+
+    def _stop(self, c: Container, timeout: int | None) -> Container:
         import time
 
         from hull.runtime.signals import parse_signal
-        c = self.refresh(self.store.get(name))
         self.store.update_state(c.id, StoppedByUser=True)   # no restart policy applies now
         if not c.state.get("Running"):
             if c.state.get("Restarting"):
@@ -77,7 +102,7 @@ class ContainerService(Engine):
         if timeout is None:
             timeout = int(c.config.get("StopTimeout", 10))
         if c.state.get("Paused"):
-            self.pause(c.id, False)
+            self._pause(c, False)
         sig = parse_signal(c.config.get("StopSignal") or "SIGTERM")
         try:
             self.runtime().kill(c.id, sig)
@@ -115,20 +140,23 @@ class ContainerService(Engine):
 
     def remove(self, name: str, force: bool = False, volumes: bool = False) -> Container:
         """rm [-f] [-v]: -v also removes the container's anonymous volumes."""
-        c = self.refresh(self.store.get(name))
-        if c.state.get("Running"):
-            if not force:
-                raise FailedPrecondition(f"You cannot remove a running container {c.id}. "
-                                         "Stop the container before attempting removal or "
-                                         "force remove")
-            self.stop(c.id, timeout=0)
-        self._discard(self.store.get(c.id))
-        if volumes:
-            self._remove_anonymous_volumes(c)
-        return c
+        with self.locked(name) as c:
+            if c.state.get("Running"):
+                if not force:
+                    raise FailedPrecondition(f"You cannot remove a running container {c.id}. "
+                                             "Stop the container before attempting removal "
+                                             "or force remove")
+                self._stop(c, timeout=0)
+            self._discard(self.store.get(c.id))
+            if volumes:
+                self._remove_anonymous_volumes(c)
+            return c
 
     def pause(self, name: str, paused: bool) -> Container:
-        c = self.refresh(self.store.get(name))
+        with self.locked(name) as c:
+            return self._pause(c, paused)
+
+    def _pause(self, c: Container, paused: bool) -> Container:
         if not c.state.get("Running"):
             raise FailedPrecondition(f"Container {c.id} is not running")
         if bool(c.state.get("Paused")) == paused:
@@ -144,8 +172,12 @@ class ContainerService(Engine):
         return c
 
     def rename(self, name: str, new: str) -> None:
+        with self.locked(name) as c:
+            self._rename(c, new)
+
+    def _rename(self, c: Container, new: str) -> None:
         import sqlite3
-        c = self.store.get(name)
+
         from hull.engine.create import check_name
         check_name(new)
         try:
@@ -160,16 +192,24 @@ class ContainerService(Engine):
         self.event(c, "rename", oldName=f"/{old}")
 
     def restart(self, name: str, timeout: int | None = None) -> None:
+        with self.locked(name) as c:
+            self._stop(c, timeout)
+            self.wait(c.id)
+            os.close(self.start_monitored(c.id))
+            self.event(c, "restart")
+
+    def start_monitored(self, cid: str, attach: bool = False) -> int:
+        """Start the container under a new monitor (the caller holds its lock); returns
+        the monitor's notify pipe once it says the container runs, or raises its error."""
         from hull.engine import monitor
-        c = self.stop(name, timeout)
-        self.wait(c.id)
-        notify = monitor.spawn(self, c.id, attach=False, stdin=False)
+        from hull.errors import HullError
+        notify = monitor.spawn(self, cid, attach=attach, stdin=False)
+        self.reopen()   # spawn closed the databases before forking
         first = monitor.read_message(notify)
-        os.close(notify)
         if "error" in first:
-            from hull.errors import HullError
+            os.close(notify)
             raise HullError(str(first["error"]))
-        self.event(c, "restart")
+        return notify
 
     def follow_logs(self, name: str) -> Any:
         """Log entries as they are written, until the container has stopped (logs -f)."""

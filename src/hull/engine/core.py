@@ -41,6 +41,11 @@ class Engine:
         self.images.close()
         self.store.db.close()
 
+    def reopen(self) -> None:
+        """Fresh database connections after close() (the fork is done)."""
+        self.images = ImageStore(self.root)
+        self.store = ContainerStore(self.root)
+
     def event(self, c: Container, action: str, **attributes: Any) -> None:
         from hull.engine import events
         events.emit(self.root, c, action, **attributes)
@@ -92,9 +97,12 @@ class Engine:
             raise
         from hull.runtime.state import process_start_time
         me = os.getpid()
+        test = (c.config.get("Healthcheck") or {}).get("Test") or []
+        health = {"Health": {"Status": "starting", "FailingStreak": 0, "Log": []}} \
+            if test and test[0] != "NONE" else {}   # as Docker's State has it from the start
         self.store.update_state(cid, Status="running", Running=True, Pid=st.pid,
                                 StartedAt=now(), ExitCode=0, Error="", MonitorPid=me,
-                                MonitorStart=process_start_time(me) or 0)
+                                MonitorStart=process_start_time(me) or 0, **health)
         self.event(c, "start")
         return st.pid
 
@@ -209,8 +217,9 @@ class Engine:
         if c.host_config.get("IdMappings"):
             from hull.engine.remapped_layers import sweep
             sweep(self.remapped_copies())
-        shutil.rmtree(self.store.dir(c.id), ignore_errors=True)
+        # the record first: a command waiting on the container's lock finds it gone
         self.store.delete(c.id)
+        shutil.rmtree(self.store.dir(c.id), ignore_errors=True)
         try:
             self.images.get(c.image)
         except NotFound:   # its image was removed with -f: the layers it kept can go now

@@ -9,8 +9,8 @@ import os
 import posixpath
 import secrets
 
+from hull.engine import locks, userns
 from hull.engine import rootfs as rootfs_mod
-from hull.engine import userns
 from hull.engine.humanize import now
 from hull.engine.store import Container
 from hull.errors import FailedPrecondition, HullError, InvalidArgument, NotFound
@@ -173,6 +173,7 @@ def create(service: ContainerService, opts: RunOptions) -> Container:
     made: list[str] = []
     try:
         os.makedirs(service.store.dir(cid), mode=0o711)
+        locks.create(service.store.dir(cid))
         container.state["MountPoints"] = _volumes(service, mount_points, made)
         service.store.update_state(cid, MountPoints=container.state["MountPoints"])
         rootfs_mod.prepare(service.images.snapshotter, cid, service.images.top_snapshot(image),

@@ -22,7 +22,11 @@ def update(service: ContainerService, name: str, changes: dict[str, Any]) -> Con
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
         raise InvalidArgument(f"update: {', '.join(sorted(unknown))} cannot be updated")
-    c = service.refresh(service.store.get(name))
+    with service.locked(name) as c:   # read, check and write HostConfig in one step
+        return _update(service, c, changes)
+
+
+def _update(service: ContainerService, c: Container, changes: dict[str, Any]) -> Container:
     host = {**c.host_config, **changes}
     _check(host, changes)
     if c.state.get("Running") and set(changes) - {"RestartPolicy"}:
