@@ -1,6 +1,6 @@
 """Host memory per idle container: the proportional set size (PSS) of each engine's own
-processes — hull's monitors; dockerd, its containerd and shims; podman's conmons — with
-0, 10 and 50 idle detached containers (`sleep`), per engine, in one run.
+processes — hull's engine service and keeper; dockerd, its containerd and shims; podman's
+conmons — with 0, 10 and 50 idle detached containers (`sleep`), per engine, in one run.
 
     python -m bench.density [--counts 0,10,50]       # bench/results/density.json
 """

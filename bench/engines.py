@@ -89,7 +89,7 @@ class Engines:
                               capture_output=True, check=check, stdin=subprocess.DEVNULL)
 
     def engine_processes(self, engine: str) -> list[int]:
-        """The PIDs of the engine's own processes (not the containers'): hull's monitors
+        """The PIDs of the engine's own processes (not the containers'): hull's service, keeper
         and the keepers of their /proc views; dockerd, a containerd it started and the
         shims of its namespace; podman's conmons."""
         out, keepers = [], []

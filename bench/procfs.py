@@ -98,17 +98,16 @@ def main(argv: list[str] | None = None) -> int:
             reads["meminfo"]["kernel (host view) µs"] = round(statistics.median(kernel), 1)
             result["read latency (per open+read+close, inside the container)"] = reads
             time.sleep(2)
-            monitors = {}
-            for name in ("view", "plain"):
-                pid = subprocess.run([*hull, "inspect", "-f", "{{.State.MonitorPid}}", name],
-                                     check=True, env=env, capture_output=True,
-                                     text=True).stdout.strip()
-                monitors[name] = pss_kib([int(pid)])
+            service = int((work / "root" / "state" / "service.pid").read_text())
             keeper = json.loads((work / "root" / "containers" / _cid(hull, env, "view") /
                                  "procfs.keeper").read_text())["pid"]
+            with_view = pss_kib([service, keeper])
+            subprocess.run([*hull, "rm", "-f", "view"], check=True, env=env,
+                           capture_output=True)
+            time.sleep(2)
             result["memory KiB PSS"] = {
-                "hull view (monitor with view − without, + keeper)":
-                    monitors["view"] - monitors["plain"] + pss_kib([keeper]),
+                "hull view (engine service with the view − without, + its keeper)":
+                    with_view - pss_kib([service]),
                 "lxcfs": pss_kib([lxcfs.pid])}
         finally:
             subprocess.run([*hull, "rm", "-f", "view", "plain"], capture_output=True,

@@ -1,7 +1,7 @@
 """Where `hull run --rm busybox true` spends its time: the HULL_TRACE timeline of one run
-(CLI, monitor, runtime), the interpreter's own start next to hull's, and the slowest
-imports (`python -X importtime`). Writes results/startup-profile.md, which the report
-includes.
+(client, engine service, start job, runtime), the interpreter's own start next to hull's,
+and the slowest imports (`python -X importtime`). Writes results/startup-profile.md,
+which the report includes.
 
     python -m bench.startup_profile [--runs N]
 """
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
            "", "| command | median ms |", "| --- | --- |",
            *(f"| {k} | {v:.1f} |" for k, v in medians.items()), "",
            "One `hull run --rm busybox true` with `HULL_TRACE=1` (ms from the moment the "
-           "command was started; the runtime's marks come from the monitor's processes):",
+           "command was started; the runtime's marks come from the service's start job):",
            "", "| ms | step |", "| --- | --- |",
            f"| 0.0 | `{' '.join(Path(a).name if a == HULL else a for a in run)}` started |",
            *(f"| {t - start:.1f} | {step} |" for t, step in marks),

@@ -230,6 +230,24 @@ class HullCLI:
         out: dict[str, Any] = json.loads(self("inspect", name).stdout)[0]["State"]
         return out
 
+    def kill_service(self) -> int:
+        """SIGKILL this root's engine service, as an OOM kill or a crash would; its pid,
+        once it has gone."""
+        import signal
+        import time
+        state = Path((self.env or os.environ).get("HULL_STATE") or self.root / "state")
+        pid = int((state / "service.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if "State:\tZ" in Path(f"/proc/{pid}/status").read_text():
+                    break
+            except OSError:
+                break
+            time.sleep(0.02)
+        return pid
+
     def stop_service(self) -> None:
         """Stop this root's engine service (by its pidfile) and wait until it has left:
         before its filesystem is unmounted, or to leave nothing running."""

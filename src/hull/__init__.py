@@ -1,4 +1,4 @@
-"""hull: a daemonless, Docker-compatible container engine with its own OCI runtime.
+"""hull: a Docker-compatible container engine with its own OCI runtime.
 
 Nothing is imported here on purpose: every command pays only for the modules it uses.
 """

@@ -17,13 +17,13 @@ import os
 import sys
 
 from hull.service import protocol
+from hull.service.connect import connect, start_and_connect
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import NoReturn
 
 FORWARDED = (1, 2, 3, 10, 12, 15, 28)   # HUP INT QUIT USR1 USR2 TERM WINCH
-START_TIMEOUT = 20.0   # seconds for a new service to answer
 RETRY = -1
 
 
@@ -35,12 +35,15 @@ def main() -> NoReturn:
     root = os.path.abspath(protocol.root_of(argv, env))
     state = os.path.abspath(protocol.state_dir(root, env))
     from hull import __version__
-    request = protocol.encode_request(__version__, _cwd(), argv, env)
+    request = protocol.encode_request(protocol.build(__version__), _cwd(), argv, env)
     for _ in range(3):   # a service of another version hands over: ask its successor
-        conn = _connect(state) or _start_and_connect(root, state, env)
+        conn = connect(state) or start_and_connect(root, state, env)
         if conn is None:
             _in_process()   # no service can run here: do the work ourselves
-        conn.sendmsg([request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _stdio())])
+        try:
+            conn.sendmsg([request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _stdio())])
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # refused before it read the request (not root): its answer is still there
         _forward_signals(conn)
         code = _wait_for_exit(conn)
         if code != RETRY:
@@ -85,59 +88,6 @@ def _cwd() -> str:
         return "/"
 
 
-def _connect(state: str) -> _socket.socket | None:
-    """A connection to the service, or None when none listens (no socket, stale socket)."""
-    try:
-        dirfd = os.open(state, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    try:
-        s.connect(f"/proc/self/fd/{dirfd}/{protocol.SOCKET}")
-    except PermissionError:
-        os.write(2, f"hull: only root may use the engine service of {state}\n".encode())
-        os._exit(125)
-    except OSError:
-        s.close()
-        return None
-    finally:
-        os.close(dirfd)
-    return s
-
-
-def _start_and_connect(root: str, state: str, env: dict[str, str]) -> _socket.socket | None:
-    """Start a service for this root (detached, in its own session) and wait until it
-    answers. Two clients doing this at once start two, of which one keeps the root (the
-    other finds the service lock taken and exits); both clients then reach the winner."""
-    import time
-    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(protocol.__file__))))
-    child = os.fork()
-    if child == 0:
-        try:
-            os.setsid()
-            if os.fork() == 0:
-                devnull = os.open(os.devnull, os.O_RDWR)
-                for fd in (0, 1, 2):
-                    os.dup2(devnull, fd)
-                os.execve(sys.executable, [
-                    sys.executable, "-I", "-c",
-                    f"import sys; sys.path.insert(0, {src!r}); "
-                    "from hull.cli.main import entry; entry()",
-                    "--root", root, "system", "service"], {**env, "HULL_STATE": state})
-        finally:
-            os._exit(0)
-    os.waitpid(child, 0)
-    deadline = time.monotonic() + START_TIMEOUT
-    delay = 0.002
-    while time.monotonic() < deadline:
-        conn = _connect(state)
-        if conn is not None:
-            return conn
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
-    return None
-
-
 def _forward_signals(conn: _socket.socket) -> None:
     import signal
 
@@ -159,6 +109,8 @@ def _wait_for_exit(conn: _socket.socket) -> int:
             chunk = conn.recv(4096)
         except InterruptedError:
             continue
+        except ConnectionResetError:
+            chunk = b""
         if not chunk:
             os.write(2, b"hull: the engine service went away before the command ended\n")
             return 125

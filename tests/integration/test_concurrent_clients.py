@@ -66,7 +66,7 @@ def test_a_storm_leaves_a_consistent_record(hull: HullCLI) -> None:  # noqa: F81
     assert all("Traceback" not in r.stderr for r in results)
 
     def consistent() -> bool:
-        """What the record says runs, runs (a kill's exit is recorded by the monitor a
+        """What the record says runs, runs (a kill's exit is recorded by the service a
         moment after the command returns, as in Docker)."""
         state = json.loads(hull("inspect", "c").stdout)[0]["State"]
         running = container_processes(hull, "1003")

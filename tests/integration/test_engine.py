@@ -96,16 +96,21 @@ def test_same_name_twenty_times_only_one_wins(hull: Hull) -> None:
     hull("rm", "-f", "only")
 
 
-def test_killed_monitor_is_adopted(hull: Hull) -> None:
+def test_a_killed_service_is_recovered(hull: Hull) -> None:
+    """The engine service killed outright: the container runs on, the service its keeper
+    starts takes it over and records its end with its real exit code."""
     hull("run", "-d", "--name", "orphan", "busybox", "sleep", "300")
-    state = hull.state("orphan")
-    os.kill(int(state["MonitorPid"]), signal.SIGKILL)   # type: ignore[call-overload]
-    time.sleep(0.2)
-    assert hull.state("orphan")["Running"] is True      # the container lives on
-    os.kill(int(state["Pid"]), signal.SIGKILL)           # type: ignore[call-overload]
-    time.sleep(0.3)
-    adopted = hull.state("orphan")
-    assert adopted["Status"] == "exited" and "monitor was killed" in str(adopted["Error"])
+    pid = int(hull.state("orphan")["Pid"])   # type: ignore[call-overload]
+    old = hull.kill_service()
+    assert Path(f"/proc/{pid}").exists()                 # the container lives on
+    assert hull.state("orphan")["Running"] is True       # seen by a new service
+    assert int((hull.root / "state" / "service.pid").read_text()) != old
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while hull.state("orphan")["Running"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ended = hull.state("orphan")
+    assert (ended["Status"], ended["ExitCode"], ended["Error"]) == ("exited", 137, "")
     hull("rm", "orphan")
 
 
@@ -243,11 +248,8 @@ def test_generated_names_never_collide(hull: Hull, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(create, "_NAMES", ("calm",))
     monkeypatch.setattr(create, "_SURNAMES", ("curie",))
     service = containers.ContainerService(str(hull.root))
-    try:
-        made = [create.create(service, create.RunOptions(image="busybox", command=["true"]))
-                for _ in range(3)]
-    finally:
-        service.close()
+    made = [create.create(service, create.RunOptions(image="busybox", command=["true"]))
+            for _ in range(3)]
     names = [c.name for c in made]
     assert names[0] == "calm_curie" and len(set(names)) == 3
     assert all(n.startswith("calm_curie") for n in names)

@@ -157,19 +157,18 @@ def _keepers() -> list[str]:
     return out.split()
 
 
-def test_view_survives_a_killed_monitor(hull: HullCLI) -> None:
-    """The FUSE and seccomp fds live on in a keeper when the monitor is killed: the
-    container's reads wait instead of failing ("Transport endpoint is not connected"),
-    and the adopter that the next hull command starts serves them again."""
+def test_view_survives_a_killed_service(hull: HullCLI) -> None:
+    """The FUSE and seccomp fds live on in a keeper when the engine service is killed:
+    the container's reads wait instead of failing ("Transport endpoint is not
+    connected"), and the service that the next hull command starts serves them again."""
     before = set(_keepers())
     hull("run", "-d", "--name", "k", "-m", "64m", "busybox", "sh", "-c",
          "while :; do grep MemTotal /proc/meminfo >> /tmp/reads 2>&1 || echo FAILED >> "
          "/tmp/reads; free -k | sed -n 2p >> /tmp/reads 2>&1; sleep 0.1; done")
     time.sleep(0.5)
-    monitor = int(hull("inspect", "-f", "{{.State.MonitorPid}}", "k").stdout)
-    os.kill(monitor, signal.SIGKILL)
+    hull.kill_service()
     time.sleep(1)
-    hull("ps")   # any hull command adopts the orphan
+    hull("ps")   # any hull command starts a service, which takes the container over
     time.sleep(0.5)
     reads = hull("exec", "k", "cat", "/tmp/reads").stdout
     assert "FAILED" not in reads and "not connected" not in reads

@@ -1,5 +1,5 @@
-"""Restart policies honoured by the monitor, by an adopter after the monitor is killed, and
-by `system reconcile` after a (simulated) reboot; healthchecks and their state."""
+"""Restart policies honoured by the engine service, by the next service after one is killed,
+and by `system reconcile` after a (simulated) reboot; healthchecks and their state."""
 
 from __future__ import annotations
 
@@ -70,13 +70,11 @@ def test_always_restarts_until_stopped_and_after_kill(hull: Hull) -> None:
     assert info(hull, "k")["RestartCount"] == 1
 
 
-def test_policy_survives_a_killed_monitor(hull: Hull) -> None:
+def test_policy_survives_a_killed_service(hull: Hull) -> None:
     hull("run", "-d", "--name", "c", "--restart", "unless-stopped", "busybox", "sleep", "300")
     state = info(hull, "c")["State"]
-    os.kill(state["MonitorPid"], signal.SIGKILL)
-    time.sleep(0.2)
-    adopted = info(hull, "c")["State"]           # this inspect found the orphan: adopted
-    assert adopted["Running"] and adopted["MonitorPid"] != state["MonitorPid"]
+    hull.kill_service()
+    assert info(hull, "c")["State"]["Running"]   # this inspect's service took it over
     os.kill(state["Pid"], signal.SIGKILL)
     until(lambda: running_again(hull, "c", state["Pid"]))
     assert info(hull, "c")["RestartCount"] == 1
@@ -84,19 +82,18 @@ def test_policy_survives_a_killed_monitor(hull: Hull) -> None:
 
 
 def test_reconcile_after_reboot(hull: Hull) -> None:
-    """What boot looks like to hull: records say running, no monitor or process is left."""
+    """What boot looks like to hull: records say running, no service or process is left."""
     hull("run", "-d", "--name", "up", "--restart", "always", "busybox", "sleep", "300")
     hull("run", "-d", "--name", "stopped", "--restart", "unless-stopped", "busybox", "sleep",
          "300")
     hull("stop", "-t", "0", "stopped")
     hull("run", "-d", "--name", "plain", "busybox", "sleep", "300")
-    for name in ("up", "plain"):
-        state = info(hull, name)["State"]
-        os.kill(state["MonitorPid"], signal.SIGKILL)
-    time.sleep(0.2)
-    for name in ("up", "plain"):
-        os.kill(int(json.loads(Path(hull.root, "state", "runtime", info_id(hull, name),
-                                         "state.json").read_text())["pid"]), signal.SIGKILL)
+    pids = {name: int(json.loads(Path(hull.root, "state", "runtime", info_id(hull, name),
+                                      "state.json").read_text())["pid"])
+            for name in ("up", "plain")}
+    hull.kill_service()
+    for pid in pids.values():
+        os.kill(pid, signal.SIGKILL)
     time.sleep(0.3)
     hull("system", "reconcile")
     until(lambda: info(hull, "up")["State"]["Running"])
@@ -122,15 +119,13 @@ def test_always_after_boot_even_if_stopped(hull: Hull) -> None:
 
 def test_install_service_writes_units(hull: Hull, tmp_path: Path) -> None:
     out = hull("system", "install-service", "--dir", str(tmp_path)).stdout.split()
-    assert sorted(Path(p).name for p in out) == ["hull-reconcile.service",
-                                                 "hull-reconcile.timer", "hull.service",
+    assert sorted(Path(p).name for p in out) == ["hull-reconcile.service", "hull.service",
                                                  "hull.socket"]
     socket_unit = (tmp_path / "hull.socket").read_text()   # the engine service, activated
     assert f"ListenStream={hull.root}/state/hull.sock" in socket_unit   # on first use
     assert f"--root {hull.root} system service" in (tmp_path / "hull.service").read_text()
     unit = (tmp_path / "hull-reconcile.service").read_text()
     assert f"--root {hull.root} system reconcile" in unit
-    assert "OnUnitActiveSec=30s" in (tmp_path / "hull-reconcile.timer").read_text()
 
 
 def test_restart_bad_input(hull: Hull) -> None:

@@ -53,7 +53,7 @@ def test_cwd_through_a_preserved_host_directory_is_refused(
 
 def test_only_the_standard_descriptors_reach_the_container(hull: HullCLI) -> None:
     """A container's process starts with fds 0-2 only, in `run` and in `exec`, with and
-    without a terminal: no descriptor of the engine, runtime or monitor leaks in. (The
+    without a terminal: no descriptor of the engine, runtime or service leaks in. (The
     shell lists its own fds; "; true" keeps busybox sh from exec'ing ls in its place.)"""
     listing = "ls /proc/$$/fd; true"
     hull("run", "-d", "--name", "fds", "busybox", "sleep", "60")

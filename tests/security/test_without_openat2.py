@@ -1,5 +1,5 @@
 """The path-escape tests again, on the by-hand resolution hull uses where the kernel has no
-openat2 (before 5.6): HULL_NO_OPENAT2 makes hull, its monitor and hull-runtime take that
+openat2 (before 5.6): HULL_NO_OPENAT2 makes hull, its service and hull-runtime take that
 path. tests/unit/test_safejoin.py compares the two resolutions directly."""
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
-"""Small things several commands share: Docker's confirmation prompt and its times."""
+"""Small things several commands share: Docker's confirmation prompt and its times, and
+the containers as commands handle them."""
 
 from __future__ import annotations
 
 import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hull.engine.containers import ContainerService
 
 
 def confirm(warning: str) -> bool:
@@ -21,3 +26,12 @@ def when(text: str) -> float:
         return timestamp(text)
     except InvalidArgument as e:
         raise ClientError(str(e)) from None
+
+
+def container_service(root: str) -> ContainerService:
+    """The containers of root, with the engine service supervising those that run."""
+    from hull.engine.containers import ContainerService
+    from hull.service.supervision import ServiceSupervision
+    service = ContainerService(root)
+    service.supervision = ServiceSupervision(service.root, service.state_dir)
+    return service

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 
 def _service(args: argparse.Namespace) -> Any:
-    from hull.engine.containers import ContainerService
-    return ContainerService(args.root)
+    from hull.cli.common import container_service
+    return container_service(args.root)
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

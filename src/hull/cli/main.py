@@ -123,7 +123,7 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line; with `only`, just that command's parser is built (the whole one
     when there is no such command, so that the usage error lists them all)."""
     from hull.cli import containers, images, registry, system, volumes
-    p = _Parser(prog="hull", description="A daemonless, Docker-compatible container engine.",
+    p = _Parser(prog="hull", description="A Docker-compatible container engine.",
                 add_help=False)
     p.add_argument("--help", action="help", help="Print usage")
     p.add_argument("--root", default=os.environ.get("HULL_ROOT", DEFAULT_ROOT),

@@ -37,7 +37,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         args.format or "", args.format)
     while True:
         if named:
-            containers = [service.refresh(service.store.get(c.id)) for c in named]
+            containers = [service.store.get(c.id) for c in named]
         else:
             containers = service.containers(all_=args.all)
         rows, previous = stats_rows(service, containers, NO_STREAM_INTERVAL, previous)
@@ -225,14 +225,17 @@ def register(sub: Any) -> None:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from hull.engine.reconcile import reconcile
-    reconcile(_service(args))
+    """Have the root's engine service running: starting, it takes over what it finds
+    (containers recorded running, restart policies to honour after a reboot); the answer
+    comes once it has."""
+    from hull.cli.common import container_service
+    container_service(args.root).supervised().wait("")
     return 0
 
 
 def cmd_install_service(args: argparse.Namespace) -> int:
-    """Write the systemd units that honour restart policies at boot and after a killed
-    monitor; enable them when systemd runs here."""
+    """Write the systemd units that start the engine service at boot (restart policies)
+    and socket-activate it; enable them when systemd runs here."""
     import os
     import shutil
     import subprocess
@@ -253,7 +256,7 @@ def cmd_install_service(args: argparse.Namespace) -> int:
                                      "enabled")
         subprocess.run(["systemctl", "daemon-reload"], check=True)
         subprocess.run(["systemctl", "enable", "--now", "hull-reconcile.service",
-                        "hull-reconcile.timer"], check=True)
+                        "hull.socket"], check=True)
     return 0
 
 
@@ -282,6 +285,11 @@ def cmd_service(args: argparse.Namespace) -> int:
         except (OSError, ValueError):
             print("no engine service runs for this root", file=sys.stderr)
         return 0
+    from hull.service import keeper
+    if keeper.KEEPER_FD not in os.environ:   # run as a command: become the root's keeper,
+        argv = keeper.keeper_argv(os.path.abspath(args.root),   # which starts the service
+                                  [] if args.time is None else ["--time", str(args.time)])
+        os.execve(argv[0], argv, {**os.environ, "HULL_STATE": state})
     from hull.service.server import serve
     # the command line's main and parser builder come with the arguments (cli/main.py
     # puts them there): this module is below main and does not import it
@@ -297,15 +305,18 @@ def register_system(ssub: Any) -> None:
                          help="Seconds without a command before it leaves (0: never; "
                          "default HULL_SERVICE_IDLE_EXIT or 300)")
     service.add_argument("--stop", action="store_true",
-                         help="Ask the running service to leave once its commands end")
+                         help="Ask the running service to leave once nothing runs (a "
+                         "second --stop: at once)")
     service.set_defaults(run=cmd_service)
     ssub.add_parser("seccomp-profile", help="Print the default seccomp profile (Docker's "
                     "JSON format, for --security-opt seccomp=FILE)"
                     ).set_defaults(run=cmd_seccomp_profile)
-    ssub.add_parser("reconcile", help="Adopt orphaned containers and start those whose "
-                    "restart policy says so (run at boot)").set_defaults(run=cmd_reconcile)
+    ssub.add_parser("reconcile", help="Start the engine service, which takes over running "
+                    "containers and starts those whose restart policy says so (run at boot)"
+                    ).set_defaults(run=cmd_reconcile)
     install = ssub.add_parser("install-service", help="Write the systemd units that run "
-                              "`hull system reconcile` at boot and every 30 seconds")
+                              "`hull system reconcile` at boot and socket-activate the "
+                              "engine service")
     install.add_argument("--dir", default="/etc/systemd/system",
                          help='Directory to write the units to (default "/etc/systemd/system")')
     install.add_argument("--enable", action="store_true", help="Also reload systemd and "

@@ -1,6 +1,7 @@
-"""`run`, `create`, `start` and `attach`: a container made from its flags, started under its
-monitor, its output attached; refusals reported as the docker command reports them (the
-CLI's own checks as "hull: …", the engine's as "Error response from daemon: …")."""
+"""`run`, `create`, `start` and `attach`: a container made from its flags, started under the
+engine service's supervision, its output attached; refusals reported as the docker command
+reports them (the CLI's own checks as "hull: …", the engine's as "Error response from
+daemon: …")."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 
 
 def _service(args: argparse.Namespace) -> Any:
-    from hull.engine.containers import ContainerService
-    return ContainerService(args.root)
+    from hull.cli.common import container_service
+    return container_service(args.root)
 
 
 def _ensure_image(args: argparse.Namespace, name: str) -> None:
@@ -49,7 +50,7 @@ def _ensure_image(args: argparse.Namespace, name: str) -> None:
         except NotFound as e:
             raise HullError(str(e)) from None   # docker run exits 125 here, not 1
     finally:
-        images.store.close()   # no database connection may be open when the monitor forks
+        images.store.close()
 
 
 def _platform_matches(config: dict[str, Any], platform: str | None) -> bool:
@@ -61,28 +62,6 @@ def _platform_matches(config: dict[str, Any], platform: str | None) -> bool:
     return (config.get("os", "linux") == os_name and (not arch or config.get("architecture")
                                                        == arch)
             and (not variant or config.get("variant", variant) == variant))
-
-
-@contextlib.contextmanager
-def _attached_streams(streams: list[str] | None) -> Iterator[None]:
-    """run -a stdout|stderr: the monitor forwards only the streams named (it takes this
-    process's stdout and stderr as it forks); the rest go to /dev/null."""
-    if not streams:
-        yield
-        return
-    saved = []
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        for fd, name in ((1, "stdout"), (2, "stderr")):
-            if name not in streams:
-                saved.append((fd, os.dup(fd)))
-                os.dup2(devnull, fd)
-        yield
-    finally:
-        for fd, copy in saved:
-            os.dup2(copy, fd)
-            os.close(copy)
-        os.close(devnull)
 
 
 def check_tty(attach_stdin: bool, tty: bool) -> None:
@@ -135,9 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     import os
-    import signal
 
-    from hull.engine import monitor
     from hull.trace import mark
     check_tty(args.interactive and not args.detach, args.tty)
     with _refusals(daemon=False):
@@ -168,50 +145,46 @@ def _run(args: argparse.Namespace) -> int:
         with open(args.cidfile, "w") as f:
             f.write(container.id)
     sys.stdout.flush()
-    with _attached_streams(args.attach):
-        notify = monitor.spawn(service, container.id, attach=not args.detach,
-                               stdin=args.interactive and not args.detach)
-    service = _service(args)   # spawn closed the databases before forking
-    first = monitor.read_message(notify)
-    mark("run: monitor reports the container started")
-    if "error" in first:
+    attach = not args.detach
+    from hull.errors import HullError
+    try:
+        session = service.start_supervised(
+            container.id, attach=attach,
+            stdin_fd=0 if args.interactive and attach and not args.tty else None,
+            streams=[s for s in args.attach or ["stdout", "stderr"] if s != "stdin"],
+            stdin=args.interactive and args.tty)
+    except HullError as failed:
         if args.detach:
             print(container.id)   # Docker prints it too: the container exists, "Created"
-        from hull.errors import HullError
-        failed = HullError(str(first["error"]))
-        failed.exit_code = int(first.get("code", 125))
-        raise _Refused(failed, daemon=True)
+        raise _Refused(failed, daemon=True) from None
+    mark("run: the service reports the container started")
     if args.detach:
+        session.close()
         print(container.id)
         return 0
-    if args.tty:
-        from hull.engine.attach import client
-        if client(service.store.dir(container.id), forward_stdin=args.interactive,
-                  detach_keys=_detach_keys(args)):
-            return 0   # detached: the container runs on under its monitor
-        done = monitor.read_message(notify)
-        os.close(notify)
-        return int(done.get("exit", 0))
+    if not args.tty:
+        _proxy_signals(service, container.id)
+    from hull.engine.attach import proxy
+    detached, code = proxy(session.conn, session.frames, forward_stdin=args.interactive and
+                           args.tty, tty=args.tty, detach_keys=_detach_keys(args))
+    session.close()
+    mark("run: the service reports the exit (recorded, cleaned up)")
+    if detached:
+        return 0   # the container runs on under the service
+    return code if code is not None else int(service.wait(container.id))
+
+
+def _proxy_signals(service: Any, cid: str) -> None:
+    """Docker's --sig-proxy: the signals this command gets go to the container."""
+    import signal
 
     def forward(sig: int, _frame: object) -> None:
         try:
-            service.runtime().kill(container.id, sig)
+            service.runtime().kill(cid, sig)
         except Exception:
             pass
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, forward)
-    while True:
-        try:
-            done = monitor.read_message(notify)
-            break
-        except InterruptedError:
-            continue
-    os.close(notify)
-    mark("run: monitor reports the exit (recorded, cleaned up)")
-    if "exit" in done:
-        return int(done["exit"])
-    code: int = service.wait(container.id)
-    return code
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -240,27 +213,35 @@ def _detach_keys(args: argparse.Namespace) -> str:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     """Attach this terminal (or stdio) to a running container; Ctrl-P Ctrl-Q detaches."""
-    from hull.engine.attach import client
+    from hull.engine.attach import proxy
+    from hull.errors import ClientError
     service = _service(args)
     keys = _detach_keys(args)
-    c = service.refresh(service.store.get(args.container))
+    c = service.store.get(args.container)
     if not c.state.get("Running"):
-        from hull.errors import ClientError
         raise ClientError("You cannot attach to a stopped container, start it first")
     tty = bool(c.config.get("Tty"))
     check_tty(not args.no_stdin, tty)
     stdin = not args.no_stdin and bool(c.config.get("OpenStdin"))
-    if client(service.store.dir(c.id), forward_stdin=stdin, tty=tty, detach_keys=keys):
+    session = service.supervised().attach(c.id, stdin=stdin)
+    if "attached" not in session.first:
+        session.close()
+        raise ClientError(str(session.first.get("error") or "cannot attach"))
+    if not tty and args.sig_proxy != "false":
+        _proxy_signals(service, c.id)
+    detached, code = proxy(session.conn, session.frames, forward_stdin=stdin, tty=tty,
+                           detach_keys=keys)
+    session.close()
+    if detached:
         print("read escape sequence", file=sys.stderr)
         return 0
-    code: int = service.wait(c.id)
-    return code
+    return code if code is not None else int(service.wait(c.id))
 
 
 def cmd_start(args: argparse.Namespace) -> int:
     """Each container started under its lock: of several `start`s at once one starts it,
     the others find it running (and print its name, as Docker does)."""
-    from hull.engine import monitor
+    from hull.engine.attach import proxy
     from hull.errors import HullError
     code = 0
     for name in args.containers:
@@ -271,18 +252,16 @@ def cmd_start(args: argparse.Namespace) -> int:
                     print(name)
                     continue
                 tty = bool(c.config.get("Tty"))
-                notify = service.start_monitored(c.id, attach=args.attach and not tty)
+                stdin = args.attach and args.interactive and bool(c.config.get("OpenStdin"))
+                session = service.start_supervised(c.id, attach=args.attach, stdin=stdin)
             if args.attach:
-                if tty:
-                    from hull.engine.attach import client
-                    if client(service.store.dir(c.id), forward_stdin=args.interactive,
-                              detach_keys=_detach_keys(args)):
-                        continue
-                done = monitor.read_message(notify)
-                code = int(done.get("exit", 0))
+                detached, exit_code = proxy(session.conn, session.frames, forward_stdin=stdin,
+                                            tty=tty, detach_keys=_detach_keys(args))
+                if not detached:
+                    code = exit_code if exit_code is not None else int(service.wait(c.id))
             else:
                 print(name)
-            os.close(notify)
+            session.close()
         except HullError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
             code = 1

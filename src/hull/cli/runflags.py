@@ -153,6 +153,9 @@ def _host_config(args: argparse.Namespace) -> dict[str, Any]:
     if args.platform:
         out["Platform"] = args.platform
     out["ProcView"] = _proc_view(args.proc_view)
+    if out["ProcView"] == "container":   # decided here, where the user was warned: the
+        from hull.procfs.support import user_notification  # start runs in the service
+        out["ProcViewSysinfo"] = user_notification()
     from hull.engine import userns
     idmap = userns.choose(args.userns)
     if args.userns == "host":

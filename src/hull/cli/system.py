@@ -50,8 +50,8 @@ def cmd_version(args: argparse.Namespace) -> int:
     print(f"Client:\n Version:           {client['Version']}\n"
           f" Python version:    {client['PythonVersion']}\n"
           f" OS/Arch:           {client['Os']}/{client['Arch']}\n"
-          f" Context:           default\n\nServer: hull (daemonless: the engine runs in "
-          f"each command)\n Engine:\n  Version:          {server['Version']}\n"
+          f" Context:           default\n\nServer: hull (the engine service of this root)\n"
+          f" Engine:\n  Version:          {server['Version']}\n"
           f"  OS/Arch:          {server['Os']}/{server['Arch']}\n"
           f"  Experimental:     false\n hull-runtime:\n  Version:          "
           f"{server['Components'][1]['Version']}")

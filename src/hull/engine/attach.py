@@ -1,10 +1,16 @@
-"""Attaching a terminal to a container's pty through its monitor.
+"""Attaching a terminal (or plain stdio) to a container through the engine service.
 
-The monitor owns the pty master (the container's only stdout with -t) and serves
-<container dir>/attach.sock. A client sends framed messages — b"d" + 4-byte length + bytes
-for keyboard input, b"w" + rows + cols (2 bytes each) for the window size — and receives the
-raw terminal output. `hull run -it` is such a client: it puts its own terminal in raw mode,
-passes keys and SIGWINCH through, and restores the terminal when the container exits.
+The service supervises the container: it reads its output (a pipe per stream, or the pty
+master with -t) into the log and to every attached connection. On such a connection
+everything travels in frames — one kind byte, a 4-byte big-endian length, the payload:
+
+    service → client    OUT b"\x01" stdout bytes, ERR b"\x02" stderr bytes (-t: all OUT),
+                        JSON b"j" a control message ({"started": pid}, {"exit": code}, …)
+    client → service    INPUT b"d" keyboard bytes, SIZE b"w" rows and cols (2 bytes each)
+
+`hull run` (without -d), `start -a` and `attach` are such clients: with -t the terminal is
+put in raw mode, keys and SIGWINCH pass through, and the detach keys (Ctrl-P Ctrl-Q)
+leave the container running.
 """
 
 from __future__ import annotations
@@ -18,9 +24,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from hull import fastjson
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+OUT, ERR, JSON, INPUT, SIZE = b"\x01", b"\x02", b"j", b"d", b"w"
+_HEAD = struct.Struct(">cI")
 
 
 def socket_path(directory: str, name: str) -> tuple[str, int]:
@@ -30,39 +41,73 @@ def socket_path(directory: str, name: str) -> tuple[str, int]:
     return f"/proc/self/fd/{fd}/{name}", fd
 
 
-def frame_input(data: bytes) -> bytes:
-    return b"d" + struct.pack(">I", len(data)) + data
+def frame(kind: bytes, payload: bytes) -> bytes:
+    return _HEAD.pack(kind, len(payload)) + payload
+
+
+def frame_json(**message: Any) -> bytes:
+    return frame(JSON, fastjson.dumps(message).encode())
 
 
 def frame_size(rows: int, cols: int) -> bytes:
-    return b"w" + struct.pack(">HH", rows, cols)
+    return frame(SIZE, struct.pack(">HH", rows, cols))
 
 
-class Decoder:
-    """Splits the client's byte stream back into messages."""
+class Frames:
+    """Splits a byte stream back into (kind, payload) frames, one at a time."""
 
     def __init__(self) -> None:
         self.buf = b""
 
-    def feed(self, data: bytes) -> list[tuple[str, Any]]:
+    def feed(self, data: bytes) -> None:
         self.buf += data
-        out: list[tuple[str, Any]] = []
-        while self.buf:
-            kind = self.buf[:1]
-            if kind == b"d" and len(self.buf) >= 5:
-                n = struct.unpack(">I", self.buf[1:5])[0]
-                if len(self.buf) < 5 + n:
-                    break
-                out.append(("data", self.buf[5:5 + n]))
-                self.buf = self.buf[5 + n:]
-            elif kind == b"w" and len(self.buf) >= 5:
-                out.append(("size", struct.unpack(">HH", self.buf[1:5])))
-                self.buf = self.buf[5:]
-            elif kind in (b"d", b"w"):
-                break
-            else:
-                self.buf = b""   # garbage: drop it
-        return out
+
+    def next(self) -> tuple[bytes, bytes] | None:
+        """The next complete frame, or None until more bytes come."""
+        if len(self.buf) < _HEAD.size:
+            return None
+        kind, n = _HEAD.unpack_from(self.buf)
+        if len(self.buf) < _HEAD.size + n:
+            return None
+        payload = self.buf[_HEAD.size:_HEAD.size + n]
+        self.buf = self.buf[_HEAD.size + n:]
+        return kind, payload
+
+
+class Session:
+    """A connection to the engine service about one container: its first answer, and
+    what follows (output, then {"exit": code}) still to be read through frames."""
+
+    def __init__(self, conn: socket.socket, frames: Frames, first: dict[str, Any]) -> None:
+        self.conn, self.frames, self.first = conn, frames, first
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def exit_code(self) -> int | None:
+        """Wait for the container's end: its exit code (None: the service went away)."""
+        try:
+            message = read_message(self.conn, self.frames)
+        except OSError:
+            return None
+        code = message.get("exit")
+        return int(code) if code is not None else None
+
+
+def read_message(conn: socket.socket, frames: Frames) -> dict[str, Any]:
+    """The next control message on a connection (output frames before it are dropped;
+    what follows it stays in frames); {} when the connection ends first."""
+    while True:
+        got = frames.next()
+        if got is None:
+            data = conn.recv(65536)
+            if not data:
+                return {}
+            frames.feed(data)
+            continue
+        if got[0] == JSON:
+            message: dict[str, Any] = fastjson.loads(got[1])
+            return message
 
 
 def set_size(master: int, rows: int, cols: int) -> None:
@@ -176,34 +221,21 @@ class EscapeWatch:
         return bytes(out), False
 
 
-def frame_stream(stream: int, data: bytes) -> bytes:
-    """Non-terminal containers: output tagged 1 (stdout) or 2 (stderr), as Docker's
-    multiplexed attach stream does."""
-    return bytes([stream]) + struct.pack(">I", len(data)) + data
-
-
-def client(container_dir: str, forward_stdin: bool, tty: bool = True,
-           detach_keys: str = DEFAULT_DETACH_KEYS) -> bool:
-    """Proxy this process's terminal (tty) or stdio (no tty) to the container until its
-    output ends; True when the user detached with the detach keys instead."""
+def proxy(conn: socket.socket, frames: Frames, forward_stdin: bool, tty: bool,
+          detach_keys: str = DEFAULT_DETACH_KEYS) -> tuple[bool, int | None]:
+    """Pass this process's terminal (tty) or stdio to the container until the service
+    says it has ended: (False, its exit code); (True, None) when the user detached with
+    the detach keys instead. None as the code: the service went away without one."""
     keys = parse_detach_keys(detach_keys) if detach_keys else b""
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    path, dirfd = socket_path(container_dir, "attach.sock")
     try:
-        conn.connect(path)
-    finally:
-        os.close(dirfd)
-    try:
-        return _proxy(conn, forward_stdin, tty, EscapeWatch(keys))
+        return _proxy(conn, frames, forward_stdin, tty, EscapeWatch(keys))
     except OSError:
-        return False   # the monitor closed the session: the container is done
-    finally:
-        conn.close()
+        return False, None
 
 
-def _proxy(conn: socket.socket, forward_stdin: bool, tty: bool, escape: EscapeWatch) -> bool:
+def _proxy(conn: socket.socket, frames: Frames, forward_stdin: bool, tty: bool,
+           escape: EscapeWatch) -> tuple[bool, int | None]:
     stdin = sys.stdin.fileno()
-    demux = _Demux() if not tty else None
 
     def send(message: bytes) -> None:
         try:
@@ -215,6 +247,14 @@ def _proxy(conn: socket.socket, forward_stdin: bool, tty: bool, escape: EscapeWa
             send(frame_size(*terminal_size()))
         watch = [conn.fileno(), r] + ([stdin] if forward_stdin else [])
         while True:
+            while (got := frames.next()) is not None:
+                kind, payload = got
+                if kind == JSON:
+                    message = fastjson.loads(payload)
+                    if "exit" in message:
+                        return False, message["exit"]
+                elif kind in (OUT, ERR):
+                    _write_all(1 if kind == OUT else 2, payload)
             ready, _, _ = select.select(watch, [], [])
             if r in ready:
                 os.read(r, 64)
@@ -226,36 +266,22 @@ def _proxy(conn: socket.socket, forward_stdin: bool, tty: bool, escape: EscapeWa
                 else:
                     data, detached = escape.feed(data) if os.isatty(stdin) else (data, False)
                     if data:
-                        send(frame_input(data))
+                        send(frame(INPUT, data))
                     if detached:
                         if tty:
                             os.write(sys.stdout.fileno(), b"\r\n")
-                        return True
+                        return True, None
             if conn.fileno() in ready:
                 data = conn.recv(65536)
                 if not data:
-                    return False
-                if demux is None:
-                    os.write(sys.stdout.fileno(), data)
-                else:
-                    for stream, chunk in demux.feed(data):
-                        os.write(stream, chunk)
+                    return False, None
+                frames.feed(data)
 
 
-class _Demux:
-    def __init__(self) -> None:
-        self.buf = b""
-
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        self.buf += data
-        out = []
-        while len(self.buf) >= 5:
-            n = struct.unpack(">I", self.buf[1:5])[0]
-            if len(self.buf) < 5 + n:
-                break
-            out.append((self.buf[0], self.buf[5:5 + n]))
-            self.buf = self.buf[5 + n:]
-        return out
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 @contextmanager

@@ -125,7 +125,7 @@ def prepare(service: Engine, c: Container, proc_view: str = "") -> str:
             from hull.engine import seccomp_profile
             seccomp = seccomp_profile.for_container(hc.get("SecurityOpt") or [],
                                                     ocispec.capabilities(hc))
-        sysinfo_socket = service._sysinfo_socket(c) if proc_view else ""
+        sysinfo_socket = service.sysinfo_socket(c) if proc_view else ""
         if seccomp is not None and sysinfo_socket:
             from hull.procfs.server import with_sysinfo
             seccomp = with_sysinfo(seccomp, sysinfo_socket)

@@ -1,11 +1,12 @@
 """Containers as a docker user handles them: the lifecycle commands (kill, stop, wait, rm,
-pause, rename, restart, logs, prune, inspect) on top of the engine's core (core.py), and
-`refresh`, which notices a container whose monitor died and has it adopted."""
+pause, rename, restart, logs, prune, inspect) on top of the engine's core (core.py). A
+container runs under the engine service's supervision (hull.service), which the command
+line hands in as a `Supervision`: start one there, wait for one to end."""
 
 from __future__ import annotations
 
 import contextlib
-import os
+from typing import Protocol
 
 from hull.engine import locks
 from hull.engine.core import Engine
@@ -16,47 +17,35 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
+    from hull.engine.attach import Session
     from hull.engine.filters import Filters
     from hull.engine.store import Container
+
+
+class Supervision(Protocol):
+    """What the engine service does for a command (hull.service.supervision)."""
+
+    def start(self, cid: str, attach: bool = False, stdin_fd: int | None = None,
+              streams: list[str] | None = None, stdin: bool = False) -> Session: ...
+
+    def attach(self, cid: str, stdin: bool, streams: list[str] | None = None) -> Session: ...
+
+    def wait(self, cid: str, timeout: float | None = None) -> bool: ...
 
 
 class ContainerService(Engine):
     """The engine a command works with: its core, and the lifecycle on top."""
 
-    def refresh(self, c: Container) -> Container:
-        """A container recorded running whose monitor is gone (killed): adopt it. If the
-        container has exited too, record what can still be known (not the exit code: only
-        its parent could reap that) and clean up the runtime side. A container with a
-        restart policy gets a new monitor (engine/restart.py) either way, and so does a
-        running one with its own /proc view, whose files and sysinfo the monitor serves."""
-        if c.state.get("Status") not in ("running", "paused"):
-            return c
-        from hull.runtime.state import process_start_time
-        monitor = int(c.state.get("MonitorPid") or 0)
-        if monitor and process_start_time(monitor) == c.state.get("MonitorStart"):
-            return c   # the monitor is alive and will record the exit itself
-        if c.state.get("Status") == "paused":
-            return c
-        from hull.engine import restart
-        from hull.runtime.state import Status
-        try:
-            st = self.runtime().state(c.id)
-            alive = st.status is not Status.STOPPED
-        except NotFound:
-            alive = False
-        if not alive:
-            self.record_exit(c.id, c.state.get("ExitCode") or 255, error=restart.UNKNOWN_EXIT)
-        c = self.store.get(c.id)
-        proc_view = c.host_config.get("ProcView", "container") == "container"
-        if (alive and proc_view) or \
-                (restart.policy(c)[0] != "no" and (alive or restart.should_restart(c))):
-            from hull.engine.reconcile import adopt
-            adopt(self, c)
-            c = self.store.get(c.id)
-        return c
+    supervision: Supervision | None = None   # given by the command line (hull.service)
+
+    def supervised(self) -> Supervision:
+        if self.supervision is None:
+            from hull.errors import HullError
+            raise HullError("no engine service to supervise containers")
+        return self.supervision
 
     def containers(self, all_: bool) -> list[Container]:
-        out = [self.refresh(c) for c in self.store.all()]
+        out = self.store.all()
         return out if all_ else [c for c in out if c.state.get("Running")]
 
     @contextlib.contextmanager
@@ -76,7 +65,7 @@ class ContainerService(Engine):
                 current = self.store.get(c.id)
             except NotFound:
                 raise NotFound(f"No such container: {name}") from None
-            yield self.refresh(current)
+            yield current
 
     def kill(self, name: str, sig: int) -> Container:
         with self.locked(name) as c:
@@ -91,7 +80,6 @@ class ContainerService(Engine):
             return self._stop(c, timeout)
 
     def _stop(self, c: Container, timeout: int | None) -> Container:
-        import time
 
         from hull.runtime.signals import parse_signal
         self.store.update_state(c.id, StoppedByUser=True)   # no restart policy applies now
@@ -109,34 +97,49 @@ class ContainerService(Engine):
             self.event(c, "kill", signal=sig)
         except (NotFound, FailedPrecondition):
             pass
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.store.get(c.id).state.get("Running"):
-                self.event(c, "stop")
-                return c
-            time.sleep(0.05)
-        try:
-            self.runtime().kill(c.id, 9, all_processes=True)
-        except (NotFound, FailedPrecondition):
-            pass
-        self.wait(c.id)
+        if not self._ended_within(c.id, timeout):
+            try:
+                self.runtime().kill(c.id, 9, all_processes=True)
+            except (NotFound, FailedPrecondition):
+                pass
+            self._ended_within(c.id, None)
         self.event(c, "stop")
         return c
 
+    def _ended_within(self, cid: str, timeout: float | None) -> bool:
+        """Whether the container has ended (its exit recorded) within timeout seconds."""
+        if self.supervision is not None:
+            return self.supervision.wait(cid, timeout)
+        import time
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            try:
+                if not self.store.get(cid).state.get("Running"):
+                    return True
+            except NotFound:
+                return True
+            time.sleep(0.05)
+        return False
+
     def wait(self, name: str, timeout: float | None = None) -> int:
+        """Until the container has stopped (not merely restarting); its exit code."""
         import time
         c = self.store.get(name)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:
-                c = self.refresh(self.store.get(c.id))
+                c = self.store.get(c.id)
             except NotFound:
                 return int(c.state.get("ExitCode", 0))   # --rm: gone after recording
             if c.state.get("Status") in ("exited", "created") and not c.state.get("Running"):
                 return int(c.state.get("ExitCode", 0))
-            if deadline is not None and time.monotonic() > deadline:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 raise FailedPrecondition(f"container {c.name} still running")
-            time.sleep(0.05)
+            if c.state.get("Running") and self.supervision is not None:
+                self.supervision.wait(c.id, left)
+            else:
+                time.sleep(0.05)
 
     def remove(self, name: str, force: bool = False, volumes: bool = False) -> Container:
         """rm [-f] [-v]: -v also removes the container's anonymous volumes."""
@@ -195,21 +198,24 @@ class ContainerService(Engine):
         with self.locked(name) as c:
             self._stop(c, timeout)
             self.wait(c.id)
-            os.close(self.start_monitored(c.id))
+            self.start_supervised(c.id).close()
             self.event(c, "restart")
 
-    def start_monitored(self, cid: str, attach: bool = False) -> int:
-        """Start the container under a new monitor (the caller holds its lock); returns
-        the monitor's notify pipe once it says the container runs, or raises its error."""
-        from hull.engine import monitor
+    def start_supervised(self, cid: str, attach: bool = False, stdin_fd: int | None = None,
+                         streams: list[str] | None = None, stdin: bool = False) -> Session:
+        """Start the container under the engine service (the caller holds its lock);
+        the session once it runs (attached: its output follows), or its error raised."""
         from hull.errors import HullError
-        notify = monitor.spawn(self, cid, attach=attach, stdin=False)
-        self.reopen()   # spawn closed the databases before forking
-        first = monitor.read_message(notify)
-        if "error" in first:
-            os.close(notify)
-            raise HullError(str(first["error"]))
-        return notify
+        self.store.update_state(cid, StoppedByUser=False)   # a user's start
+        session = self.supervised().start(cid, attach=attach, stdin_fd=stdin_fd,
+                                          streams=streams, stdin=stdin)
+        if "started" not in session.first:
+            session.close()
+            error = HullError(str(session.first.get("error") or
+                                  "the engine service did not start it"))
+            error.exit_code = int(session.first.get("code", 125))
+            raise error
+        return session
 
     def follow_logs(self, name: str) -> Any:
         """Log entries as they are written, until the container has stopped (logs -f)."""
@@ -223,7 +229,7 @@ class ContainerService(Engine):
                 entries = follower.poll()
                 yield from entries
                 try:
-                    running = self.refresh(self.store.get(c.id)).state.get("Running")
+                    running = self.store.get(c.id).state.get("Running")
                 except NotFound:
                     running = False
                 if not running and not entries:

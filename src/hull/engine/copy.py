@@ -88,7 +88,7 @@ def container_side(service: ContainerService, c: Container) -> Iterator[Side]:
         fd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         # the pid could have been reused between reading the state and the open: make sure
         # it is still the container's init
-        if service.refresh(service.store.get(c.id)).state.get("Pid") != pid:
+        if service.store.get(c.id).state.get("Pid") != pid:
             os.close(fd)
             raise FailedPrecondition(f"container {c.name} stopped during the copy")
         try:

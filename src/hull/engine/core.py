@@ -1,7 +1,7 @@
 """The engine's core for one root: its stores (containers, images, volumes), events, the
-runtime (called as a library), and what a container's supervisor does with them — start
-it (bundle, /proc view, runtime create + start), record its exit, discard it. The
-supervisor (monitor.py), healthchecks and restart policies build on this alone; the
+runtime (called as a library), and what the engine service's supervision does with them —
+start a container (bundle, runtime create + start, with the stdio it is given), record
+its exit, discard it. Healthchecks and restart policies build on this alone; the
 lifecycle commands (containers.py) build on it and on them."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 class Engine:
-    """Everything below the lifecycle: what a monitor needs to run a container."""
+    """Everything below the lifecycle: what supervising a container needs."""
 
     def __init__(self, root: str, state: str | None = None) -> None:
         self.root = root
@@ -33,18 +33,6 @@ class Engine:
         self.store = ContainerStore(root)
         from hull.engine.volumes import VolumeStore
         self.volumes = VolumeStore(root)
-        self.proc_views: dict[str, Any] = {}   # in a monitor: the views it serves
-
-    def close(self) -> None:
-        """Before forking the monitor: with SQLite connections open across a fork, one
-        process's close can drop the other's locks and delete the WAL it writes to."""
-        self.images.close()
-        self.store.db.close()
-
-    def reopen(self) -> None:
-        """Fresh database connections after close() (the fork is done)."""
-        self.images = ImageStore(self.root)
-        self.store = ContainerStore(self.root)
 
     def event(self, c: Container, action: str, **attributes: Any) -> None:
         from hull.engine import events
@@ -68,90 +56,55 @@ class Engine:
         return os.path.join(self.store.dir(cid), "shm")
 
 
-    # ---- run (called inside the monitor) ------------------------------------------------
+    # ---- run (in the engine service's start job) -----------------------------------------
 
-    def start_in_runtime(self, cid: str, console_socket: str | None = None) -> int:
+    def start_in_runtime(self, cid: str, proc_view: str = "",
+                         stdio: tuple[int, int, int] | None = None,
+                         console_socket: str | None = None) -> int:
+        """Mount the rootfs, write the bundle, create and start the container with this
+        stdio (its stdin, stdout, stderr); proc_view: the directory of its /proc files,
+        already served. Returns its PID, recorded as running."""
         c = self.store.get(cid)
         rt = self.runtime()
-        from hull.trace import mark
-        mark("monitor: starting")
-        proc_view = self._start_proc_view(c, rt)
-        mark("monitor: /proc view served")
+        from hull.engine import bundle as bundles
+        bundle = bundles.prepare(self, c, proc_view)
         try:
-            from hull.engine import bundle as bundles
-            bundle = bundles.prepare(self, c, proc_view)
-            try:
-                from hull.runtime.create import CreateOptions
-                st = rt.create(cid, bundle, CreateOptions(console_socket=console_socket))
-                if bundles.own_network(c.host_config):
-                    from hull.network import loopback
-                    loopback.bring_up(st.pid)
-                rt.start(cid)
-            except BaseException:
-                rootfs_mod.umount(os.path.join(bundle, "rootfs"))
-                raise
+            from hull.runtime.create import CreateOptions
+            st = rt.create(cid, bundle, CreateOptions(console_socket=console_socket,
+                                                      stdio=stdio))
+            if bundles.own_network(c.host_config):
+                from hull.network import loopback
+                loopback.bring_up(st.pid)
+            rt.start(cid)
         except BaseException:
-            if proc_view:
-                from hull.procfs.server import stop
-                stop(proc_view)
+            rootfs_mod.umount(os.path.join(bundle, "rootfs"))
             raise
-        from hull.runtime.state import process_start_time
-        me = os.getpid()
         test = (c.config.get("Healthcheck") or {}).get("Test") or []
         health = {"Health": {"Status": "starting", "FailingStreak": 0, "Log": []}} \
             if test and test[0] != "NONE" else {}   # as Docker's State has it from the start
         self.store.update_state(cid, Status="running", Running=True, Pid=st.pid,
-                                StartedAt=now(), ExitCode=0, Error="", MonitorPid=me,
-                                MonitorStart=process_start_time(me) or 0, **health)
+                                StartedAt=now(), ExitCode=0, Error="", **health)
         self.event(c, "start")
         return st.pid
 
-    def _start_proc_view(self, c: Container, rt: Runtime) -> str:
-        """Serve the container's own /proc files (hull.procfs) from this process, the
-        monitor; returns their directory, or "" for the host's view."""
+    @staticmethod
+    def wants_proc_view(c: Container) -> bool:
+        """Whether the container gets its own /proc files (hull.procfs) where FUSE works
+        (the user was warned at create where it does not: ProcView says "host" then)."""
         if c.host_config.get("ProcView", "container") != "container":
-            return ""
-        from hull.procfs import server, support
-        if support.fuse_missing():
-            return ""   # the user was warned at create
-        from hull.cgroups import manager
+            return False
+        from hull.procfs import support
+        return not support.fuse_missing()
 
-        def cgroup_paths() -> dict[str, str]:
-            return manager.load(rt.state(c.id).cgroup).paths()
-        view = server.ProcServer(os.path.join(self.store.dir(c.id), server.DIRECTORY),
-                                 cgroup_paths, self._sysinfo_socket(c))
-        view.start()
-        self.proc_views[c.id] = view
-        return view.directory
-
-    def keep_proc_view(self, cid: str) -> None:
-        """Once the container runs: its view's fds get a keeper (procfs/keeper.py)."""
-        view = self.proc_views.get(cid)
-        if view is not None:
-            view.keep()
-
-    def resume_proc_view(self, c: Container) -> None:
-        """In the adopter of a container whose monitor died: serve its /proc view again,
-        on the FUSE and seccomp connections the view's keeper held open meanwhile."""
-        if c.host_config.get("ProcView", "container") != "container":
-            return
-        from hull.cgroups import manager
-        from hull.procfs import server
-        rt = self.runtime()
-
-        def cgroup_paths() -> dict[str, str]:
-            return manager.load(rt.state(c.id).cgroup).paths()
-        server.resume(os.path.join(self.store.dir(c.id), server.DIRECTORY), cgroup_paths,
-                      self._sysinfo_socket(c))
-
-    def _sysinfo_socket(self, c: Container) -> str:
-        """Where the monitor takes sysinfo(2) notifications; "" when the container has no
+    def sysinfo_socket(self, c: Container) -> str:
+        """Where the service takes sysinfo(2) notifications; "" when the container has no
         seccomp filter to send them (unconfined, privileged). One short directory for
         every root: a unix socket's path must fit in 107 bytes."""
         hc = c.host_config
         from hull.engine.securityopt import security_opt
         from hull.procfs.support import user_notification
-        if hc.get("Privileged") or not user_notification() or \
+        if hc.get("Privileged") or not hc.get("ProcViewSysinfo", True) or \
+                not user_notification() or \
                 security_opt(hc.get("SecurityOpt") or [], "seccomp") == "unconfined":
             return ""
         return self._sysinfo_path(c.id)
@@ -201,7 +154,7 @@ class Engine:
         if self.store.get(cid).host_config.get("ProcView", "container") == "container":
             from hull.procfs.server import DIRECTORY, stop
             stop(os.path.join(self.store.dir(cid), DIRECTORY))
-            try:   # the sysinfo agent's socket: its thread may not outlive the monitor
+            try:   # the sysinfo socket, should the service not have removed it
                 os.unlink(self._sysinfo_path(cid))
             except FileNotFoundError:
                 pass

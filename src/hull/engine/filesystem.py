@@ -64,7 +64,7 @@ def commit(service: ContainerService, name: str, repo: str | None, message: str 
     from hull.image.archive import new_image, store_plain_layer
     from hull.image.layer import write_stream
     from hull.image.reference import parse
-    c = service.refresh(service.store.get(name))
+    c = service.store.get(name)
     ref = parse(repo) if repo else None   # a bad name fails before any work
     config = _changes(changes or [], {k: v for k, v in c.config.items()
                                       if k in _IMAGE_CONFIG_KEYS})

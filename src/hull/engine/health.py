@@ -1,8 +1,8 @@
-"""Healthchecks: the image's HEALTHCHECK or the --health-* flags, run by the monitor.
+"""Healthchecks: the image's HEALTHCHECK or the --health-* flags.
 
-A thread of the container's monitor runs the check every Interval as `hull exec` does
-(a process joining the container), gives it Timeout, and keeps State.Health the way
-docker does:
+The engine service runs the check every Interval (a timer of its loop, the check itself in
+a forked job) as `hull exec` does (a process joining the container), gives it Timeout, and
+keeps State.Health the way docker does:
 
     starting ──success──► healthy ◄──success── unhealthy
         │                    │                     ▲
@@ -15,12 +15,14 @@ with the last five results (start, end, exit code, output) in State.Health.Log, 
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from hull.engine.core import Engine
+    from hull.engine.store import Container
 
 SECOND = 10**9
 DEFAULTS = {"Interval": 30 * SECOND, "Timeout": 30 * SECOND, "StartPeriod": 0, "Retries": 3}
@@ -89,80 +91,94 @@ def command(check: dict[str, Any] | None) -> list[str] | None:
     return list(test[1:]) if test[0] == "CMD" else list(test)
 
 
-class Checker:
-    """The monitor's health thread for one run of the container."""
+def interval(check: dict[str, Any] | None) -> float:
+    """Seconds between two checks."""
+    return float((check or {}).get("Interval") or DEFAULTS["Interval"]) / SECOND
 
-    def __init__(self, root: str, cid: str, check: dict[str, Any]) -> None:
-        self.root, self.cid = root, cid
-        self.argv = command(check) or []
-        self.interval = (check.get("Interval") or DEFAULTS["Interval"]) / SECOND
-        self.timeout = (check.get("Timeout") or DEFAULTS["Timeout"]) / SECOND
-        self.start_period = (check.get("StartPeriod") or 0) / SECOND
-        retries = check.get("Retries")
-        self.retries = DEFAULTS["Retries"] if not retries else int(retries)
-        import threading  # only containers with a check pay for it
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> Checker:
-        self.thread.start()
-        return self
+def check_once(engine: Engine, cid: str, pid: int) -> None:
+    """One check of the container whose PID 1 is pid, its result recorded (the engine
+    service runs this in a job every Interval while the container runs)."""
+    from hull.errors import NotFound
+    try:
+        c = engine.store.get(cid)
+    except NotFound:
+        return
+    check = c.config.get("Healthcheck") or {}
+    argv = command(check)
+    if argv is None or c.state.get("Pid") != pid:
+        return   # no check, or another run of the container by now
+    timeout = float(check.get("Timeout") or DEFAULTS["Timeout"]) / SECOND
+    result = _probe(engine, c, argv, timeout)
+    c = engine.store.get(cid)
+    if c.state.get("Pid") != pid or not c.state.get("Running"):
+        return   # the container ended during the check: its result means nothing
+    _record(engine, c, check, result)
 
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=self.timeout + 5)
 
-    def _run(self) -> None:
-        from hull.engine.core import Engine
-        service = Engine(self.root)   # this thread's own database connections
-        started = time.monotonic()
-        health: dict[str, Any] = {"Status": "starting", "FailingStreak": 0, "Log": []}
-        service.store.update_state(self.cid, Health=health)
-        while not self.stopped.wait(self.interval):
-            result = self._probe()
-            if self.stopped.is_set():
-                return   # the container ended during the check: its result means nothing
-            old = health["Status"]
-            health["Log"] = [*health["Log"], result][-KEEP_LOG:]
-            if result["ExitCode"] == 0:
-                health.update(Status="healthy", FailingStreak=0)
-            elif old != "starting" or time.monotonic() - started > self.start_period:
-                health["FailingStreak"] += 1
-                if health["FailingStreak"] >= self.retries:
-                    health["Status"] = "unhealthy"
-            service.store.update_state(self.cid, Health=health)
-            if health["Status"] != old:
-                service.event(service.store.get(self.cid),
-                              f"health_status: {health['Status']}")
+def _record(engine: Engine, c: Container, check: dict[str, Any], result: dict[str, Any]
+            ) -> None:
+    from hull.engine.humanize import parse_time
+    health: dict[str, Any] = dict(c.state.get("Health") or
+                                  {"Status": "starting", "FailingStreak": 0, "Log": []})
+    old = health["Status"]
+    health["Log"] = [*health.get("Log", []), result][-KEEP_LOG:]
+    retries = int(check.get("Retries") or DEFAULTS["Retries"])
+    start_period = float(check.get("StartPeriod") or 0) / SECOND
+    if result["ExitCode"] == 0:
+        health.update(Status="healthy", FailingStreak=0)
+    elif old != "starting" or time.time() - parse_time(c.state.get("StartedAt", "")) > \
+            start_period:
+        health["FailingStreak"] = int(health.get("FailingStreak", 0)) + 1
+        if health["FailingStreak"] >= retries:
+            health["Status"] = "unhealthy"
+    engine.store.update_state(c.id, Health=health)
+    if health["Status"] != old:
+        engine.event(c, f"health_status: {health['Status']}")
 
-    def _probe(self) -> dict[str, Any]:
-        import subprocess
 
-        from hull.engine.humanize import now
-        hull = os.path.join(os.path.dirname(sys.executable), "hull")
-        begin = now()
-        proc = subprocess.Popen([hull, "--root", self.root, "exec", self.cid, *self.argv],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+def _probe(engine: Engine, c: Container, argv: list[str], timeout: float) -> dict[str, Any]:
+    """Run argv in the container as `exec` would, its output (both streams) kept, killed
+    after timeout (Docker's exit code -1 and message then)."""
+    import select
+
+    from hull.engine.execute import start_quietly
+    from hull.engine.humanize import now
+    from hull.runtime.waiting import reap
+    begin = now()
+    r, w = os.pipe()
+    try:
+        pid = start_quietly(engine, c, argv, stdout=w)
+    except Exception as e:
+        os.close(r)
+        os.close(w)
+        return {"Start": begin, "End": now(), "ExitCode": -1, "Output": str(e)}
+    os.close(w)
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select([r], [], [], left)
+        if not ready:
+            continue
+        data = os.read(r, 65536)
+        if not data:
+            break
+        if len(out) < MAX_OUTPUT:
+            out += data
+    os.close(r)
+    if timed_out:
         try:
-            out, _ = proc.communicate(timeout=self.timeout)
-            code = proc.returncode
-        except subprocess.TimeoutExpired:
-            proc.terminate()   # hull exec passes it on to the check's process
-            try:
-                out, _ = proc.communicate(timeout=2)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, _ = proc.communicate()
-            code = -1
-            out = (out or b"") + f"Health check exceeded timeout ({self.timeout:g}s)".encode()
-        return {"Start": begin, "End": now(), "ExitCode": code,
-                "Output": (out or b"")[:MAX_OUTPUT].decode(errors="replace")}
-
-
-def start(root: str, cid: str, config: dict[str, Any]) -> Checker | None:
-    check = config.get("Healthcheck")
-    if command(check) is None:
-        return None
-    assert check is not None
-    return Checker(root, cid, check).start()
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    code = reap(pid)
+    if timed_out:
+        code = -1
+        out += f"Health check exceeded timeout ({timeout:g}s)".encode()
+    return {"Start": begin, "End": now(), "ExitCode": code,
+            "Output": bytes(out[:MAX_OUTPUT]).decode(errors="replace")}

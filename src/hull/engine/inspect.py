@@ -49,7 +49,7 @@ _ENDPOINT: dict[str, Any] = {
 def container_json(service: ContainerService, name: str, size: bool = False
                    ) -> dict[str, Any]:
     """GET /containers/{id}/json; size adds SizeRw and SizeRootFs (inspect -s)."""
-    c = service.refresh(service.store.get(name))
+    c = service.store.get(name)
     sn = service.images.snapshotter
     try:
         upper = sn.upper_dir(c.id)
@@ -57,9 +57,10 @@ def container_json(service: ContainerService, name: str, size: bool = False
                       if o.startswith("lowerdir=")), "")
     except NotFound:
         upper = lower = ""
-    # Docker's State, and MonitorPid as podman shows its ConmonPid; the bookkeeping stays
+    # Docker's State; the bookkeeping (and a record's old MonitorStart) stays
     state = {k: v for k, v in c.state.items()
-             if k not in ("MountPoints", "RestartCount", "MonitorStart", "StoppedByUser")}
+             if k not in ("MountPoints", "RestartCount", "MonitorPid", "MonitorStart",
+                          "StoppedByUser")}
     mounts = [{k: v for k, v in m.items() if k != "TmpfsOptions"}
               for m in c.state.get("MountPoints") or [] if m.get("Type") != "tmpfs"]
     cdir = service.store.dir(c.id)

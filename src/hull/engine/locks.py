@@ -4,7 +4,7 @@ it and the others find it running; of twenty `rm -f`s one removes it and the oth
 gone — Docker's daemon holds a per-container lock the same way.
 
 The lock is a POSIX record lock (fcntl F_SETLKW) on <container dir>/lock. Such a lock
-belongs to the process, so a monitor forked while it is held does not inherit it (a flock
+belongs to the process, so a process forked while it is held does not inherit it (a flock
 would stay held by the child for the container's whole life). Its one trap — closing any fd
 of the file releases it — is why a process keeps one fd per container here, shared by
 nested holders (`rm` stops the container under the same lock).

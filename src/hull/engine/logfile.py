@@ -8,7 +8,7 @@ hull rotates by default, with the limits of Docker's `local` driver:
     …
     <id>-json.log.N-1    the oldest kept; max-file counts them all, N in total
 
-A rotation is one rename per kept file, done by the monitor between two entries, so a
+A rotation is one rename per kept file, done by the engine service between two entries, so a
 reader never sees half an entry. `logs` reads the rotated files oldest first, then the
 live one; `logs -f` keeps its open file across a rotation, finishes it, then moves on.
 """

@@ -125,7 +125,7 @@ def top(service: ContainerService, name: str, ps_args: list[str]) -> list[list[s
     import subprocess
 
     from hull.errors import FailedPrecondition, HullError
-    c = service.refresh(service.store.get(name))
+    c = service.store.get(name)
     if not c.state.get("Running"):
         raise FailedPrecondition(f"Container {c.id} is not running")
     pids = {str(p) for p in service.runtime().pids(c.id)}

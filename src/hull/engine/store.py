@@ -92,7 +92,7 @@ class ContainerStore:
             "SELECT * FROM containers ORDER BY created DESC").fetchall()]
 
     def update_state(self, cid: str, **changes: Any) -> dict[str, Any]:
-        """Merge changes into the State JSON in one transaction (monitor and CLI both
+        """Merge changes into the State JSON in one transaction (service jobs and commands both
         write it)."""
         self.db.execute("BEGIN IMMEDIATE")
         try:

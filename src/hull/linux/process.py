@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 
 from hull.linux.libc import check, cstr, libc, syscall
 
@@ -98,3 +99,17 @@ def pidfd_getfd(pidfd: int, target_fd: int) -> int:
 
 def pidfd_send_signal(pidfd: int, sig: int) -> None:
     syscall("pidfd_send_signal", ctypes.c_int(pidfd), ctypes.c_int(sig), None, ctypes.c_uint(0))
+
+
+def use_stdio(fds: tuple[int, int, int] | None) -> None:
+    """In a freshly forked child: make fds this process's stdin, stdout and stderr (None:
+    keep the inherited ones). Each is first copied above 2, so an fd that is itself 0, 1
+    or 2 is not overwritten before its turn."""
+    if fds is None:
+        return
+    import fcntl
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in fds]
+    for target, fd in enumerate(high):
+        os.dup2(fd, target)   # inheritable, as a process's stdio must be
+    for fd in high:
+        os.close(fd)

@@ -1,3 +1,3 @@
 """The container-true /proc view: meminfo, cpuinfo, stat, uptime, loadavg, diskstats, swaps
 and the online CPU list computed from the container's cgroup (views.py), served over FUSE
-by its monitor (fuse.py, server.py) and bound over the kernel's files at start."""
+by the engine service (fuse.py, server.py) and bound over the kernel's files at start."""

@@ -3,8 +3,8 @@
 
 hull needs one flat directory of small files whose content is computed at each read; that
 is ten request types of the protocol (include/uapi/linux/fuse.h), fewer lines than the
-glue a FUSE library would need, and it keeps the server a thread of a process hull
-already has (no libfuse, no C extension, nothing to install). Files are opened with
+glue a FUSE library would need, and it lets the engine service answer every container's
+requests from its one event loop (no libfuse, no thread, nothing to install). Files are opened with
 FOPEN_DIRECT_IO, so every read reaches the server and a file's size in stat (0, as in
 /proc) does not matter; FLUSH, xattrs and the rest answer ENOSYS once and the kernel stops
 asking.
@@ -74,31 +74,29 @@ def _dirent(inode: int, offset: int, name: bytes, kind: int) -> bytes:
     return head + name + b"\0" * pad
 
 
-def serve(fd: int, files: Files) -> None:
-    """Answer requests on the /dev/fuse fd until the filesystem is unmounted."""
-    buffer = bytearray(_BUFFER)
-    view = memoryview(buffer)
-    while True:
-        try:
-            size = os.readv(fd, [buffer])
-            request = bytes(view[:size])
-        except OSError as e:
-            if e.errno in (errno.EINTR, errno.ENOENT, errno.EAGAIN):
-                continue   # ENOENT: a request was interrupted before we read it
-            if e.errno == errno.ENODEV:
-                return     # unmounted
-            raise
-        _, opcode, unique, nodeid, _, _, _, _ = _IN_HEADER.unpack_from(request)
-        if opcode in _NO_REPLY:
-            continue
-        if opcode == DESTROY:
-            _reply(fd, unique, 0, b"")
-            return
-        try:
-            error, body = _answer(opcode, nodeid, request[_IN_HEADER.size:], files)
-        except Exception:   # a broken renderer must not take the filesystem down
-            error, body = errno.EIO, b""
-        _reply(fd, unique, error, body)
+def serve_one(fd: int, files: Files) -> bool:
+    """Answer the request waiting on the /dev/fuse fd (the caller's loop saw it readable);
+    False once the filesystem is gone (unmounted, or destroyed)."""
+    try:
+        request = os.read(fd, _BUFFER)
+    except OSError as e:
+        if e.errno in (errno.EINTR, errno.ENOENT, errno.EAGAIN):
+            return True    # ENOENT: a request was interrupted before we read it
+        if e.errno == errno.ENODEV:
+            return False   # unmounted
+        raise
+    _, opcode, unique, nodeid, _, _, _, _ = _IN_HEADER.unpack_from(request)
+    if opcode in _NO_REPLY:
+        return True
+    if opcode == DESTROY:
+        _reply(fd, unique, 0, b"")
+        return False
+    try:
+        error, body = _answer(opcode, nodeid, request[_IN_HEADER.size:], files)
+    except Exception:   # a broken renderer must not take the filesystem down
+        error, body = errno.EIO, b""
+    _reply(fd, unique, error, body)
+    return True
 
 
 def _reply(fd: int, unique: int, error: int, body: bytes) -> None:

@@ -1,11 +1,11 @@
-"""Keeping a container's /proc view alive when its monitor dies.
+"""Keeping a container's /proc view alive when the engine service dies.
 
 A FUSE mount lives as long as some process holds its /dev/fuse fd; a seccomp notification
 filter answers ENOSYS once nobody holds its listener fd. If those fds lived only in the
-monitor, killing the monitor would leave the container with "Transport endpoint is not
+service, killing the service would leave the container with "Transport endpoint is not
 connected" on /proc/meminfo and a failing `free` (lxcfs#73's failure). So a keeper — a
 `sleep infinity` that inherited copies of the fds and does nothing else — holds them too.
-The adopter that takes over the container (engine/monitor.py) copies them out of the
+The next service, which takes the container over (service/supervisor.py), copies them out of the
 keeper with pidfd_getfd and serves the same connections again: the container's mounts
 never break; its reads wait until hull adopts it (any hull command, or the reconcile
 timer) and then complete.
@@ -30,14 +30,14 @@ def record_path(directory: str) -> str:
 
 def spawn(fds: list[int]) -> int:
     """A process holding copies of fds (at the same numbers) until it is killed.
-    posix_spawn, not fork: the monitor has threads, and a forked child that runs Python
-    before exec can deadlock on a lock another thread held. dup2(fd, fd) in the spawn's
+    posix_spawn, not fork: nothing of the service runs between the fork and the exec (and
+    a vfork-style spawn is cheap from a large process). dup2(fd, fd) in the spawn's
     file actions clears close-on-exec on just those fds (glibc >= 2.29)."""
     binary = next((b for b in SLEEP if os.access(b, os.X_OK)), SLEEP[0])
     actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
         (os.POSIX_SPAWN_OPEN, std, "/dev/null", os.O_RDWR, 0) for std in (0, 1, 2)]
     actions += [(os.POSIX_SPAWN_DUP2, fd, fd) for fd in fds]
-    # and nothing else: any descriptor the monitor inherited without close-on-exec
+    # and nothing else: any descriptor the service inherited without close-on-exec
     # (a close action on a descriptor that is not open fails the spawn, so only those)
     actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited() if fd not in fds]
     return os.posix_spawn(binary, [binary, "infinity"], {}, file_actions=actions,

@@ -1,17 +1,18 @@
-"""One container's /proc view: a FUSE mount in its directory, served by a thread of its
-monitor, whose files the runtime binds over /proc/meminfo, /proc/cpuinfo, … at start.
+"""Every container's /proc view, served by the engine service from its one event loop (as
+one lxcfs serves all containers): a FUSE mount in each container's directory, whose files
+the runtime binds over /proc/meminfo, /proc/cpuinfo, … at start, and the sysinfo(2)
+notifications of the container's seccomp filter (sysinfo.py).
 
-Why a thread of the monitor rather than one daemon for every container (lxcfs's design):
-the monitor already lives exactly as long as the container and is the process hull
-restarts or adopts when something goes wrong; a thread costs no new process, and a fault
-in one container's view cannot take every container's /proc down at once.
+The loop hands a readable /dev/fuse fd to `serve_one` and a readable notification fd to
+`sysinfo.answer`; the one timer samples every view's load average each 5 s. A view's fds
+are also held by a keeper (keeper.py), so the container's /proc survives the service.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
+from typing import Protocol
 
 from hull.procfs import fuse, views
 
@@ -44,40 +45,32 @@ def oci_mounts(directory: str) -> list[dict[str, Any]]:
             for name, target in TARGETS.items()]
 
 
-class ProcServer:
-    """Serves the files of one container; cgroup_paths gives its cgroup directories once
-    the runtime has made them (the first read comes after that). sysinfo_socket: where
-    to take seccomp notification fds for sysinfo(2) (procfs/sysinfo.py), "" for none."""
+class Reactor(Protocol):
+    """What a view server needs of the loop that drives it (hull.service.loop.Loop)."""
 
-    def __init__(self, directory: str, cgroup_paths: Callable[[], dict[str, str]],
-                 sysinfo_socket: str = "", taken: tuple[int, list[int]] | None = None
-                 ) -> None:
-        """taken: the fds of a view already mounted, copied from its keeper (resume)."""
-        self.directory = directory
-        self.sysinfo_socket = sysinfo_socket
-        self.taken = taken
-        self.keeper = 0
-        self.keeping = False
+    def add_reader(self, obj: int, callback: Callable[[], None]) -> None: ...
+
+    def remove_reader(self, obj: int) -> None: ...
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Any: ...
+
+
+class View:
+    """One container's files; cgroup_paths gives its cgroup directories once the runtime
+    has made them (the first read comes after that)."""
+
+    def __init__(self, directory: str, fd: int, cgroup_paths: Callable[[], dict[str, str]],
+                 sysinfo_path: str) -> None:
+        self.directory, self.fd, self.sysinfo_path = directory, fd, sysinfo_path
+        self.listener: Any = None
         self.notify: list[int] = []
-        self.lock = threading.RLock()   # the set of fds and the keeper holding them
+        self.keeper = 0
         self._paths = cgroup_paths
         self._cgroup: views.Cgroup | None = None
         self.started = time.monotonic()
         self.load = views.LoadAverage(self.cgroup)
-        self.done = threading.Event()
-        self.fd = -1
-
-    def cgroup(self) -> views.Cgroup:
-        if self._cgroup is None:
-            self._cgroup = views.Cgroup(self._paths())
-        return self._cgroup
-
-    def uptime(self) -> float:
-        return time.monotonic() - self.started
-
-    def files(self) -> fuse.Files:
         cg = self.cgroup
-        return fuse.Files({
+        self.files = fuse.Files({
             "meminfo": lambda: views.meminfo(cg()),
             "cpuinfo": lambda: views.cpuinfo(cg()),
             "stat": lambda: views.stat(cg(), self.uptime()),
@@ -88,61 +81,120 @@ class ProcServer:
             "cpu-online": lambda: views.cpu_online(cg()),
         })
 
-    def start(self) -> None:
+    def cgroup(self) -> views.Cgroup:
+        if self._cgroup is None:
+            self._cgroup = views.Cgroup(self._paths())
+        return self._cgroup
+
+    def uptime(self) -> float:
+        return time.monotonic() - self.started
+
+    def sysinfo(self) -> bytes:
+        return views.sysinfo(self.cgroup(), self.uptime(), self.load.loads)
+
+
+class ViewServer:
+    """The views of every container, by key (the container's ID)."""
+
+    SAMPLE_EVERY = 5.0
+
+    def __init__(self, reactor: Reactor) -> None:
+        self.reactor = reactor
+        self.views: dict[str, View] = {}
+        self.sampler: Any = None
+
+    def open(self, key: str, directory: str, cgroup_paths: Callable[[], dict[str, str]],
+             sysinfo_path: str = "", taken: tuple[int, list[int]] | None = None) -> View:
+        """Mount and serve a view (taken: the fds of one mounted already, from its keeper);
+        sysinfo_path: where to take notification fds, "" for none."""
         notify: list[int] = []
-        if self.taken is None:
-            os.makedirs(self.directory, mode=0o755, exist_ok=True)
-            self.fd = fuse.mount(self.directory)
+        if taken is None:
+            os.makedirs(directory, mode=0o755, exist_ok=True)
+            fd = fuse.mount(directory)
         else:
-            self.fd, notify = self.taken
-            self.keeping = True   # an adopter: the container is long started
-        self._keep(notify)
-        files = self.files()
-        threading.Thread(target=self._serve, args=(files,), name="procfs",
-                         daemon=True).start()
-        threading.Thread(target=self._sample, name="loadavg", daemon=True).start()
-        if self.sysinfo_socket:
-            from hull.procfs.sysinfo import Agent
-            agent = Agent(self.sysinfo_socket, lambda: views.sysinfo(
-                self.cgroup(), self.uptime(), self.load.loads), notify, self._keep, self.lock)
-            threading.Thread(target=agent.run, args=(self.done.is_set,), name="sysinfo",
-                             daemon=True).start()
+            fd, notify = taken
+        os.set_blocking(fd, False)
+        view = View(directory, fd, cgroup_paths, sysinfo_path)
+        self.views[key] = view
+        self.reactor.add_reader(fd, lambda: self._request(key))
+        if sysinfo_path:
+            from hull.procfs.sysinfo import listen
+            view.listener = listen(sysinfo_path)
+            self.reactor.add_reader(view.listener.fileno(), lambda: self._accept(key))
+        for n in notify:
+            self._add_notify(key, view, n)
+        if taken is not None:
+            self.keep(key)
+        if self.sampler is None:
+            self.sampler = self.reactor.call_later(self.SAMPLE_EVERY, self._sample)
+        return view
 
-    def keep(self) -> None:
-        """Start keeping the fds (procfs/keeper.py). The monitor calls this once the
-        container has started: a fork+exec less on the way to a running container."""
-        self.keeping = True
-        self._keep(self.notify)
-
-    def _keep(self, notify_fds: list[int]) -> None:
-        """A keeper holding the FUSE fd and these notification fds replaces the last."""
+    def keep(self, key: str) -> None:
+        """A keeper (keeper.py) holds the view's fds from now on, replacing the last one.
+        Called once the container runs: a process spawn less on the way to it."""
+        view = self.views.get(key)
+        if view is None:
+            return
         from hull.procfs import keeper
-        with self.lock:
-            self.notify = list(notify_fds)
-            if not self.keeping:
-                return
-            old = self.keeper or keeper.recorded(self.directory)
-            self.keeper = keeper.spawn([self.fd, *self.notify])
-            keeper.save(self.directory, self.keeper, self.fd, self.notify)
-            keeper.end(old)
+        old = view.keeper or keeper.recorded(view.directory)
+        view.keeper = keeper.spawn([view.fd, *view.notify])
+        keeper.save(view.directory, view.keeper, view.fd, view.notify)
+        keeper.end(old)
 
-    def _serve(self, files: fuse.Files) -> None:
-        try:
-            fuse.serve(self.fd, files)
-        finally:
-            self.done.set()
-            os.close(self.fd)
+    def close(self, key: str) -> None:
+        """Stop serving (the mount itself is removed by `stop`)."""
+        view = self.views.pop(key, None)
+        if view is None:
+            return
+        self.reactor.remove_reader(view.fd)
+        os.close(view.fd)
+        for n in view.notify:
+            self.reactor.remove_reader(n)
+            os.close(n)
+        if view.listener is not None:
+            self.reactor.remove_reader(view.listener.fileno())
+            view.listener.close()
+            try:
+                os.unlink(view.sysinfo_path)
+            except FileNotFoundError:
+                pass
+
+    def _request(self, key: str) -> None:
+        view = self.views[key]
+        if not fuse.serve_one(view.fd, view.files):
+            self.close(key)
+
+    def _accept(self, key: str) -> None:
+        from hull.procfs.sysinfo import accept_fds
+        view = self.views[key]
+        fds = accept_fds(view.listener)
+        for n in fds:
+            self._add_notify(key, view, n)
+        if fds and view.keeper:
+            self.keep(key)
+
+    def _add_notify(self, key: str, view: View, fd: int) -> None:
+        view.notify.append(fd)
+        self.reactor.add_reader(fd, lambda: self._notification(key, fd))
+
+    def _notification(self, key: str, fd: int) -> None:
+        from hull.procfs import sysinfo
+        view = self.views[key]
+        if sysinfo.finished(fd):   # every process of that filter is gone
+            self.reactor.remove_reader(fd)
+            view.notify.remove(fd)
+            os.close(fd)
+            return
+        sysinfo.answer(fd, view.sysinfo)
 
     def _sample(self) -> None:
-        while not self.done.wait(5):
+        for view in self.views.values():
             try:
-                self.load.sample()
+                view.load.sample()
             except (OSError, KeyError):
                 pass   # the cgroup is not there yet, or gone
-
-    def stop(self) -> None:
-        stop(self.directory)
-        self.done.wait(2)
+        self.sampler = self.reactor.call_later(self.SAMPLE_EVERY, self._sample) \
+            if self.views else None
 
 
 def stop(directory: str) -> None:
@@ -155,15 +207,3 @@ def stop(directory: str) -> None:
     except OSError:
         pass
     keeper.kill(directory)
-
-
-def resume(directory: str, cgroup_paths: Callable[[], dict[str, str]],
-           sysinfo_socket: str) -> ProcServer | None:
-    """Serve a view whose monitor died, on the connections its keeper kept open."""
-    from hull.procfs import keeper
-    taken = keeper.take(directory)
-    if taken is None:
-        return None
-    view = ProcServer(directory, cgroup_paths, sysinfo_socket, taken)
-    view.start()
-    return view

@@ -2,10 +2,10 @@
 
 `free`, `uptime` and anything that calls sysinfo(2) ask the kernel, not /proc, so no
 filesystem (lxcfs included) can fix them. The container's seccomp filter sends sysinfo to
-this agent (SCMP_ACT_NOTIFY); the runtime hands it the notification fd of the container's
-process and of each `exec` (the OCI listenerPath protocol). For each call the agent writes
-a struct sysinfo computed from the container's cgroup into the caller's memory
-(/proc/PID/mem) and answers "done, 0". Anything it cannot do (a 32-bit caller, a vanished
+the engine service (SCMP_ACT_NOTIFY); the runtime hands it the notification fd of the
+container's process and of each `exec` (the OCI listenerPath protocol). For each call the
+service writes a struct sysinfo computed from the container's cgroup into the caller's
+memory (/proc/PID/mem) and answers "done, 0". Anything it cannot do (a 32-bit caller, a vanished
 process) is answered "continue": the kernel runs the real sysinfo, the host's view.
 """
 
@@ -21,7 +21,6 @@ import struct
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
 
 # struct seccomp_notif: id, pid, flags, then seccomp_data: nr, arch, ip, args[6]
 _NOTIF = struct.Struct("<QIIiIQ6Q")
@@ -36,104 +35,82 @@ SYSINFO = struct.Struct("<q3Q6QHH4xQQI4x")
 SI_LOAD_SHIFT = 16
 
 
-class Agent:
-    """Listens at path for notification fds and answers them from sysinfo_of(). fds:
-    notification fds it already has (taken over from a keeper); on_fd is told of each new
-    one and of the set still in use (for the keeper: procfs/keeper.py)."""
+ARCH = _AUDIT_ARCH.get(os.uname().machine, 0)
 
-    def __init__(self, path: str, sysinfo_of: Callable[[], bytes], fds: list[int],
-                 on_change: Callable[[list[int]], None], lock: Any) -> None:
-        """lock: held while the set of fds changes (the keeper is given it, under the
-        same lock, so it never gets an fd this thread has just closed)."""
-        self.path = path
-        self.lock = lock
-        self.sysinfo_of = sysinfo_of
-        self.fds = list(fds)
-        self.on_change = on_change
-        self.listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        self.listener.bind(path)
-        self.listener.listen(8)
-        self.arch = _AUDIT_ARCH.get(os.uname().machine, 0)
 
-    def run(self, stop: Callable[[], bool]) -> None:
-        poll = select.poll()
-        poll.register(self.listener, select.POLLIN)
-        for fd in self.fds:
-            poll.register(fd, select.POLLIN)
-        try:
-            while not stop():
-                for fd, events in poll.poll(1000):
-                    if fd == self.listener.fileno():
-                        for new in self._accept():
-                            poll.register(new, select.POLLIN)
-                    elif events & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
-                        poll.unregister(fd)   # every process of that filter is gone
-                        with self.lock:
-                            self.fds.remove(fd)
-                            self.on_change(list(self.fds))
-                            os.close(fd)
-                    else:
-                        self._answer(fd)
-        finally:
-            for fd in self.fds:
-                os.close(fd)
-            self.listener.close()
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
+def listen(path: str) -> _socket.socket:
+    """The socket the runtime sends notification fds to (the OCI listenerPath)."""
+    listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_NONBLOCK)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    listener.bind(path)
+    listener.listen(8)
+    return listener
 
-    def _accept(self) -> list[int]:
+
+def accept_fds(listener: _socket.socket) -> list[int]:
+    """The notification fds one runtime connection brings (the container's process, or an
+    exec'd one); [] when there is nothing (yet) to accept."""
+    try:
         # _socket's accept (what socket.accept wraps): the fd of the new connection
-        fd, _ = self.listener._accept()  # type: ignore[attr-defined]
-        conn = _socket.socket(fileno=fd)
-        fds: list[int] = []
-        try:
-            _, ancillary, _, _ = conn.recvmsg(1 << 16, _socket.CMSG_SPACE(4 * 4),
-                                              _socket.MSG_CMSG_CLOEXEC)
-            for level, kind, data in ancillary:
-                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                    fds += [int(x) for x in struct.unpack(f"{len(data) // 4}i",
-                                                          data[:len(data) // 4 * 4])]
-        except OSError:
-            return []
-        finally:
-            conn.close()
-        with self.lock:
-            self.fds += fds
-            self.on_change(list(self.fds))
-        return fds
+        fd, _ = listener._accept()  # type: ignore[attr-defined]
+    except (BlockingIOError, InterruptedError):
+        return []
+    conn = _socket.socket(fileno=fd)
+    conn.settimeout(2.0)
+    fds: list[int] = []
+    try:
+        _, ancillary, _, _ = conn.recvmsg(1 << 16, _socket.CMSG_SPACE(4 * 4),
+                                          _socket.MSG_CMSG_CLOEXEC)
+        for level, kind, data in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds += [int(x) for x in struct.unpack(f"{len(data) // 4}i",
+                                                      data[:len(data) // 4 * 4])]
+    except OSError:
+        return []
+    finally:
+        conn.close()
+    return fds
 
-    def _answer(self, fd: int) -> None:
-        buf = bytearray(_NOTIF.size)
+
+def finished(fd: int) -> bool:
+    """True when every process under this notification fd's filter is gone (POLLHUP):
+    then it must be closed, not read (a read would wait forever)."""
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    events = dict(poll.poll(0)).get(fd, 0)
+    return bool(events & (select.POLLHUP | select.POLLERR | select.POLLNVAL))
+
+
+def answer(fd: int, sysinfo_of: Callable[[], bytes]) -> None:
+    """Answer the sysinfo(2) call waiting on fd with sysinfo_of()'s struct."""
+    buf = bytearray(_NOTIF.size)
+    try:
+        fcntl.ioctl(fd, _RECV, buf, True)
+    except OSError:
+        return   # ENOENT: the caller gave up (a signal) before we read it
+    nid, pid, _, _, arch, _, addr, *_ = _NOTIF.unpack(buf)
+    val, err, flags = 0, 0, 0
+    try:
+        if arch != ARCH:
+            raise OSError(errno.ENOSYS, "another architecture's layout")
+        data = sysinfo_of()
+        mem = os.open(f"/proc/{pid}/mem", os.O_WRONLY | os.O_CLOEXEC)
         try:
-            fcntl.ioctl(fd, _RECV, buf, True)
-        except OSError:
-            return   # ENOENT: the caller gave up (a signal) before we read it
-        nid, pid, _, _, arch, _, addr, *_ = _NOTIF.unpack(buf)
-        val, err, flags = 0, 0, 0
-        try:
-            if arch != self.arch:
-                raise OSError(errno.ENOSYS, "another architecture's layout")
-            data = self.sysinfo_of()
-            mem = os.open(f"/proc/{pid}/mem", os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                # the pid could have been reused since the call: still this notification?
-                fcntl.ioctl(fd, _ID_VALID, struct.pack("<Q", nid))
-                os.pwrite(mem, data, addr)
-            finally:
-                os.close(mem)
-        except OSError:
-            flags = _CONTINUE   # let the kernel answer: the host's view, never a failure
-        try:
-            fcntl.ioctl(fd, _SEND, _RESP.pack(nid, val, err, flags))
-        except OSError:
-            pass   # the caller was interrupted or is gone
+            # the pid could have been reused since the call: still this notification?
+            fcntl.ioctl(fd, _ID_VALID, struct.pack("<Q", nid))
+            os.pwrite(mem, data, addr)
+        finally:
+            os.close(mem)
+    except OSError:
+        flags = _CONTINUE   # let the kernel answer: the host's view, never a failure
+    try:
+        fcntl.ioctl(fd, _SEND, _RESP.pack(nid, val, err, flags))
+    except OSError:
+        pass   # the caller was interrupted or is gone
 
 
 def pack(uptime: float, loads: list[float], total: int, free: int, shared: int,

@@ -36,6 +36,8 @@ class CreateOptions:
     no_pivot: bool = False
     no_new_keyring: bool = False
     systemd_cgroup: bool = False
+    # the container process's stdin, stdout, stderr; None: those of the calling process
+    stdio: tuple[int, int, int] | None = None
 
 
 def _check_host_support(spec: Spec) -> None:
@@ -81,7 +83,8 @@ def create(store: StateStore, container_id: str, bundle: str,
             console = connect_console(opts.console_socket)
         parent, child = Channel.pair()
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        ctx = InitContext(spec, child, fifo_fd, console, opts.preserve_fds, opts.no_pivot,
+        ctx = InitContext(spec, child, fifo_fd, console, opts.stdio, opts.preserve_fds,
+                          opts.no_pivot,
                           opts.no_new_keyring,
                           {k: str(v) for k, v in driver.paths().items()},
                           {"ociVersion": spec.oci_version, "id": container_id,

@@ -137,8 +137,10 @@ def _sub_cgroups(st: State, specs: list[str]) -> dict[str, str] | None:
 
 def start_process(st: State, process: Process, store: StateStore,
                   console_socket: str | None = None, preserve_fds: int = 0,
-                  pid_file: str | None = None, cgroups: list[str] | None = None) -> int:
-    """Start process in the container; returns its PID (a child of ours, as subreaper)."""
+                  pid_file: str | None = None, cgroups: list[str] | None = None,
+                  stdio: tuple[int, int, int] | None = None) -> int:
+    """Start process in the container; returns its PID (a child of ours, as subreaper).
+    stdio: its stdin, stdout and stderr (None: ours)."""
     from hull.cgroups import manager
     linux = parse_linux(st.config.get("linux"))
     store.prepare_seccomp(linux)
@@ -152,6 +154,7 @@ def start_process(st: State, process: Process, store: StateStore,
     first = os.fork()
     if first == 0:
         parent.close()
+        proc.use_stdio(stdio)
         _first(child, st, process, linux, console, preserve_fds)
     child.close()
     if console is not None:

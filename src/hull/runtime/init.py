@@ -61,6 +61,7 @@ class InitContext:
     channel: Channel
     fifo_fd: int   # O_PATH from the runtime: a userns root may not reach the path
     console: socket.socket | None
+    stdio: tuple[int, int, int] | None   # the process's 0, 1, 2; None: the runtime's own
     preserve_fds: int
     no_pivot: bool
     no_new_keyring: bool
@@ -87,6 +88,7 @@ def stage1(ctx: InitContext) -> NoReturn:
     ch = ctx.channel
     try:
         proc.prctl(proc.PR_SET_DUMPABLE, 0)
+        proc.use_stdio(ctx.stdio)
         linux = ctx.spec.linux
         joined = sorted((n for n in linux.namespaces if n.path), key=lambda n: n.type != "user")
         fds = [(os.open(n.path, os.O_RDONLY | os.O_CLOEXEC), n) for n in joined]

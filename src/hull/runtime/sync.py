@@ -44,9 +44,14 @@ class Channel:
 
     def send_fd(self, msg_type: str, fd: int, **data: Any) -> None:
         """A message carrying one file descriptor (SCM_RIGHTS)."""
+        self.send_fds(msg_type, [fd], **data)
+
+    def send_fds(self, msg_type: str, fds: list[int], **data: Any) -> None:
+        """A message carrying file descriptors (SCM_RIGHTS; at most 8), in order."""
         payload = fastjson.dumps({"type": msg_type, **data}).encode()
-        self.sock.sendmsg([payload], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
-                                       fd.to_bytes(4, "little", signed=True))])
+        rights = b"".join(fd.to_bytes(4, "little", signed=True) for fd in fds)
+        self.sock.sendmsg([payload], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)]
+                          if fds else [])
 
     def send_error(self, message: str, kind: str = "error") -> None:
         try:
@@ -54,13 +59,17 @@ class Channel:
         except Exception:
             pass
 
-    def recv(self, expect: str | None = None) -> dict[str, Any]:
+    def recv(self, expect: str | None = None, eof: bool = False) -> dict[str, Any]:
+        """The next message (its fds under "fds"); an error message raises. At end of
+        file: {} if eof, else the child died before it finished."""
         raw, ancillary, _, _ = self.sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 8))
         fds = [int.from_bytes(data[i:i + 4], "little", signed=True)
                for level, kind, data in ancillary
                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS
                for i in range(0, len(data) - len(data) % 4, 4)]
         if not raw:
+            if eof:
+                return {}
             raise ChildError("container init exited before finishing setup")
         msg: dict[str, Any] = fastjson.loads(raw)
         if fds:

@@ -12,6 +12,9 @@ connection per command:
     (EOF: the client was killed) ───────────────►    SIGKILL to the worker: the command
                                                      ends as it did in the client itself
 
+A command asks for a container to be supervised (started, attached, waited for) on a
+connection of its own, with a CALL instead (encode_call; supervisor.py answers).
+
 REQUEST = MAGIC, a 4-byte big-endian length, then NUL-separated fields: the client's
 version, its working directory, the number of arguments, the arguments, and its
 environment as NAME=VALUE (neither can contain NUL on Linux). Standard library only, and
@@ -21,6 +24,7 @@ only what the client's hot path already has: this module is imported by both sid
 from __future__ import annotations
 
 MAGIC = b"HULL1\0"
+CALL = b"HULLC1"           # a supervision call (supervision.py), not a command line
 SOCKET = "hull.sock"       # in the root's state directory
 PIDFILE = "service.pid"
 LOCKFILE = "service.lock"
@@ -32,6 +36,22 @@ def encode_request(version: str, cwd: str, argv: list[str], env: dict[str, str])
     fields = [version, cwd, str(len(argv)), *argv, *(f"{k}={v}" for k, v in env.items())]
     payload = "\0".join(fields).encode("utf-8", "surrogateescape")
     return MAGIC + len(payload).to_bytes(4, "big") + payload
+
+
+def build(version: str) -> str:
+    """The version field of a request: the version, then this build's interpreter and
+    source directory (a service of another version hands the root to this build)."""
+    import os
+    import sys
+    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return f"{version}\n{sys.executable}\n{src}"
+
+
+def encode_call(fields: dict[str, object]) -> bytes:
+    """A supervision call: CALL, a 4-byte big-endian length, then JSON ({"op": …})."""
+    import json
+    payload = json.dumps(fields).encode()
+    return CALL + len(payload).to_bytes(4, "big") + payload
 
 
 def decode_request(payload: bytes) -> tuple[str, str, list[str], dict[str, str]]:

@@ -3,7 +3,8 @@ stderr become this process's, its environment and working directory ours, and th
 ordinary command line runs (hull.cli.main) with everything it needs already imported.
 
 The service is single-threaded when it forks (DESIGN.md: nothing forks from a process with
-threads), and it holds no database connection open, so the worker starts clean."""
+threads), holds no database connection open, and the worker closes every fd of the
+service's (other clients, containers' pipes) before anything else, so it starts clean."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def run(command: Callable[[list[str]], int], argv: list[str], env: dict[str, str
     code = 125
     try:
         os.setsid()   # signals for the service's group are not the command's
+        signal.set_wakeup_fd(-1)
         for target, fd in zip((0, 1, 2), fds, strict=True):
             os.dup2(fd, target)
         for fd in set(fds):
