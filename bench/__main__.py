@@ -28,6 +28,7 @@ SUITES = (
     ("scaling", ["--layers", "1,10,50", "--running", "0,50,200", "--runs", "7"],
      ["--layers", "1,2", "--running", "0,1", "--runs", "1"]),
     ("ps_many", ["--containers", "200", "--runs", "15"], ["--containers", "3", "--runs", "1"]),
+    ("flood", ["--seconds", "10", "--runs", "15"], ["--seconds", "1", "--runs", "1"]),
     ("images", ["--runs", "5"], ["--quick"]),
     ("data_ops", ["--runs", "5", "--containers", "50"], ["--runs", "1", "--containers", "2"]),
     ("procfs", ["--reads", "2000", "--runs", "15"], ["--reads", "20", "--runs", "1"]),

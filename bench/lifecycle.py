@@ -73,7 +73,10 @@ def throughput(en: Engines, n: int) -> dict[str, Any]:
             env = en.env(e)
 
             def one(_: int, cmd: list[str] = cmd, env: dict[str, str] | None = env) -> None:
-                subprocess.run(cmd, env=env, check=True, capture_output=True)
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"{' '.join(cmd)}: exit {proc.returncode}: "
+                                       f"{proc.stderr.strip()}")
             with ThreadPoolExecutor(parallel) as pool:
                 list(pool.map(one, range(n)))
             seconds = time.perf_counter() - start

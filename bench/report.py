@@ -246,6 +246,24 @@ def write_report(results: Path, command: str) -> Path:
         targets.append(_target("ps -a, 200 containers", "≤ 20 ms",
                                (r.get("hull") or {}).get("median_ms"), 20, unit=" ms"))
 
+    fl = _load(results, "flood")
+    if fl:
+        delays, ps_times = fl["ticker line to its log, ms"], fl["hull ps, ms"]
+        out += ["## A container flooding stdout, and the others", "",
+                "How late another container's lines reach its log, and `hull ps`, with and "
+                "without a container running `yes` into its log (one service supervises "
+                "both):", "",
+                *_table(["", "quiet", "during the flood"],
+                        [["ticker line → log, median / p95 ms",
+                          f"{delays['quiet'].get('median_ms')} / "
+                          f"{delays['quiet'].get('p95_ms')}",
+                          f"{delays['during the flood'].get('median_ms')} / "
+                          f"{delays['during the flood'].get('p95_ms')}"],
+                         ["hull ps, median ms", ps_times["quiet"]["median_ms"],
+                          ps_times["during the flood"]["median_ms"]]]),
+                f"The flood's own rate into its log: {json.dumps(fl['flood into its log'])}.",
+                "", f"`{fl['command']}`", ""]
+
     img = _load(results, "images")
     if img:
         out += ["## Images", ""]

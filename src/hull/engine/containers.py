@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from typing import Protocol
 
-from hull.engine import locks
+from hull.engine import locks, status
 from hull.engine.core import Engine
 from hull.errors import FailedPrecondition, NotFound
 
@@ -69,7 +69,7 @@ class ContainerService(Engine):
 
     def kill(self, name: str, sig: int) -> Container:
         with self.locked(name) as c:
-            if not c.state.get("Running"):
+            if not status.can_signal(c.status):
                 raise FailedPrecondition(f"Container {c.short_id} is not running")
             self.runtime().kill(c.id, sig)
             self.event(c, "kill", signal=sig)
@@ -83,13 +83,13 @@ class ContainerService(Engine):
 
         from hull.runtime.signals import parse_signal
         self.store.update_state(c.id, StoppedByUser=True)   # no restart policy applies now
-        if not c.state.get("Running"):
-            if c.state.get("Restarting"):
+        if not status.can_signal(c.status):
+            if c.status is status.Status.RESTARTING:
                 self.store.update_state(c.id, Status="exited", Restarting=False)
             return c
         if timeout is None:
             timeout = int(c.config.get("StopTimeout", 10))
-        if c.state.get("Paused"):
+        if c.status is status.Status.PAUSED:
             self._pause(c, False)
         sig = parse_signal(c.config.get("StopSignal") or "SIGTERM")
         try:
@@ -131,7 +131,7 @@ class ContainerService(Engine):
                 c = self.store.get(c.id)
             except NotFound:
                 return int(c.state.get("ExitCode", 0))   # --rm: gone after recording
-            if c.state.get("Status") in ("exited", "created") and not c.state.get("Running"):
+            if status.has_ended(c.status):
                 return int(c.state.get("ExitCode", 0))
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
@@ -144,7 +144,7 @@ class ContainerService(Engine):
     def remove(self, name: str, force: bool = False, volumes: bool = False) -> Container:
         """rm [-f] [-v]: -v also removes the container's anonymous volumes."""
         with self.locked(name) as c:
-            if c.state.get("Running"):
+            if not status.can_remove(c.status, force=False):
                 if not force:
                     raise FailedPrecondition(f"You cannot remove a running container {c.id}. "
                                              "Stop the container before attempting removal "
@@ -160,9 +160,9 @@ class ContainerService(Engine):
             return self._pause(c, paused)
 
     def _pause(self, c: Container, paused: bool) -> Container:
-        if not c.state.get("Running"):
+        if not status.can_signal(c.status):
             raise FailedPrecondition(f"Container {c.id} is not running")
-        if bool(c.state.get("Paused")) == paused:
+        if not (status.can_pause if paused else status.can_unpause)(c.status):
             raise FailedPrecondition(f"Container {c.id} is {'already' if paused else 'not'} "
                                      "paused")
         rt = self.runtime()
@@ -250,7 +250,7 @@ class ContainerService(Engine):
         until = filters.until() if filters else None
         removed, space = [], 0
         for c in self.containers(all_=True):
-            if c.state.get("Running") or c.state.get("Restarting"):
+            if not status.can_prune(c.status):
                 continue
             if until is not None and humanize.parse_time(c.created) > until:
                 continue

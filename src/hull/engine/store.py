@@ -16,6 +16,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from hull.engine.status import Status
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY,
@@ -44,6 +46,12 @@ class Container:
     @property
     def short_id(self) -> str:
         return self.id[:12]
+
+    @property
+    def status(self) -> Status:
+        """Docker's status of the container, read from its State (engine/status.py)."""
+        from hull.engine import status
+        return status.of(self.state)
 
 
 class ContainerStore:

@@ -5,7 +5,9 @@ notifications of the container's seccomp filter (sysinfo.py).
 
 The loop hands a readable /dev/fuse fd to `serve_one` and a readable notification fd to
 `sysinfo.answer`; the one timer samples every view's load average each 5 s. A view's fds
-are also held by a keeper (keeper.py), so the container's /proc survives the service.
+are also held outside the service, so the container's /proc survives it: by the root's
+keeper (service/keeper.py, through `holder`), or, with no keeper to hold them, by a
+`sleep` of the view's own (keeper.py here).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import time
 from typing import Protocol
 
+from hull.errors import HullError
 from hull.procfs import fuse, views
 
 TYPE_CHECKING = False
@@ -102,6 +105,9 @@ class ViewServer:
         self.reactor = reactor
         self.views: dict[str, View] = {}
         self.sampler: Any = None
+        # holder(key, fds) keeps copies of a view's fds ([] : let go of them); None: each
+        # view gets a `sleep` keeper of its own
+        self.holder: Callable[[str, list[int]], None] | None = None
 
     def open(self, key: str, directory: str, cgroup_paths: Callable[[], dict[str, str]],
              sysinfo_path: str = "", taken: tuple[int, list[int]] | None = None) -> View:
@@ -135,6 +141,10 @@ class ViewServer:
         view = self.views.get(key)
         if view is None:
             return
+        if self.holder is not None:
+            self.holder(key, [view.fd, *view.notify])
+            view.keeper = -1   # held: new notification fds are held too
+            return
         from hull.procfs import keeper
         old = view.keeper or keeper.recorded(view.directory)
         view.keeper = keeper.spawn([view.fd, *view.notify])
@@ -146,6 +156,8 @@ class ViewServer:
         view = self.views.pop(key, None)
         if view is None:
             return
+        if view.keeper == -1 and self.holder is not None:
+            self.holder(key, [])
         self.reactor.remove_reader(view.fd)
         os.close(view.fd)
         for n in view.notify:
@@ -191,8 +203,8 @@ class ViewServer:
         for view in self.views.values():
             try:
                 view.load.sample()
-            except (OSError, KeyError):
-                pass   # the cgroup is not there yet, or gone
+            except (OSError, KeyError, HullError):
+                pass   # the cgroup (or the runtime's record of it) is not there yet, or gone
         self.sampler = self.reactor.call_later(self.SAMPLE_EVERY, self._sample) \
             if self.views else None
 

@@ -46,7 +46,7 @@ import time
 KEEPER_FD = "HULL_KEEPER_FD"      # the service's end of the pair
 LISTEN_FD = "HULL_LISTEN_FD"      # the listening socket the keeper bound (or systemd passed)
 LOCK_FD = "HULL_LOCK_FD"          # service.lock, flocked by the keeper
-MAX_FDS = 8
+MAX_FDS = 253                     # SCM_MAX_FD: a view holds one fd per exec'd filter
 FAILED_STARTS = 5                 # services in a row that die before they serve: give up
 KEPT_EXITS = 4096
 

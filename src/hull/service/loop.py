@@ -111,7 +111,7 @@ class Loop:
             if left > 0:
                 return left
             heapq.heappop(self.timers)
-            timer.callback()
+            _guarded(timer.callback)
         return None
 
     def has_timers(self) -> bool:
@@ -174,14 +174,26 @@ class Loop:
         for key, events in self.sel.select(timeout):
             fd = key.fd
             if events & selectors.EVENT_READ and fd in self.readers:
-                self.readers[fd]()
+                _guarded(self.readers[fd])
             if events & selectors.EVENT_WRITE and fd in self.writers:
-                self.writers[fd]()
+                _guarded(self.writers[fd])
         self._due()
 
     def fds(self) -> list[FileLike]:
         """Everything watched: what a forked job closes first."""
         return list(self.objects.values())
+
+
+def _guarded(callback: Callable[[], None]) -> None:
+    """Run a callback; a bug in one (an exception) is logged and the loop goes on — the
+    other containers' supervision must not end with it."""
+    try:
+        callback()
+    except Exception:
+        import traceback
+
+        from hull.service.log import log
+        log(f"a callback failed:\n{traceback.format_exc()}")
 
 
 def _fileno(obj: Any) -> int:

@@ -228,7 +228,7 @@ class Service:
                 assert self.listener is not None
                 self.loop.remove_reader(self.listener)
             raise Upgrade(version)
-        if self.supervisor.busy():
+        if self.supervisor.supervises():
             log(f"a client of version {version} came; serving it (containers running here)")
             return
         log(f"a client of version {version} came: draining for an upgrade")
@@ -365,12 +365,17 @@ def serve(root: str, state: str, command: Callable[[list[str]], int],
         service.drain()
     service.loop.install_signals(on_term)
     preload(prepare)
-    service.supervisor.recover(service.listen)
+    service.listen()   # commands run while the survey goes on: a cold start waits less
+    service.supervisor.recover()
     log(f"serving {root} (idle exit {service.idle_exit:g} s)")
     try:
         service.run()
         if not service.handover:
             service.release()   # left on its own: the keeper leaves with it
+    except Exception:   # a bug: on record, and the keeper starts another service
+        import traceback
+        log(f"the service failed:\n{traceback.format_exc()}")
+        raise
     finally:
         log("left")   # by an exception: not released, so the keeper starts another
     return 0

@@ -30,7 +30,6 @@ from hull.service.log import log
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Callable
     from typing import Any
 
     from hull.engine.logfile import LogWriter
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
     from hull.service.keeper import KeeperLink
     from hull.service.loop import Loop, Timer
 
+VIEW = "view:"            # the keeper's key of a container's /proc view fds
 CLIENT_BUFFER = 1 << 20   # bytes queued for one client before the container waits
 EXIT_GRACE = 2.0          # seconds output may stay open after the container's PID 1 ended
 
@@ -118,6 +118,7 @@ class Watched:
 class Supervisor:
     def __init__(self, loop: Loop, views: ViewServer, root: str, state: str) -> None:
         self.loop, self.views = loop, views
+        views.holder = self._hold_view
         self.root, self.state = root, state
         self.watched: dict[str, Watched] = {}
         self.starting: dict[str, jobs.Job] = {}
@@ -128,10 +129,25 @@ class Supervisor:
         self.orphans: dict[int, tuple[Watched, int]] = {}   # pid -> (container, start time)
         self.reaped: dict[int, tuple[int, int]] = {}   # the keeper's: pid -> (status, start)
         self.unrecorded: dict[str, int] = {}   # cid -> status a dead service had reaped
+        # calls that came while recover() surveys (commands already run meanwhile)
+        self.recovering: list[tuple[socket.socket, dict[str, Any], list[int]]] | None = None
 
     def busy(self) -> bool:
         """Something to supervise: the service must not leave."""
-        return bool(self.watched or self.starting or self.restarts or self.jobs)
+        return bool(self.watched or self.starting or self.restarts or self.jobs or
+                    self.recovering is not None)
+
+    def _hold_view(self, cid: str, fds: list[int]) -> None:
+        """The keeper holds a /proc view's FUSE and notification fds ([]: no longer)."""
+        if self.keeper is not None:
+            if fds:
+                self.keeper.tell("hold", fds, cid=VIEW + cid)
+            else:
+                self.keeper.tell("drop", cid=VIEW + cid)
+
+    def supervises(self) -> bool:
+        """Containers running (or about to) under this service."""
+        return bool(self.watched or self.starting or self.restarts)
 
     def in_flight(self) -> bool:
         """Jobs under way (a start, a finish, a probe): a handover waits for them."""
@@ -140,6 +156,9 @@ class Supervisor:
     # ---- requests from clients ------------------------------------------------------------
 
     def request(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
+        if self.recovering is not None:   # answered once the containers are known
+            self.recovering.append((conn, message, fds))
+            return
         op, cid = message.get("op"), str(message.get("cid", ""))
         if op == "start":
             self.start(cid, conn, bool(message.get("attach")), fds[0] if fds else None,
@@ -438,10 +457,11 @@ class Supervisor:
 
     # ---- a new service -------------------------------------------------------------------
 
-    def recover(self, then: Callable[[], None]) -> None:
+    def recover(self) -> None:
         """Take over what a previous service left: the keeper's fds and exits, the records
-        (tasks.survey); then call then(): the service takes commands once it knows its
-        containers."""
+        (tasks.survey). The service takes commands meanwhile; supervision calls (start,
+        attach, wait) wait until it knows its containers."""
+        self.recovering = []
         held: dict[str, tuple[bool, list[int]]] = {}
         if self.keeper is not None:
             held, self.reaped, self.unrecorded = self.keeper.recover()
@@ -453,7 +473,8 @@ class Supervisor:
         def on_message(job: jobs.Job, msg: dict[str, Any]) -> None:
             for found in msg.get("containers") or []:
                 try:
-                    self._recovered(found, held.pop(found["cid"], (False, [])))
+                    self._recovered(found, held.pop(found["cid"], (False, [])),
+                                    held.pop(VIEW + found["cid"], (False, []))[1])
                 except OSError as e:
                     log(f"{found['cid'][:12]}: cannot take over: {e}")
 
@@ -469,17 +490,20 @@ class Supervisor:
                 if self.keeper is not None:
                     self.keeper.tell("recorded", cid=cid)
             self.unrecorded.clear()
-            then()
+            calls, self.recovering = self.recovering or [], None
+            for conn, message, fds in calls:
+                self.request(conn, message, fds)
         self.jobs += 1
         jobs.spawn(self.loop, lambda ch: tasks.survey(ch, self.root, self.state), [],
                    on_message, on_exit)
 
-    def _recovered(self, found: dict[str, Any], held: tuple[bool, list[int]]) -> None:
+    def _recovered(self, found: dict[str, Any], held: tuple[bool, list[int]],
+                   view_fds: list[int]) -> None:
         from hull.engine import logfile
         cid = found["cid"]
         tty, fds = held
         if found.get("restart"):
-            for fd in fds:
+            for fd in [*fds, *view_fds]:
                 os.close(fd)
             self._restart(cid)
             return
@@ -500,19 +524,23 @@ class Supervisor:
         for out in outputs:
             self.loop.add_reader(out.fd, partial(self._output, w, out))
         known = self.reaped.pop(pid, None)
+        ended = None
         if known is not None and known[1] == started:   # it ended while no service ran
-            self._exited(w, known[0])
-            return
-        if cid in self.unrecorded:   # the service that reaped it died before recording
-            self._exited(w, self.unrecorded.pop(cid))
-            return
-        if not found.get("alive"):
+            ended = known[0]
+        elif cid in self.unrecorded:   # the service that reaped it died before recording
+            ended = self.unrecorded.pop(cid)
+        elif not found.get("alive"):
             w.unknown_exit = True
-            self._exited(w, 255 << 8)
+            ended = 255 << 8
+        if ended is not None:
+            for fd in view_fds:
+                os.close(fd)
+            self._hold_view(cid, [])
+            self._exited(w, ended)
             return
         if found.get("view"):
             from hull.procfs import keeper
-            taken = keeper.take(found["view"])
+            taken = (view_fds[0], view_fds[1:]) if view_fds else keeper.take(found["view"])
             if taken is not None:
                 self.views.open(cid, found["view"], tasks.cgroup_paths(self.state, cid),
                                 found.get("sysinfo", ""), taken=taken)
