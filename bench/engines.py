@@ -89,9 +89,10 @@ class Engines:
                               capture_output=True, check=check, stdin=subprocess.DEVNULL)
 
     def engine_processes(self, engine: str) -> list[int]:
-        """The PIDs of the engine's own processes (not the containers'): hull's service, keeper
-        and the keepers of their /proc views; dockerd, a containerd it started and the
-        shims of its namespace; podman's conmons."""
+        """The PIDs of the engine's own processes (not the containers'): hull's service,
+        keeper, the output relays of containers with a /proc view and any view's own
+        keeper; dockerd, a containerd it started and the shims of its namespace; podman's
+        conmons."""
         out, keepers = [], []
         for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
             try:
@@ -102,8 +103,9 @@ class Engines:
             text = b" ".join(cmdline).decode(errors="replace")
             if self._owns(engine, pid, ppid, text):
                 out.append(pid)
-            elif engine == "hull" and text.strip() == "/bin/sleep infinity":
-                keepers.append((pid, ppid))
+            elif engine == "hull" and text.strip() in ("/bin/sleep infinity", "/usr/bin/cat",
+                                                       "/bin/cat"):
+                keepers.append((pid, ppid))   # a view's keeper, an output relay
         return out + [pid for pid, ppid in keepers if ppid in out]
 
 

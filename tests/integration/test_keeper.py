@@ -213,3 +213,56 @@ def test_an_upgrade_hands_the_containers_over(hull: HullCLI, tmp_path: Path) -> 
                            timeout=60).stdout.split()
     assert [int(n) for n in lines] == list(range(len(lines))) and len(lines) > 20
     assert service_pid(hull) == new   # the next build's service served all of that
+
+
+COMMANDS = {"run": ["run", "-d", "--name", "c", "busybox", "sleep", "300"],
+            "exec": ["exec", "c", "sh", "-c", "sleep 1"],
+            "stop": ["stop", "-t", "1", "c"],
+            "rm": ["rm", "-f", "c"]}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_kill_9_during_a_command_leaves_a_consistent_state(hull: HullCLI, tmp_path: Path,
+                                                           command: str) -> None:
+    """Every hull process but the keeper killed while `run`, `exec`, `stop` or `rm` is
+    under way (at a random moment): afterwards what the record says is what runs, the
+    engine works, and `rm -f` leaves nothing behind."""
+    import random
+    import subprocess
+
+    from tests.conftest import HULL
+    if command != "run":
+        hull("run", "-d", "--name", "c", "--init", "busybox", "sleep", "300")
+    keeper = keeper_pid(hull)
+    delay = random.uniform(0.01, 0.2)
+    proc = subprocess.Popen([HULL, "--root", str(hull.root), *COMMANDS[command]],
+                            env=hull.env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    for pid in _hull_processes(keeper):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait(timeout=60)
+
+    def consistent() -> bool:
+        listed = hull("ps", "-aq", check=False)
+        if listed.returncode != 0:
+            return False
+        if not listed.stdout.split():
+            return True
+        state = hull.state("c")
+        if state["Status"] == "restarting":
+            return False
+        alive_now = bool(state["Pid"]) and alive(int(state["Pid"]))
+        return bool(state["Running"]) == alive_now
+    until(consistent, timeout=30)
+    hull("rm", "-f", "c", check=False)
+    assert hull("run", "--rm", "busybox", "echo", "ok").stdout == "ok\n", f"after {delay:.3f} s"
+    assert hull("ps", "-aq").stdout == ""
+    leftovers = [m for m in Path("/proc/self/mounts").read_text().splitlines()
+                 if str(tmp_path) in m and "/containers/" in m]
+    assert not leftovers, f"after {delay:.3f} s: {leftovers}"
+    assert not list(Path("/sys/fs/cgroup/memory").glob(f"hull-test/kp-{os.getpid()}/*")), \
+        f"after {delay:.3f} s"

@@ -59,10 +59,26 @@ class Image:
 def open_db(root: str) -> sqlite3.Connection:
     os.makedirs(root, exist_ok=True)
     db = sqlite3.connect(os.path.join(root, "metadata.db"), timeout=30, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
+    _wal(db)
     db.execute("PRAGMA foreign_keys=ON")
     db.executescript(SCHEMA)
     return db
+
+
+def _wal(db: sqlite3.Connection) -> None:
+    """WAL mode. Switching a new database to it takes an exclusive lock and SQLite does not
+    wait for that one: two processes opening a fresh root at once (a command and the
+    service's survey) see "database is locked" — retried here."""
+    import time
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def choose_snapshotter(root: str) -> Snapshotter:

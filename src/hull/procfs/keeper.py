@@ -39,12 +39,12 @@ def spawn(fds: list[int]) -> int:
     actions += [(os.POSIX_SPAWN_DUP2, fd, fd) for fd in fds]
     # and nothing else: any descriptor the service inherited without close-on-exec
     # (a close action on a descriptor that is not open fails the spawn, so only those)
-    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited() if fd not in fds]
+    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in inherited() if fd not in fds]
     return os.posix_spawn(binary, [binary, "infinity"], {}, file_actions=actions,
                           setsid=True)
 
 
-def _inherited() -> list[int]:
+def inherited() -> list[int]:
     """This process's descriptors above 2 that an exec would pass on."""
     import fcntl
     out = []

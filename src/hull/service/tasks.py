@@ -133,6 +133,8 @@ def _start_with_pipes(engine: Engine, c: Container, view: str, stdin_fd: int | N
         keep.append(stdin_w)
     else:
         stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    if view:   # the container's ends of stdout/stderr are relays' (see _relay)
+        out_w, err_w = _relay(out_w), _relay(err_w)
     try:
         pid = engine.start_in_runtime(c.id, view, stdio=(stdin, out_w, err_w))
     except BaseException:
@@ -143,6 +145,30 @@ def _start_with_pipes(engine: Engine, c: Container, view: str, stdin_fd: int | N
         for fd in (stdin, out_w, err_w):
             os.close(fd)   # only the container holds the write ends: EOF when it is done
     return pid, [out_r, err_r, *keep]
+
+
+def _relay(to_service: int) -> int:
+    """A pipe whose read end a `cat` copies into to_service (closed here); its write end,
+    for the container. Why: a container that sendfile()s one of its /proc view's files to
+    a stdout pipe (busybox `cat /proc/meminfo`) makes the kernel hold that pipe's lock
+    while the service answers the FUSE read — on kernels before the splice rework (Debian
+    12's 6.1) for the whole read. Were the service the pipe's reader, its read would wait
+    for that lock and the FUSE answer would never come: the whole service would hang. The
+    relay takes that wait instead; the service reads the relay's pipe."""
+    import shutil
+
+    from hull.procfs.keeper import inherited
+    read_end, write_end = os.pipe()
+    cat = shutil.which("cat") or "/bin/cat"
+    try:
+        os.posix_spawn(cat, [cat], {}, file_actions=[
+            (os.POSIX_SPAWN_DUP2, read_end, 0), (os.POSIX_SPAWN_DUP2, to_service, 1),
+            (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+            *((os.POSIX_SPAWN_CLOSE, fd) for fd in inherited() if fd > 2)])
+    finally:
+        os.close(read_end)
+        os.close(to_service)
+    return write_end
 
 
 def _start_with_terminal(engine: Engine, c: Container, view: str) -> tuple[int, list[int]]:
