@@ -234,10 +234,26 @@ class HullCLI:
         """SIGKILL this root's engine service, as an OOM kill or a crash would; its pid,
         once it has gone."""
         import signal
+        pid = self._signal_service(signal.SIGKILL)
+        assert pid, "no engine service runs"
+        return pid
+
+    def stop_service(self) -> None:
+        """Stop this root's engine service (by its pidfile) and wait until it has left:
+        before its filesystem is unmounted, or to leave nothing running."""
+        import signal
+        self._signal_service(signal.SIGTERM)
+
+    def _signal_service(self, signum: int) -> int:
+        """Send signum to the service named by the pidfile and wait (up to 30 s) until it
+        has ended; its pid, or 0 when none runs."""
         import time
         state = Path((self.env or os.environ).get("HULL_STATE") or self.root / "state")
-        pid = int((state / "service.pid").read_text())
-        os.kill(pid, signal.SIGKILL)
+        try:
+            pid = int((state / "service.pid").read_text())
+            os.kill(pid, signum)
+        except (OSError, ValueError):
+            return 0
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -247,26 +263,6 @@ class HullCLI:
                 break
             time.sleep(0.02)
         return pid
-
-    def stop_service(self) -> None:
-        """Stop this root's engine service (by its pidfile) and wait until it has left:
-        before its filesystem is unmounted, or to leave nothing running."""
-        import signal
-        import time
-        state = Path((self.env or os.environ).get("HULL_STATE") or self.root / "state")
-        try:
-            pid = int((state / "service.pid").read_text())
-            os.kill(pid, signal.SIGTERM)
-        except (OSError, ValueError):
-            return
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if "State:\tZ" in Path(f"/proc/{pid}/status").read_text():
-                    return
-            except OSError:
-                return
-            time.sleep(0.02)
 
 
 def leftover_cgroups(cgroup: str) -> list[str]:

@@ -100,6 +100,13 @@ def test_the_keeper_leaves_with_its_service(hull: HullCLI) -> None:
     assert keeper_pid(hull) != keeper
 
 
+def _container_cgroups() -> list[Path]:
+    """Containers' cgroups left under this suite's cgroup parent (directories; the parent's
+    own control files are not leftovers)."""
+    parent = Path("/sys/fs/cgroup/memory") / f"hull-test/kp-{os.getpid()}"
+    return [p for p in parent.glob("*") if p.is_dir()]
+
+
 def _hull_processes(keeper: int) -> list[int]:
     """Every hull process below the keeper but the keeper: the service, its command
     workers and its jobs (they run the keeper's interpreter; containers do not)."""
@@ -172,7 +179,7 @@ def test_kill_9_of_every_hull_process_ten_times_loses_nothing(hull: HullCLI,
     hull("rm", "-f", "counter", "seven")
     assert not [m for m in Path("/proc/self/mounts").read_text().splitlines()
                 if str(tmp_path) in m]
-    assert not list(Path("/sys/fs/cgroup/memory").glob(f"hull-test/kp-{os.getpid()}/*"))
+    assert not _container_cgroups()
 
 
 def test_an_upgrade_hands_the_containers_over(hull: HullCLI, tmp_path: Path) -> None:
@@ -264,5 +271,4 @@ def test_kill_9_during_a_command_leaves_a_consistent_state(hull: HullCLI, tmp_pa
     leftovers = [m for m in Path("/proc/self/mounts").read_text().splitlines()
                  if str(tmp_path) in m and "/containers/" in m]
     assert not leftovers, f"after {delay:.3f} s: {leftovers}"
-    assert not list(Path("/sys/fs/cgroup/memory").glob(f"hull-test/kp-{os.getpid()}/*")), \
-        f"after {delay:.3f} s"
+    assert not _container_cgroups(), f"after {delay:.3f} s"
