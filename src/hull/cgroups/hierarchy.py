@@ -94,6 +94,17 @@ def resolve(cgroups_path: str, container_id: str, own: str, systemd: bool = Fals
     return "/" + path.strip("/")
 
 
+def missing_dirs(path: str) -> list[str]:
+    """The directories from the first existing ancestor down to path, top-down: what a
+    create must make."""
+    missing = []
+    p = path
+    while not os.path.exists(p):
+        missing.append(p)
+        p = os.path.dirname(p)
+    return missing[::-1]
+
+
 def destroy_dirs(leaves: list[str], created: list[str]) -> None:
     """Remove the container's leaf cgroups, then the parents it created if nothing else
     lives there now. Leaves are retried while the kernel still lists exiting tasks."""

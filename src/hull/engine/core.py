@@ -65,7 +65,7 @@ class Engine:
         stdio (its stdin, stdout, stderr); proc_view: the directory of its /proc files,
         already served. Returns its PID, recorded as running."""
         c = self.store.get(cid)
-        rt = self.runtime()
+        rt = self._clear_runtime(cid)
         from hull.engine import bundle as bundles
         bundle = bundles.prepare(self, c, proc_view)
         try:
@@ -86,6 +86,17 @@ class Engine:
                                 StartedAt=now(), ExitCode=0, Error="", **health)
         self.event(c, "start")
         return st.pid
+
+    def _clear_runtime(self, cid: str) -> Runtime:
+        """Delete what the runtime still holds of a container the engine says is not
+        running: a start killed midway (service SIGKILLed) leaves a "creating" record and
+        its cgroup, which would make the next create refuse the ID and leak the cgroup."""
+        rt = self.runtime()
+        try:
+            rt.delete(cid, force=True)
+        except NotFound:
+            pass
+        return rt
 
     @staticmethod
     def wants_proc_view(c: Container) -> bool:
@@ -160,6 +171,7 @@ class Engine:
                 pass
 
     def _discard(self, c: Container) -> None:
+        self._clear_runtime(c.id)
         rootfs_mod.umount(os.path.join(self.store.dir(c.id), "rootfs"))
         rootfs_mod.umount(self.shm_dir(c.id))
         self._stop_proc_view(c.id)

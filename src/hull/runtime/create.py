@@ -67,9 +67,10 @@ def create(store: StateStore, container_id: str, bundle: str,
     console = None
     try:
         driver = manager.new_driver(spec.linux.cgroups_path, container_id, opts.systemd_cgroup)
-        driver.create()
+        driver.plan()
         state.cgroup = manager.save(driver)
-        store.save(state)   # status "creating": a crash from here on leaves a deletable record
+        store.save(state)   # status "creating" before the cgroup exists: a crash from here
+        driver.create()     # on leaves a record whose `delete` removes what it made
         driver.apply(with_default_device_rules(spec))
         mark("create: cgroup made")
         fifo = f"{state_dir}/{EXEC_FIFO}"

@@ -4,11 +4,13 @@ each, as the seeds describe ("create a directory under each subsystem, write the
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 
 from hull.cgroups import files
 from hull.cgroups.hierarchy import (
     CGROUP_ROOT,
     destroy_dirs,
+    missing_dirs,
     mounted_hierarchies,
     own_cgroups,
     resolve,
@@ -56,19 +58,17 @@ class V1Driver:
                               "not mounted on this host")
         return self.dirs[controller]
 
+    def plan(self) -> None:
+        """Name, before making them, the directories create() will make: a record saved
+        in between lets a later delete remove them even if create is killed midway."""
+        self.created = list(dict.fromkeys(m for d in self._unique() for m in missing_dirs(d)))
+
     def create(self) -> None:
-        for d in self._unique():
-            missing = []
-            p = d
-            while not os.path.exists(p):
-                missing.append(p)
-                p = os.path.dirname(p)
-            for m in reversed(missing):
-                try:
-                    os.mkdir(m)
-                except FileExistsError:
-                    continue
-                self.created.append(m)
+        if not self.created:
+            self.plan()
+        for m in self.created:
+            with suppress(FileExistsError):
+                os.mkdir(m)
         cs = self.dirs.get("cpuset")
         for m in self.created:   # top-down, so each level inherits from a filled parent
             if cs is not None and (cs == m or cs.startswith(m + "/")):

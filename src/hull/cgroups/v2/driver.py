@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import suppress
 
 from hull.cgroups import files
-from hull.cgroups.hierarchy import CGROUP_ROOT, destroy_dirs, own_cgroups, resolve
+from hull.cgroups.hierarchy import (
+    CGROUP_ROOT,
+    destroy_dirs,
+    missing_dirs,
+    own_cgroups,
+    resolve,
+)
 from hull.cgroups.resources import Resources
 from hull.cgroups.stats import CgroupStats
 from hull.cgroups.v1 import pids as pids_ctl
@@ -26,21 +33,19 @@ class V2Driver:
         self.root = root
         self.created: list[str] = created or []
 
+    def plan(self) -> None:
+        """Name, before making them, the directories create() will make (see V1Driver)."""
+        self.created = missing_dirs(self.path)
+
     def create(self) -> None:
-        missing = []
-        p = self.path
-        while not os.path.exists(p):
-            missing.append(p)
-            p = os.path.dirname(p)
+        if not self.created:
+            self.plan()
         # delegate every available controller from the first existing ancestor downwards
-        for m in reversed(missing):
+        for m in self.created:
             _enable_controllers(os.path.dirname(m))
-            try:
+            with suppress(FileExistsError):
                 os.mkdir(m)
-            except FileExistsError:
-                continue
-            self.created.append(m)
-        if not missing:
+        if not self.created:
             _enable_controllers(os.path.dirname(self.path))
 
     def add_process(self, pid: int) -> None:
