@@ -32,6 +32,8 @@ SUITES = (
     ("images", ["--runs", "5"], ["--quick"]),
     ("data_ops", ["--runs", "5", "--containers", "50"], ["--runs", "1", "--containers", "2"]),
     ("procfs", ["--reads", "2000", "--runs", "15"], ["--reads", "20", "--runs", "1"]),
+    ("network", ["--runs", "15"], ["--runs", "2", "--containers", "2", "--ports", "2",
+                                   "--seconds", "1", "--lookups", "2", "--no-docker"]),
     ("startup_profile", ["--runs", "15"], ["--runs", "1"]),
 )
 

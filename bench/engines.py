@@ -74,8 +74,10 @@ class Engines:
         return "localhost/busybox" if engine == "podman" else "busybox"
 
     def run_cmd(self, engine: str, *args: str) -> list[str]:
-        """`run ARGS…` with what each engine needs to match the others (no network)."""
-        extra = ["--network", "none"] if engine == "docker" else []
+        """`run ARGS…` with what each engine needs to match the others: hull and docker
+        without a network (the bench's dockerd has no bridge; bench/network.py measures
+        what hull's bridge adds), podman with its own default, as in every earlier run."""
+        extra = ["--network", "none"] if engine in ("docker", "hull") else []
         return self.cmd(engine, "run", *extra, *args)
 
     def start(self, engine: str, *args: str) -> None:

@@ -324,6 +324,38 @@ def write_report(results: Path, command: str) -> Path:
                                1))
         targets.append(_target("start added by the /proc view", "≤ 3 ms",
                                pf["start"]["added ms (median of pairs)"], 3, unit=" ms"))
+    net = _load(results, "network")
+    if net:
+        so, fc, fp = net["start_overhead"], net["flat_containers"], net["flat_ports"]
+        rows = [["warm run --rm, --network none, median ms", so["none"]["median_ms"]],
+                ["warm run --rm, default bridge, median ms", so["bridge"]["median_ms"]],
+                ["bridge adds, ms (median difference)", so["added_ms"]],
+                [f"run -d on one network: first 10% / last 10% of {fc['containers']}, ms",
+                 f"{fc['first']['median_ms']} / {fc['last']['median_ms']}"],
+                ["run -d -p: 0 / many ports published already, ms",
+                 " / ".join(str(v["median_ms"]) for k, v in fp.items()
+                            if k.startswith("with_"))],
+                ["service RSS with the ports, KiB", fp["service_rss_kib_with_ports"]],
+                ["name lookups right after run -d: failures", f"{net['name_race']['failures']}"
+                 f" of {net['name_race']['lookups']}"]]
+        for engine, t in (net.get("throughput") or {}).items():
+            rows.append([f"TCP {engine}: host → published port / container ↔ container",
+                         " / ".join(str(v) for v in t.values())])
+        out += ["## Networking", "", *_table(["what", "value"], rows), "",
+                f"`{net['command']}`", ""]
+        targets.append(_target("bridge added to a warm run", "≤ 3 ms", so["added_ms"], 3,
+                               unit=" ms"))
+        targets.append(_target("run -d with many ports / none", "≤ 1.2 (flat)",
+                               fp["ratio"], 1.2))
+        targets.append(_target("run -d, last / first containers on a network",
+                               "≤ 1.2 (flat)", round(fc["last"]["median_ms"] /
+                                                     fc["first"]["median_ms"], 2), 1.2))
+        ratios = (net.get("throughput") or {}).get("ratios") or {}
+        if ratios:
+            targets.append(_target("published-port TCP / docker", "≥ 2", ratios.get(
+                "published_gbit_s"), 2, lower_is_better=False))
+            targets.append(_target("container ↔ container TCP / docker", "≥ 1", ratios.get(
+                "container_to_container_gbit_s"), 1, lower_is_better=False))
     out += ["## Targets", "", *_table(["what", "target", "measured", "verdict"], targets)]
     if plots.plt is None:
         out += ["(matplotlib is not installed: no plots. scripts/install installs it.)", ""]

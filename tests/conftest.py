@@ -61,11 +61,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _skipped_privileged.append(report.nodeid)
 
 
-def stop_test_services() -> list[int]:
-    """SIGTERM to every engine service this session started (a root under the temporary
-    directory) that has not left on its own yet; returns their pids."""
+def stop_test_services(base: str) -> list[int]:
+    """SIGTERM to every engine service this session started (a root under its base
+    temporary directory: another pytest session's services are not ours) that has not
+    left on its own yet; returns their pids."""
     import signal
-    import tempfile
     mine = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -76,7 +76,7 @@ def stop_test_services() -> list[int]:
             continue
         if b"system" in args and b"service" in args and b"--root" in args:
             root = args[args.index(b"--root") + 1].decode(errors="replace")
-            if root.startswith(tempfile.gettempdir() + "/"):
+            if root.startswith(base.rstrip("/") + "/"):
                 mine.append(int(entry.name))
     for pid in mine:
         try:
@@ -90,7 +90,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """As root on this machine kind the privileged suite must really run: a skip there
     means a missing dependency or a broken fixture, and CI must fail, not pass quietly.
     And no test may leave a cgroup behind: every test container lives under /hull-test."""
-    stop_test_services()
+    base = session.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    stop_test_services(str(base))
     parents = leftover_cgroups("/hull-test")
     leaked = [str(p) for d in parents for p in Path(d).iterdir() if p.is_dir()]
     if IS_ROOT and leaked:

@@ -30,6 +30,8 @@ def area() -> Iterator[Path]:
     (top / "subuid").write_text(f"someone:{BASE}:65536\n")
     (top / "subgid").write_text(f"someone:{BASE}:65536\n")
     yield top
+    if (top / "root").exists():   # the engine's service first: its state lives here
+        HullCLI(top / "root").stop_service()
     mounts = [line for line in Path("/proc/self/mounts").read_text().splitlines()
               if str(top) in line]
     shutil.rmtree(top, ignore_errors=True)

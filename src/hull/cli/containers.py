@@ -175,17 +175,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_port(args: argparse.Namespace) -> int:
-    """`port CONTAINER [PRIVATE_PORT[/PROTO]]`: a container's published ports — none until
-    networking lands, so the list is empty and asking for one port is Docker's error."""
-    from hull.errors import ClientError
-    c = _service(args).store.get(args.container)
-    if args.port:
-        port = args.port if "/" in args.port else f"{args.port}/tcp"
-        raise ClientError(f"Error: No public port '{port}' published for {c.name}")
-    return 0
-
-
 def cmd_wait(args: argparse.Namespace) -> int:
     service = _service(args)
     for name in args.containers:
@@ -204,7 +193,8 @@ def register(sub: Any) -> None:
 
 
 def _commands(sub: Any, top: bool) -> None:
-    from hull.cli import copy, observe
+    from hull.cli import copy, networks, observe
+    networks.register_port(sub)
     copy.register(sub)
     observe.register(sub)
     if top:
@@ -329,11 +319,6 @@ def _commands(sub: Any, top: bool) -> None:
     export.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")
     export.add_argument("container")
     export.set_defaults(run=cmd_export)
-    port = sub.add_parser("port", help="List port mappings or a specific mapping for the "
-                          "container")
-    port.add_argument("container")
-    port.add_argument("port", nargs="?", metavar="PRIVATE_PORT[/PROTO]")
-    port.set_defaults(run=cmd_port)
     wait = sub.add_parser("wait", help="Block until one or more containers stop, then "
                           "print their exit codes")
     wait.add_argument("containers", nargs="+")

@@ -23,10 +23,16 @@ def _lookups(args: argparse.Namespace, kind: str | None
     from hull.engine.images import ImageService
     service = ContainerService(args.root)
     every = {"container": lambda n: service.inspect(n, size=getattr(args, "size", False)),
-             "image": ImageService(args.root).inspect, "volume": service.volumes.inspect}
+             "image": ImageService(args.root).inspect, "volume": service.volumes.inspect,
+             "network": lambda n: _network(service, n)}
     if kind is None:
         return list(every.items())
     return [(kind, every[kind])] if kind in every else []
+
+
+def _network(service: Any, name: str) -> dict[str, Any]:
+    from hull.engine import networks
+    return networks.inspect(service, name)
 
 
 def _missing(kind: str | None, name: str) -> str:
@@ -38,6 +44,8 @@ def _missing(kind: str | None, name: str) -> str:
             f"{_familiar(name)}"
     if kind == "volume":
         return f"Error response from daemon: get {name}: no such volume"
+    if kind == "network":
+        return f"Error response from daemon: network {name} not found"
     return f"Error response from daemon: No such {kind}: {name}"
 
 

@@ -68,7 +68,7 @@ def context(service: Any, s: dict[str, Any], trunc: bool) -> Any:
         "Names": ",".join(n.lstrip("/") for n in s["Names"]),
         "Networks": ",".join(sorted(s["NetworkSettings"]["Networks"])),
         "Platform": None,
-        "Ports": "",
+        "Ports": display_ports(s.get("Ports") or []),
         "RunningFor": humanize.ago(s["Created"]),
         "Size": _size(s),
         "State": s["State"],
@@ -145,3 +145,33 @@ def register(sub: Any, top: bool) -> None:
     ps.add_argument("-q", "--quiet", action="store_true", help="Only display container IDs")
     ps.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
     ps.set_defaults(run=cmd_ps)
+
+
+def display_ports(ports: list[dict[str, Any]]) -> str:
+    """The PORTS column as Docker prints it: "0.0.0.0:8080->80/tcp, 53/udp", consecutive
+    ports of one address folded into ranges ("0.0.0.0:8000-8001->80-81/tcp")."""
+    groups: list[list[dict[str, Any]]] = []
+    for p in ports:
+        last = groups[-1][-1] if groups else None
+        if last is not None and last.get("IP") == p.get("IP") and \
+                last["Type"] == p["Type"] and last["PrivatePort"] + 1 == p["PrivatePort"] \
+                and ("PublicPort" in p) == ("PublicPort" in last) and \
+                ("PublicPort" not in p or last["PublicPort"] + 1 == p["PublicPort"]):
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+
+    def span(first: int, last: int) -> str:
+        return str(first) if first == last else f"{first}-{last}"
+    out = []
+    for g in groups:
+        a, b = g[0], g[-1]
+        private = span(a["PrivatePort"], b["PrivatePort"])
+        if "PublicPort" in a:
+            ip = a["IP"]
+            host = f"[{ip}]" if ":" in ip else ip
+            out.append(f"{host}:{span(a['PublicPort'], b['PublicPort'])}->{private}/"
+                       f"{a['Type']}")
+        else:
+            out.append(f"{private}/{a['Type']}")
+    return ", ".join(out)

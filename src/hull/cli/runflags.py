@@ -17,9 +17,6 @@ def options(args: argparse.Namespace) -> Any:
     from hull.engine import hostconfig as hc
     from hull.engine.create import RunOptions
     from hull.errors import InvalidArgument
-    if args.publish:
-        raise InvalidArgument("-p/--publish: port publishing needs networking, which hull "
-                              "does not have yet (use --network host)")
     nano = None
     if args.cpus is not None:
         nano = hc.nano_cpus(args.cpus)
@@ -146,6 +143,7 @@ def _host_config(args: argparse.Namespace) -> dict[str, Any]:
     if args.storage_opt:
         from hull.engine import rwlimit
         out["StorageOpt"] = rwlimit.parse(args.storage_opt)
+    out.update(_network_config(args))
     from hull.engine.logfile import parse_opts
     out["LogConfig"] = parse_opts(args.log_driver, args.log_opt or [])
     if args.restart:
@@ -164,6 +162,53 @@ def _host_config(args: argparse.Namespace) -> dict[str, Any]:
         userns.check_compatible(out, args.network)
         out["IdMappings"] = idmap.to_dict()
     return out
+
+
+def _network_config(args: argparse.Namespace) -> dict[str, Any]:
+    """-p, -P, --expose, --dns*, --add-host, --ip, --mac-address… checked here; the
+    engine checks the network itself (it must exist) at create."""
+    import ipaddress
+
+    from hull.errors import InvalidArgument
+    from hull.network import ports
+    mode = args.network
+    bindings = [b for spec in args.publish or [] for b in ports.parse(spec)]
+    exposed = [key for spec in args.expose or [] for key in ports.parse_expose(spec)]
+    for value, what in ((args.ip, "IPv4"), (args.ip6, "IPv6")):
+        if value:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise InvalidArgument(f"invalid {what} address: {value}") from None
+    for server in args.dns or []:
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise InvalidArgument(f"{server} is not an ip address") from None
+    for item in args.add_host or []:
+        sep = "=" if "=" in item else ":"
+        name, _, ip = item.partition(sep)
+        if not name or not ip:
+            raise InvalidArgument(f"bad format for add-host: {item!r}")
+    if mode in ("host", "none") or mode.startswith("container:"):
+        if (bindings or args.publish_all) and mode == "host":
+            print("WARNING: Published ports are discarded when using host network mode",
+                  file=sys.stderr)
+            bindings = []
+        if mode.startswith("container:") and (args.dns or args.add_host or args.publish):
+            raise InvalidArgument("conflicting options: dns and the network mode" if
+                                  args.dns else "conflicting options: custom host-to-IP "
+                                  "mapping and the network mode" if args.add_host else
+                                  "conflicting options: port publishing and the container "
+                                  "type network mode")
+    return {"NetworkMode": mode, "PortBindings": ports.to_host_config(bindings),
+            "PublishAllPorts": bool(args.publish_all), "Dns": args.dns or [],
+            "DnsSearch": args.dns_search or [], "DnsOptions": args.dns_option or [],
+            "ExtraHosts": args.add_host or None,
+            "hull.Endpoint": {"Aliases": args.network_alias or [], "IPv4Address": args.ip or "",
+                              "IPv6Address": args.ip6 or "",
+                              "MacAddress": args.mac_address or ""},
+            "hull.ExposedPorts": exposed + [b.key for b in bindings]}
 
 
 def _absolute_bind(spec: str) -> str:
@@ -229,9 +274,21 @@ def run_flags(run: argparse.ArgumentParser, creating: bool = False) -> None:
     run.add_argument("--pids-limit", type=int,
                      help="Tune container pids limit (set -1 for unlimited)")
     run.add_argument("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)")
-    run.add_argument("--network", "--net", default="none",
-                     help='Connect a container to a network ("none" or "host") '
-                     '(default "none")')
+    run.add_argument("--network", "--net", default="bridge",
+                     help='Connect a container to a network: "bridge" (default), "none", '
+                     '"host", "container:NAME" or a user-defined network\'s name')
+    run.add_argument("-P", "--publish-all", action="store_true",
+                     help="Publish all exposed ports to random ports")
+    for names, about in ((("--network-alias",), "Add network-scoped alias for the container"),
+                         (("--expose",), "Expose a port or a range of ports"),
+                         (("--dns",), "Set custom DNS servers"),
+                         (("--dns-search",), "Set custom DNS search domains"),
+                         (("--dns-option",), "Set DNS options"),
+                         (("--add-host",), "Add a custom host-to-IP mapping (host:ip)")):
+        run.add_argument(*names, action="append", help=about)
+    run.add_argument("--ip", help="IPv4 address (e.g., 172.30.100.104)")
+    run.add_argument("--ip6", help="IPv6 address (e.g., 2001:db8::33)")
+    run.add_argument("--mac-address", help="Container MAC address (e.g., 92:d0:c6:0a:29:33)")
     run.add_argument("--read-only", action="store_true",
                      help="Mount the container's root filesystem as read only")
     run.add_argument("--cgroup-parent", help="Optional parent cgroup for the container "
@@ -285,8 +342,7 @@ def run_flags(run: argparse.ArgumentParser, creating: bool = False) -> None:
             (("--device-read-iops",), "Limit read rate (IO per second) from a device"),
             (("--device-write-iops",), "Limit write rate (IO per second) to a device"),
             (("--blkio-weight-device",), "Block IO weight (relative device weight)"),
-            (("-p", "--publish"), "Publish a container's port(s) to the host (refused: "
-             "hull has no container networking yet; use --network host)"),
+            (("-p", "--publish"), "Publish a container's port(s) to the host"),
             (("--log-opt",), "Log driver options"),
             (("--volumes-from",), "Mount volumes from the specified container(s)"),
             (("--storage-opt",), "Storage driver options for the container: size=N caps "

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 def own_network(host: dict[str, Any]) -> bool:
     """Whether the container gets a network namespace of its own (not the host's, not
     another container's)."""
+    from hull.engine.networking import own_network as joins_network
     mode = str(host.get("NetworkMode") or "none")
-    return mode != "host" and not mode.startswith("container:")
+    return mode == "none" or joins_network(mode)
 
 
 def _make_workdir(rootfs: str, workdir: str, idmap: IdMap | None) -> None:
@@ -106,9 +107,11 @@ def resolve_user(rootfs: str, user: str, group_add: list[str]) -> tuple[int, int
     return uid, gid, [g for i, g in enumerate(extra) if g not in extra[:i]]
 
 
-def prepare(service: Engine, c: Container, proc_view: str = "") -> str:
+def prepare(service: Engine, c: Container, proc_view: str = "",
+            etc_mounts: list[dict[str, Any]] | None = None) -> str:
     """Mount the rootfs and write config.json for the runtime; proc_view: the directory
-    of the container's /proc files, bound over the kernel's."""
+    of the container's /proc files, bound over the kernel's; etc_mounts: the network's
+    /etc/hosts, /etc/hostname and /etc/resolv.conf."""
     bundle = service.store.dir(c.id)
     target = os.path.join(bundle, "rootfs")
     from hull.engine import rwlimit
@@ -135,7 +138,8 @@ def prepare(service: Engine, c: Container, proc_view: str = "") -> str:
             config=c.config, host=hc, shm=service.shm_dir(c.id), rootfs=target, uid=uid,
             gid=gid, groups=groups,
             cgroups_path=f"{hc.get('CgroupParent') or '/hull'}/{c.id}",
-            mounts=_oci_mounts(service, c, target) + _proc_mounts(proc_view),
+            mounts=(etc_mounts or []) + _oci_mounts(service, c, target) +
+            _proc_mounts(proc_view),
             ns_paths=_joined_namespaces(service, c), seccomp=seccomp)
         from hull import fastjson
         with open(os.path.join(bundle, "config.json"), "w") as f:
@@ -191,7 +195,8 @@ def _joined_namespaces(service: Engine, c: Container) -> dict[str, str]:
     """--ipc/--pid container:X: the namespaces of X's init, which must be running."""
     out = {}
     for ns, mode in (("ipc", c.host_config.get("IpcMode")),
-                     ("pid", c.host_config.get("PidMode"))):
+                     ("pid", c.host_config.get("PidMode")),
+                     ("net", c.host_config.get("NetworkMode"))):
         if mode and mode.startswith("container:"):
             other = service.store.get(mode.split(":", 1)[1])
             pid = int(other.state.get("Pid") or 0)
@@ -199,6 +204,9 @@ def _joined_namespaces(service: Engine, c: Container) -> dict[str, str]:
                     not os.path.exists(f"/proc/{pid}/ns/{ns}"):
                 raise HullError(f"cannot join the {ns} namespace of {other.name}: container "
                                 "is not running")
+            if ns == "net":   # --network container:X: X's namespace and its /etc files
+                out["network"] = f"/proc/{pid}/ns/net"
+                continue
             if ns == "ipc" and other.host_config.get("IpcMode") != "shareable":
                 raise HullError(f"joining IPC of container {other.name}: non-shareable IPC "
                                 "(hint: use --ipc shareable for the donor container)")

@@ -19,6 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from hull.engine.networking import Networks
     from hull.runtime.lifecycle import Runtime
 
 
@@ -33,10 +34,20 @@ class Engine:
         self.store = ContainerStore(root)
         from hull.engine.volumes import VolumeStore
         self.volumes = VolumeStore(root)
+        self._networks: Networks | None = None
 
     def event(self, c: Container, action: str, **attributes: Any) -> None:
         from hull.engine import events
         events.emit(self.root, c, action, **attributes)
+
+    @property
+    def networks(self) -> Networks:
+        """Networks, addresses, published ports and hull's firewall table (made on
+        first use: most commands never touch them)."""
+        if self._networks is None:
+            from hull.engine.networking import Networks
+            self._networks = Networks(self)
+        return self._networks
 
     def runtime(self) -> Runtime:
         from hull.runtime.lifecycle import Runtime
@@ -65,25 +76,34 @@ class Engine:
         stdio (its stdin, stdout, stderr); proc_view: the directory of its /proc files,
         already served. Returns its PID, recorded as running."""
         c = self.store.get(cid)
+        test = (c.config.get("Healthcheck") or {}).get("Test") or []
+        extra: dict[str, Any] = \
+            {"Health": {"Status": "starting", "FailingStreak": 0, "Log": []}} \
+            if test and test[0] != "NONE" else {}   # as Docker's State has it from the start
         rt = self._clear_runtime(cid)
         from hull.engine import bundle as bundles
-        bundle = bundles.prepare(self, c, proc_view)
+        from hull.engine import networking
+        net = networking.prepare(self, c)
+        try:
+            bundle = bundles.prepare(self, c, proc_view, net.mounts)
+        except BaseException:
+            networking.release(self, cid)
+            raise
         try:
             from hull.runtime.create import CreateOptions
             st = rt.create(cid, bundle, CreateOptions(console_socket=console_socket,
                                                       stdio=stdio))
-            if bundles.own_network(c.host_config):
-                from hull.network import loopback
-                loopback.bring_up(st.pid)
+            network_settings = networking.plumb(self, net, st.pid) \
+                if bundles.own_network(c.host_config) else {}
             rt.start(cid)
         except BaseException:
+            networking.release(self, cid)
             rootfs_mod.umount(os.path.join(bundle, "rootfs"))
             raise
-        test = (c.config.get("Healthcheck") or {}).get("Test") or []
-        health = {"Health": {"Status": "starting", "FailingStreak": 0, "Log": []}} \
-            if test and test[0] != "NONE" else {}   # as Docker's State has it from the start
+        if network_settings:
+            extra["NetworkSettings"] = network_settings
         self.store.update_state(cid, Status="running", Running=True, Pid=st.pid,
-                                StartedAt=now(), ExitCode=0, Error="", **health)
+                                StartedAt=now(), ExitCode=0, Error="", **extra)
         self.event(c, "start")
         return st.pid
 
@@ -142,6 +162,7 @@ class Engine:
         rootfs_mod.umount(os.path.join(self.store.dir(cid), "rootfs"))
         rootfs_mod.umount(self.shm_dir(cid))
         self._stop_proc_view(cid)
+        self._release_network(cid)
         if not started:
             self.store.update_state(cid, Running=False, Paused=False, Pid=0, ExitCode=code,
                                     Error=error)
@@ -170,8 +191,20 @@ class Engine:
             except FileNotFoundError:
                 pass
 
+    def _release_network(self, cid: str) -> None:
+        """A container that stopped gives its addresses and host ports back."""
+        from hull.engine import networking
+        c = self.store.get(cid)
+        if not networking.own_network(str(c.host_config.get("NetworkMode") or "none")):
+            return
+        networking.release(self, cid)
+        self.store.update_state(cid, NetworkSettings=networking.stopped_settings(c.state))
+
     def _discard(self, c: Container) -> None:
         self._clear_runtime(c.id)
+        from hull.engine import networking
+        if networking.own_network(str(c.host_config.get("NetworkMode") or "none")):
+            networking.release(self, c.id)
         rootfs_mod.umount(os.path.join(self.store.dir(c.id), "rootfs"))
         rootfs_mod.umount(self.shm_dir(c.id))
         self._stop_proc_view(c.id)

@@ -45,7 +45,7 @@ class RunOptions:
     nano_cpus: int | None = None
     pids_limit: int | None = None
     cpuset_cpus: str | None = None
-    network: str = "none"
+    network: str = "bridge"
     read_only: bool = False
     auto_remove: bool = False
     interactive: bool = False
@@ -98,9 +98,10 @@ def _merge_env(image_env: list[str], extra: list[str]) -> list[str]:
 def create(service: ContainerService, opts: RunOptions) -> Container:
     image = service.images.resolve(opts.image)
     cfg = (service.images.config(image).get("config") or {})
-    if opts.network not in ("none", "host"):
-        raise InvalidArgument(f"--network {opts.network!r}: only none and host exist "
-                              "until networking lands")
+    host = dict(opts.host)
+    endpoint = host.pop("hull.Endpoint", None) or {}
+    exposed = host.pop("hull.ExposedPorts", None) or []
+    network_settings = _network_settings(service, opts.network, endpoint)
     cid = secrets.token_hex(32)
     name = opts.name or f"{secrets.choice(_NAMES)}_{secrets.choice(_SURNAMES)}"
     check_name(name.removeprefix("/"))
@@ -126,7 +127,9 @@ def create(service: ContainerService, opts: RunOptions) -> Container:
               "StopSignal": opts.stop_signal or cfg.get("StopSignal") or "SIGTERM",
               **({"StopTimeout": opts.stop_timeout} if opts.stop_timeout is not None
                  else {})}
-    host = dict(opts.host)
+    if exposed or cfg.get("ExposedPorts"):
+        config["ExposedPorts"] = {**(cfg.get("ExposedPorts") or {}),
+                                  **{key: {} for key in exposed}}
     mount_points = host.pop("MountPoints", [])
     mount_points = mount_points + _volumes_from(service, host.get("VolumesFrom") or [],
                                                      mount_points)
@@ -139,7 +142,7 @@ def create(service: ContainerService, opts: RunOptions) -> Container:
             mount_points.append({"Type": "volume", "Name": "", "Source": "",
                                  "Destination": dest, "Driver": "local", "Mode": "",
                                  "RW": True, "Propagation": ""})
-    for ref in (host.get("IpcMode"), host.get("PidMode")):
+    for ref in (host.get("IpcMode"), host.get("PidMode"), host.get("NetworkMode")):
         if ref and ref.startswith("container:"):
             try:   # docker checks at create; a missing one is an engine error (125)
                 service.store.get(ref.split(":", 1)[1])
@@ -168,7 +171,8 @@ def create(service: ContainerService, opts: RunOptions) -> Container:
                            "Restarting": False, "OOMKilled": False, "Dead": False,
                            "Pid": 0, "ExitCode": 0, "Error": "",
                            "StartedAt": "0001-01-01T00:00:00Z",
-                           "FinishedAt": "0001-01-01T00:00:00Z"})
+                           "FinishedAt": "0001-01-01T00:00:00Z",
+                           "NetworkSettings": network_settings})
     _claim_name(service, container, generated=not opts.name)
     made: list[str] = []
     try:
@@ -189,6 +193,19 @@ def create(service: ContainerService, opts: RunOptions) -> Container:
         raise
     service.event(container, "create")
     return container
+
+
+def _network_settings(service: ContainerService, mode: str, endpoint: dict[str, Any]
+                      ) -> dict[str, Any]:
+    """The networks the container will join; a missing one is an engine error (125)."""
+    from hull.engine import networking
+    try:
+        return networking.settings_at_create(
+            service, mode, list(endpoint.get("Aliases") or []),
+            endpoint.get("IPv4Address") or "", endpoint.get("IPv6Address") or "",
+            endpoint.get("MacAddress") or "")
+    except NotFound as e:
+        raise HullError(str(e)) from None
 
 
 def _volumes_from(service: ContainerService, sources: list[str], own: list[dict[str, Any]]

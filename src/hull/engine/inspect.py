@@ -60,7 +60,7 @@ def container_json(service: ContainerService, name: str, size: bool = False
     # Docker's State; the bookkeeping (and a record's old MonitorStart) stays
     state = {k: v for k, v in c.state.items()
              if k not in ("MountPoints", "RestartCount", "MonitorPid", "MonitorStart",
-                          "StoppedByUser")}
+                          "StoppedByUser", "NetworkSettings")}
     mounts = [{k: v for k, v in m.items() if k != "TmpfsOptions"}
               for m in c.state.get("MountPoints") or [] if m.get("Type") != "tmpfs"]
     cdir = service.store.dir(c.id)
@@ -85,14 +85,31 @@ def container_json(service: ContainerService, name: str, size: bool = False
             "WorkDir": os.path.join(os.path.dirname(upper), "work") if upper else ""},
             "Name": "overlay2"},
         "Mounts": mounts, "Config": {**_CONFIG_DEFAULTS, **c.config},
-        "NetworkSettings": {
-            "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
-            "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "",
-            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "",
-            "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-            "Networks": {network: dict(_ENDPOINT)}},
+        "NetworkSettings": network_settings(c.state, c.config, network),
     }
     if size:
         out["SizeRw"], out["SizeRootFs"] = service.sizes(c)
     return out
+
+
+def network_settings(state: dict[str, Any], config: dict[str, Any], mode: str
+                     ) -> dict[str, Any]:
+    """Docker's NetworkSettings: a network per joined one; the top-level address fields
+    (what `{{.NetworkSettings.IPAddress}}` scripts read) from the default bridge, as
+    Docker fills them; Ports: published ones while running, exposed ones as null."""
+    ns = state.get("NetworkSettings") or {}
+    nets = {name: {**_ENDPOINT, **conf}
+            for name, conf in (ns.get("Networks") or {mode: {}}).items()}
+    ports: dict[str, Any] = {key: None for key in config.get("ExposedPorts") or {}} \
+        if state.get("Running") else {}
+    ports.update(ns.get("Ports") or {} if state.get("Running") else {})
+    bridge = nets.get("bridge") or {}
+    return {
+        "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0, "Ports": ports,
+        "SandboxKey": ns.get("SandboxKey", "") if state.get("Running") else "",
+        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+        **{key: bridge.get(key, _ENDPOINT.get(key, "")) for key in (
+            "EndpointID", "Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen", "IPAddress",
+            "IPPrefixLen", "IPv6Gateway", "MacAddress")},
+        "Networks": nets}

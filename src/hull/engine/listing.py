@@ -172,12 +172,32 @@ def summary(service: ContainerService, c: Container, size: bool = False) -> dict
                "RW": m.get("RW", True), "Propagation": m.get("Propagation", "")}
               for m in c.state.get("MountPoints") or [] if m.get("Type") != "tmpfs"]
     network = c.host_config.get("NetworkMode", "none")
+    ns = c.state.get("NetworkSettings") or {}
     out: dict[str, Any] = {
         "Id": c.id, "Names": ["/" + c.name], "Image": c.image_name, "ImageID": c.image,
-        "Command": command, "Created": int(humanize.parse_time(c.created)), "Ports": [],
+        "Command": command, "Created": int(humanize.parse_time(c.created)),
+        "Ports": _ports(c.state, c.config),
         "Labels": c.config.get("Labels") or {}, "State": state_of(c),
         "Status": status_text(c), "HostConfig": {"NetworkMode": network},
-        "NetworkSettings": {"Networks": {network: {}}}, "Mounts": mounts}
+        "NetworkSettings": {"Networks": ns.get("Networks") or {network: {}}},
+        "Mounts": mounts}
     if size:
         out["SizeRw"], out["SizeRootFs"] = service.sizes(c)
+    return out
+
+
+def _ports(state: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:
+    """types.Port entries: each published port while running, and exposed ones bare."""
+    out: list[dict[str, Any]] = []
+    published = (state.get("NetworkSettings") or {}).get("Ports") or {} \
+        if state.get("Running") else {}
+    for key in sorted(set(config.get("ExposedPorts") or {}) | set(published),
+                      key=lambda k: (k.partition("/")[2], int(k.partition("/")[0]))):
+        number, _, proto = key.partition("/")
+        bound = published.get(key) or []
+        if not bound:
+            out.append({"PrivatePort": int(number), "Type": proto})
+        for b in bound:
+            out.append({"IP": b["HostIp"], "PrivatePort": int(number),
+                        "PublicPort": int(b["HostPort"]), "Type": proto})
     return out

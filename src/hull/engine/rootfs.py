@@ -25,8 +25,9 @@ EMPTY_FILES = (".dockerenv", "dev/console")   # as Docker's init layer has them
 
 
 def _resolv_conf() -> bytes:
+    from hull.network.dns import host_resolv_conf
     try:
-        with open("/etc/resolv.conf", "rb") as f:
+        with open(host_resolv_conf(), "rb") as f:
             return f.read()
     except OSError:
         return b""

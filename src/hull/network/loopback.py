@@ -3,14 +3,12 @@ every container (`--network none` included): a fresh namespace's loopback is dow
 programs that talk to 127.0.0.1 (a database and its client in one container) fail.
 
 The work is two ioctls on a socket made inside the namespace. setns(2) into a network
-namespace changes only the calling thread, so a short-lived thread does it and the
-caller's own namespace never changes."""
+namespace changes only the calling thread, so a short-lived thread does it
+(netlink.run_in_netns) and the caller's own namespace never changes."""
 
 from __future__ import annotations
 
-import os
-
-from hull.linux import namespaces
+from hull.linux import netlink
 
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
@@ -19,24 +17,7 @@ IFF_UP = 0x1
 
 def bring_up(pid: int) -> None:
     """Set `lo` up in the network namespace of process pid; errors are raised here."""
-    import threading
-    failure: list[BaseException] = []
-
-    def inside() -> None:
-        try:
-            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                namespaces.setns(fd, namespaces.CLONE_NEWNET)
-            finally:
-                os.close(fd)
-            set_up("lo")
-        except BaseException as e:
-            failure.append(e)
-    thread = threading.Thread(target=inside, name="hull-loopback")
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
+    netlink.run_in_netns(pid, lambda: set_up("lo"))
 
 
 def set_up(name: str) -> None:

@@ -79,6 +79,9 @@ class Service:
         self.loop = Loop()
         self.views = ViewServer(self.loop)
         self.supervisor = Supervisor(self.loop, self.views, root, state)
+        from hull.service.dnsserver import DnsServer
+        self.dns = DnsServer(self.loop, root)
+        self.supervisor.on_started = self.dns.sync
         self.commands: dict[int, Command] = {}   # by worker pid
         self.listener: socket.socket | None = None
         self.lock_fd = -1
@@ -367,11 +370,15 @@ def serve(root: str, state: str, command: Callable[[list[str]], int],
     preload(prepare)
     service.listen()   # commands run while the survey goes on: a cold start waits less
     service.supervisor.recover()
+    service.dns.sync()
     log(f"serving {root} (idle exit {service.idle_exit:g} s)")
     try:
         service.run()
+        service.dns.close()
         if not service.handover:
             service.release()   # left on its own: the keeper leaves with it
+            if not service.supervisor.supervises():
+                _network_teardown(root)
     except Exception:   # a bug: on record, and the keeper starts another service
         import traceback
         log(f"the service failed:\n{traceback.format_exc()}")
@@ -379,3 +386,19 @@ def serve(root: str, state: str, command: Callable[[list[str]], int],
     finally:
         log("left")   # by an exception: not released, so the keeper starts another
     return 0
+
+
+def _network_teardown(root: str) -> None:
+    """Leaving with no container running: hull's bridges and firewall table go too, so
+    an idle host carries nothing of hull's (the next start makes them again)."""
+    try:
+        if not os.path.exists(os.path.join(root, "metadata.db")):
+            # the root was removed under it: its default bridge and table, by name
+            from hull.engine.networks import teardown_by_name
+            teardown_by_name(root)
+            return
+        from hull.engine.containers import ContainerService
+        from hull.engine.networks import teardown
+        teardown(ContainerService(root))
+    except Exception as e:   # the host keeps a bridge: said, not fatal
+        log(f"network teardown failed: {type(e).__name__}: {e}")

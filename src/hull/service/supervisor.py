@@ -30,6 +30,7 @@ from hull.service.log import log
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
+    from collections.abc import Callable
     from typing import Any
 
     from hull.engine.logfile import LogWriter
@@ -131,6 +132,7 @@ class Supervisor:
         self.unrecorded: dict[str, int] = {}   # cid -> status a dead service had reaped
         # calls that came while recover() surveys (commands already run meanwhile)
         self.recovering: list[tuple[socket.socket, dict[str, Any], list[int]]] | None = None
+        self.on_started: Callable[[], None] | None = None   # the DNS server's sync
 
     def busy(self) -> bool:
         """Something to supervise: the service must not leave."""
@@ -313,6 +315,8 @@ class Supervisor:
         if self.keeper is not None:   # copies that outlive this service (keeper.py)
             self.keeper.tell("hold", fds[:1] if tty else fds, cid=cid, tty=tty)
         self.views.keep(cid)
+        if self.on_started is not None:   # before the reply: its name resolves at once
+            self.on_started()
         if requester is not None:
             _reply(requester, started=w.pid)
             if attach:

@@ -266,6 +266,12 @@ def survey(channel: Channel, root: str, state: str) -> None:
             if restart.should_restart(c):   # a reboot, or a service killed mid-restart
                 engine.store.update_state(c.id, Status="restarting", Restarting=True)
                 found.append({"cid": c.id, "restart": True})
+    running = {str(f["cid"]) for f in found if f.get("alive")}
+    try:
+        engine.networks.restore(running)
+    except Exception as e:   # the containers' supervision matters more: said, not fatal
+        from hull.service.log import log
+        log(f"network restore failed: {type(e).__name__}: {e}")
     channel.send("survey", containers=found)
 
 
