@@ -252,3 +252,24 @@ def test_a_flushed_table_comes_back_and_a_killed_engine_keeps_ports(hull: HullCL
     os.system(f"nft delete table inet {table}")
     hull("ps")   # a new service restores the table as it starts
     assert wait_http(f"http://127.0.0.1:{port}/") == "hello\n"
+
+
+def test_internal_network_and_a_host_forward_drop(hull: HullCLI, neighbour: Neighbour) -> None:
+    """--internal: no way out. A host table whose forward hook drops by policy (as
+    iptables' FORWARD DROP does) wins over hull's accept: hull says so, naming the rule."""
+    import subprocess
+    port = free_port()
+    neighbour.run("sh", "-c", f"timeout 20 busybox nc -l -p {port} >/dev/null 2>&1 &")
+    hull("network", "create", "--internal", "closed")
+    out = hull("run", "--rm", "--network", "closed", "busybox", "sh", "-c",
+               f"echo x | timeout 3 nc {neighbour.ip} {port} && echo reached || echo blocked")
+    assert out.stdout.strip() == "blocked"
+    table = f"hulltest_fwd_{os.getpid()}"
+    subprocess.run(["nft", f"add table inet {table}; add chain inet {table} forwarding "
+                    "{ type filter hook forward priority 0; policy drop; }"], check=True)
+    try:
+        made = hull("network", "create", "dropped")
+        assert f"table inet {table}, chain forwarding, policy drop" in made.stderr
+        assert "nft insert rule inet" in made.stderr
+    finally:
+        subprocess.run(["nft", f"delete table inet {table}"], check=True)

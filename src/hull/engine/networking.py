@@ -77,7 +77,21 @@ def settings_at_create(engine: Engine, mode: str, aliases: list[str], ip: str, i
                               "networks only" if ip or ip6 else
                               "network-scoped alias is supported only for containers in "
                               "user defined networks")
+    warn_if_forward_dropped(net)
     return {"Networks": {net.name: endpoint_config(net, aliases, ip, ip6, mac)}}
+
+
+def warn_if_forward_dropped(net: Network) -> None:
+    """Before a network's bridge first exists (network create, the first container on
+    the default bridge): if another table's forward hook drops by policy, hull's accept
+    cannot override it — say so once, on the command's stderr, naming the rule to add."""
+    if links.bridge_exists(net.bridge):
+        return
+    from hull.network.firewall import forward_policy_drops
+    warning = forward_policy_drops(net.bridge)
+    if warning:
+        import sys
+        print(f"WARNING: {warning}", file=sys.stderr)
 
 
 def endpoint_config(net: Network, aliases: list[str], ip: str, ip6: str, mac: str
@@ -294,10 +308,11 @@ class Networks:
         from hull.network import ipam
         taken = links.host_routes() + [n.subnet for n in self.store.all()]
         subnet = ipam.pick_subnet(taken)
-        from hull.engine.networks import network_doc
+        from hull.engine.humanize import now
+        from hull.network.store import network_doc
         doc = network_doc(self.store.new_id(), DEFAULT, subnet, ipam.first_host(subnet),
                           bridge=self.default_bridge, mtu=links.host_mtu(),
-                          default=True)
+                          default=True, created=now())
         try:
             return self.store.insert(doc)
         except HullError:   # another start made it meanwhile
@@ -314,11 +329,7 @@ class Networks:
         if made:
             subnets = (str(net.subnet),) + ((str(v6),) if v6 else ())
             self.firewall.add_bridge(Bridge(net.bridge, subnets, net.internal))
-            from hull.network.firewall import forward_policy_drops
-            warning = forward_policy_drops(net.bridge)
-            if warning:   # once per bridge made: on the command's (or service's) stderr
-                import sys
-                print(f"WARNING: {warning}", file=sys.stderr)
+
         return net
 
     def bridges(self) -> list[tuple[Network, bool]]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from hull.engine.humanize import now
 from hull.errors import FailedPrecondition, InvalidArgument, NotFound
 from hull.network import ipam
-from hull.network.store import BRIDGE_OPTION, DEFAULT, Network
+from hull.network.store import BRIDGE_OPTION, DEFAULT, Network, network_doc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,32 +16,6 @@ if TYPE_CHECKING:
     from hull.engine.containers import ContainerService
 
 PREDEFINED = {"bridge": "bridge", "host": "host", "none": "null"}
-
-
-def network_doc(nid: str, name: str, subnet: ipaddress.IPv4Network, gateway: str, *,
-                bridge: str, mtu: int = 0, ip_range: str = "", internal: bool = False,
-                labels: dict[str, str] | None = None, options: dict[str, str] | None = None,
-                subnet6: ipaddress.IPv6Network | None = None, gateway6: str = "",
-                default: bool = False) -> dict[str, Any]:
-    """Docker's `network inspect` document (without Containers)."""
-    configs: list[dict[str, str]] = [{"Subnet": str(subnet), "Gateway": gateway,
-                                      **({"IPRange": ip_range} if ip_range else {})}]
-    if subnet6 is not None:
-        configs.append({"Subnet": str(subnet6), "Gateway": gateway6})
-    opts = {**(options or {}), BRIDGE_OPTION: bridge}
-    if mtu:
-        opts["com.docker.network.driver.mtu"] = str(mtu)
-    if default:
-        opts.update({"com.docker.network.bridge.default_bridge": "true",
-                     "com.docker.network.bridge.enable_icc": "true",
-                     "com.docker.network.bridge.enable_ip_masquerade": "true",
-                     "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0"})
-    return {"Name": name, "Id": nid, "Created": now(), "Scope": "local", "Driver": "bridge",
-            "EnableIPv4": True, "EnableIPv6": subnet6 is not None,
-            "IPAM": {"Driver": "default", "Options": None, "Config": configs},
-            "Internal": internal, "Attachable": False, "Ingress": False,
-            "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Options": opts,
-            "Labels": labels or {}}
 
 
 def create(service: ContainerService, name: str, *, driver: str = "bridge", subnet: str = "",
@@ -99,11 +72,14 @@ def create(service: ContainerService, name: str, *, driver: str = "bridge", subn
     mtu = int(opts.pop("mtu", 0) or opts.pop("com.docker.network.driver.mtu", 0) or 0) \
         or links.host_mtu()
     bridge = opts.pop(BRIDGE_OPTION, "") or f"hull-{nid[:10]}"
+    from hull.engine.humanize import now
     doc = network_doc(nid, name, net, gw, bridge=bridge, mtu=mtu, ip_range=ip_range,
                       internal=internal, labels=labels, options=opts, subnet6=net6,
-                      gateway6=gw6)
+                      gateway6=gw6, created=now())
     made = store.insert(doc)
     try:
+        from hull.engine.networking import warn_if_forward_dropped
+        warn_if_forward_dropped(made)
         service.networks.up(made.name)
     except BaseException:
         store.delete(made.id)

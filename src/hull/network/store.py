@@ -134,6 +134,32 @@ class Network:
         return c["Gateway"] if c else ""
 
 
+def network_doc(nid: str, name: str, subnet: ipaddress.IPv4Network, gateway: str, *,
+                bridge: str, mtu: int = 0, ip_range: str = "", internal: bool = False,
+                labels: dict[str, str] | None = None, options: dict[str, str] | None = None,
+                subnet6: ipaddress.IPv6Network | None = None, gateway6: str = "",
+                default: bool = False, created: str = "") -> dict[str, Any]:
+    """Docker's `network inspect` document (without Containers)."""
+    configs: list[dict[str, str]] = [{"Subnet": str(subnet), "Gateway": gateway,
+                                      **({"IPRange": ip_range} if ip_range else {})}]
+    if subnet6 is not None:
+        configs.append({"Subnet": str(subnet6), "Gateway": gateway6})
+    opts = {**(options or {}), BRIDGE_OPTION: bridge}
+    if mtu:
+        opts["com.docker.network.driver.mtu"] = str(mtu)
+    if default:
+        opts.update({"com.docker.network.bridge.default_bridge": "true",
+                     "com.docker.network.bridge.enable_icc": "true",
+                     "com.docker.network.bridge.enable_ip_masquerade": "true",
+                     "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0"})
+    return {"Name": name, "Id": nid, "Created": created, "Scope": "local", "Driver": "bridge",
+            "EnableIPv4": True, "EnableIPv6": subnet6 is not None,
+            "IPAM": {"Driver": "default", "Options": None, "Config": configs},
+            "Internal": internal, "Attachable": False, "Ingress": False,
+            "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Options": opts,
+            "Labels": labels or {}}
+
+
 class NetworkStore:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db

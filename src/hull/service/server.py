@@ -51,6 +51,9 @@ PRELOAD = ("hull.cli.main", "hull.cli.containers", "hull.cli.run", "hull.cli.run
            "hull.engine.attach", "hull.engine.events", "hull.engine.restart",
            "hull.runtime.lifecycle", "hull.runtime.create", "hull.runtime.init",
            "hull.runtime.spec", "hull.runtime.console", "hull.network.loopback",
+           "hull.engine.networking", "hull.engine.networks", "hull.network.links",
+           "hull.network.firewall", "hull.network.nft", "hull.network.ports",
+           "hull.network.store", "hull.network.dns", "hull.cli.networks",
            "hull.procfs.views", "hull.procfs.sysinfo", "hull.procfs.keeper",
            "hull.service.supervision", "sqlite3", "json", "tarfile")
 
