@@ -58,6 +58,7 @@ class FakeUpstream:
     def __init__(self, ip: str = "127.0.0.153") -> None:
         self.ip = ip
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as resolvers do
         self.sock.bind((ip, 53))
         self.sock.settimeout(0.1)
         self.stopping = False

@@ -248,6 +248,9 @@ def test_a_flushed_table_comes_back_and_a_killed_engine_keeps_ports(hull: HullCL
     os.system(f"nft delete table inet {table}")
     hull("network", "reload")
     assert wait_http(f"http://127.0.0.1:{port}/") == "hello\n"
+    os.system(f"nft delete table inet {table}")
+    hull("run", "--rm", "busybox", "true")   # the next start notices and restores it all
+    assert wait_http(f"http://127.0.0.1:{port}/") == "hello\n"
     hull.kill_service()
     os.system(f"nft delete table inet {table}")
     hull("ps")   # a new service restores the table as it starts
@@ -273,3 +276,29 @@ def test_internal_network_and_a_host_forward_drop(hull: HullCLI, neighbour: Neig
         assert "nft insert rule inet" in made.stderr
     finally:
         subprocess.run(["nft", f"delete table inet {table}"], check=True)
+
+
+def test_every_address_forms_fixed_ip_across_restarts_and_port_53(hull: HullCLI) -> None:
+    """-p 0.0.0.0:P:80 means every address (compose files write it); --ip and --mac-address
+    hold across restarts; 53/udp can be published although the engine's DNS listens on
+    the gateways."""
+    port = free_port()
+    hull("network", "create", "--subnet", "10.204.0.0/24", "fixed")
+    hull("run", "-d", "--name", "web", "--network", "fixed", "--ip", "10.204.0.77",
+         "--mac-address", "02:42:0a:cc:00:77", "-p", f"0.0.0.0:{port}:80", "-p",
+         "5353:53/udp", "busybox", "sh", "-c", HTTPD)
+    assert wait_http(f"http://127.0.0.1:{port}/") == "hello\n"
+    assert f"0.0.0.0:{port}->80/tcp" in hull("ps").stdout
+    for _ in range(2):
+        hull("restart", "-t", "0", "web")
+        net = inspect(hull, "web")["NetworkSettings"]["Networks"]["fixed"]  # type: ignore[index]
+        assert (net["IPAddress"], net["MacAddress"]) == ("10.204.0.77", "02:42:0a:cc:00:77")
+        assert net["IPAMConfig"] == {"IPv4Address": "10.204.0.77", "IPv6Address": ""}
+    assert wait_http(f"http://127.0.0.1:{port}/") == "hello\n"
+    udp = hull("run", "-d", "--name", "dns", "-p", "53:53/udp", "busybox", "sleep", "30",
+               check=False)
+    assert udp.returncode == 0, udp.stderr
+    bad = hull("run", "--rm", "-p", "[::1]:8080:80", "busybox", "true", check=False)
+    assert bad.returncode == 125 and "IPv4 host addresses only" in bad.stderr
+    mac = hull("run", "--rm", "--mac-address", "zz:00", "busybox", "true", check=False)
+    assert mac.returncode == 125 and "is not a valid mac address" in mac.stderr

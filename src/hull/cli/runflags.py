@@ -180,6 +180,11 @@ def _network_config(args: argparse.Namespace) -> dict[str, Any]:
                 ipaddress.ip_address(value)
             except ValueError:
                 raise InvalidArgument(f"invalid {what} address: {value}") from None
+    mac = args.mac_address or ""
+    if mac and not (len(mac.split(":")) == 6 and all(
+            len(b) == 2 and all(ch in "0123456789abcdefABCDEF" for ch in b)
+            for b in mac.split(":"))):
+        raise InvalidArgument(f"{mac} is not a valid mac address")
     for server in args.dns or []:
         try:
             ipaddress.ip_address(server)

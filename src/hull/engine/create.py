@@ -127,6 +127,8 @@ def create(service: ContainerService, opts: RunOptions) -> Container:
               "StopSignal": opts.stop_signal or cfg.get("StopSignal") or "SIGTERM",
               **({"StopTimeout": opts.stop_timeout} if opts.stop_timeout is not None
                  else {})}
+    if endpoint.get("MacAddress"):   # where Docker's API records --mac-address too
+        config["MacAddress"] = endpoint["MacAddress"]
     if exposed or cfg.get("ExposedPorts"):
         config["ExposedPorts"] = {**(cfg.get("ExposedPorts") or {}),
                                   **{key: {} for key in exposed}}

@@ -38,7 +38,7 @@ def connect(service: ContainerService, network: str, container: str, *,
             ep = service.networks.store.attach(net, c.id, c.name, aliases, ip, ip6)
             v6 = net.subnet6
             interface = links.Interface(
-                links.host_end_name(c.id, net.id), f"eth{len(nets)}", net.bridge, ep.mac,
+                links.host_end_name(c.id, net.id), _free_name(pid), net.bridge, ep.mac,
                 ep.ip, net.subnet.prefixlen, net.gateway, ep.ip6, v6.prefixlen if v6 else 0,
                 net.gateway6, default_route=not nets, mtu=net.mtu or links.DEFAULT_MTU)
             try:
@@ -47,7 +47,7 @@ def connect(service: ContainerService, network: str, container: str, *,
                 service.networks.store.detach(c.id, net.id)
                 raise
             plan = networking.Plan(c.id, [(net, ep)])
-            conf = networking.settings(plan, pid)["Networks"][net.name]
+            conf = networking.settings(plan, pid, {net.name: conf})["Networks"][net.name]
         nets[net.name] = conf
         ns["Networks"] = nets
         service.store.update_state(c.id, NetworkSettings=ns)
@@ -65,8 +65,27 @@ def disconnect(service: ContainerService, network: str, container: str,
             raise FailedPrecondition(f"container {c.id} is not connected to network "
                                      f"{net.name}")
         del nets[net.name]
-        service.networks.store.detach(c.id, net.id)
+        store = service.networks.store
+        gone = store.detach(c.id, net.id)
+        ports = [p for p in store.published(c.id) if p.container_ip in {e.ip for e in gone}]
+        if ports:   # they pointed at the address it gives back: they go with it
+            service.networks.firewall.unpublish(ports)
+            store.db.execute("DELETE FROM published WHERE container = ? AND container_ip = ?",
+                             (c.id, ports[0].container_ip))
         if c.state.get("Running"):
             links.detach(links.host_end_name(c.id, net.id))
+            if ports:
+                ns["Ports"] = {}
         ns["Networks"] = nets
         service.store.update_state(c.id, NetworkSettings=ns)
+
+
+def _free_name(pid: int) -> str:
+    """The first ethN the container's namespace does not have yet."""
+    from hull.linux.netlink import Netlink, run_in_netns
+
+    def names() -> set[str]:
+        with Netlink() as nl:
+            return {link.name for link in nl.links()}
+    taken = run_in_netns(pid, names)
+    return next(f"eth{i}" for i in range(len(taken) + 1) if f"eth{i}" not in taken)

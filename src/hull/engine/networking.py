@@ -62,6 +62,7 @@ class Plan:
     interfaces: list[links.Interface] = field(default_factory=list)
     ports: list[Port] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)
+    asked: dict[str, Any] = field(default_factory=dict)   # Networks as recorded at create
 
 
 def settings_at_create(engine: Engine, mode: str, aliases: list[str], ip: str, ip6: str,
@@ -122,13 +123,14 @@ def prepare(engine: Engine, c: Container) -> Plan:
     try:
         wanted = (c.state.get("NetworkSettings") or {}).get("Networks") or \
             {network_of(mode): {}}
+        plan.asked = wanted
         for index, (name, conf) in enumerate(wanted.items()):
             net = engine.networks.up(name, conf.get("NetworkID", ""))
             ipam_conf = conf.get("IPAMConfig") or {}
             ep = engine.networks.store.attach(
                 net, c.id, c.name, list(conf.get("Aliases") or []),
                 ipam_conf.get("IPv4Address") or "", ipam_conf.get("IPv6Address") or "",
-                conf.get("MacAddress") or "")
+                str(c.config.get("MacAddress") or "") if index == 0 else "")
             plan.endpoints.append((net, ep))
             v6 = net.subnet6
             plan.interfaces.append(links.Interface(
@@ -153,7 +155,7 @@ def plumb(engine: Engine, plan: Plan, pid: int) -> dict[str, Any]:
         return {}
     links.attach(pid, plan.interfaces)
     engine.networks.firewall.publish(plan.ports)
-    return settings(plan, pid)
+    return settings(plan, pid, plan.asked)
 
 
 def release(engine: Engine, cid: str) -> None:
@@ -162,10 +164,24 @@ def release(engine: Engine, cid: str) -> None:
     too: the runtime kills its init) — and deleting one synchronously costs ~18 ms of
     RCU grace periods, on the path of every `run --rm`."""
     store = engine.networks.store
-    ports = store.release_ports(cid)
-    if ports:
-        engine.networks.firewall.unpublish(ports)
-    store.detach(cid)
+    ports = store.published(cid)
+    if ports:   # the elements first: a row freed before would let another start claim
+        engine.networks.firewall.unpublish(ports)   # the port while its element remains
+        store.release_ports(cid)
+    gone = store.detach(cid)
+    if gone and _shares_namespace(engine):
+        # another container may keep this one's namespace alive (--network container:X):
+        # then the veths stay with it, holding addresses now free — they go now
+        for ep in gone:
+            links.detach(links.host_end_name(cid, ep.network))
+
+
+def _shares_namespace(engine: Engine) -> bool:
+    """Whether any container joins another's network namespace (rare: checked in SQL)."""
+    row = engine.store.db.execute(
+        "SELECT 1 FROM containers WHERE host_config LIKE '%\"NetworkMode\": \"container:%' "
+        "LIMIT 1").fetchone()
+    return row is not None
 
 
 def stopped_settings(state: dict[str, Any]) -> dict[str, Any]:
@@ -181,12 +197,15 @@ def stopped_settings(state: dict[str, Any]) -> dict[str, Any]:
     return {"Networks": nets} if nets else {}
 
 
-def settings(plan: Plan, pid: int) -> dict[str, Any]:
+def settings(plan: Plan, pid: int, asked: dict[str, Any] | None = None) -> dict[str, Any]:
+    """NetworkSettings of a running container; asked: its Networks as recorded at create
+    (their IPAMConfig, what the user asked for, is kept for the next start)."""
     nets: dict[str, Any] = {}
     for net, ep in plan.endpoints:
         v6 = net.subnet6
         nets[net.name] = {
-            "IPAMConfig": None, "Links": None, "Aliases": ep.aliases or None,
+            "IPAMConfig": ((asked or {}).get(net.name) or {}).get("IPAMConfig"),
+            "Links": None, "Aliases": ep.aliases or None,
             "MacAddress": ep.mac, "NetworkID": net.id, "EndpointID": ep.id,
             "Gateway": net.gateway, "IPAddress": ep.ip, "IPPrefixLen": net.subnet.prefixlen,
             "IPv6Gateway": net.gateway6, "GlobalIPv6Address": ep.ip6,
@@ -329,6 +348,8 @@ class Networks:
         if made:
             subnets = (str(net.subnet),) + ((str(v6),) if v6 else ())
             self.firewall.add_bridge(Bridge(net.bridge, subnets, net.internal))
+        elif not self.firewall.exists():   # the ruleset was flushed: all of it back
+            self.reload()
 
         return net
 
@@ -354,5 +375,5 @@ class Networks:
                 "SELECT DISTINCT container FROM published").fetchall()}
         for cid in holders - alive:
             release(self.engine, cid)
-        if self.store.endpoints():
+        if self.store.endpoints() or self.firewall.exists():
             self.reload()

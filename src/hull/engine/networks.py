@@ -72,6 +72,9 @@ def create(service: ContainerService, name: str, *, driver: str = "bridge", subn
     mtu = int(opts.pop("mtu", 0) or opts.pop("com.docker.network.driver.mtu", 0) or 0) \
         or links.host_mtu()
     bridge = opts.pop(BRIDGE_OPTION, "") or f"hull-{nid[:10]}"
+    if links.bridge_exists(bridge) or any(n.bridge == bridge for n in store.all()):
+        raise FailedPrecondition(f"bridge name {bridge} is already in use: hull never "
+                                 "adopts (or later deletes) an interface it did not make")
     from hull.engine.humanize import now
     doc = network_doc(nid, name, net, gw, bridge=bridge, mtu=mtu, ip_range=ip_range,
                       internal=internal, labels=labels, options=opts, subnet6=net6,

@@ -61,6 +61,7 @@ table inet {table} {{
     fib daddr type local jump published
   }}
   chain published {{
+    meta l4proto {{ tcp, udp }} ip daddr @subnets4 th dport 53 return
     dnat ip to ip daddr . meta l4proto . th dport map @ports_addr4
     dnat ip to meta l4proto . th dport map @ports_any4
     dnat ip6 to ip6 daddr . meta l4proto . th dport map @ports_addr6
@@ -77,16 +78,19 @@ table inet {table} {{
   chain forward {{
     type filter hook forward priority 0; policy accept;
     ct state established,related accept
+    iifname . oifname @same accept
     iifname @internal drop
     oifname @internal drop
     oifname @bridges ct status dnat accept
     oifname @bridges iifname != @bridges drop
-    iifname @bridges oifname @bridges iifname . oifname != @same drop
+    iifname @bridges oifname @bridges drop
   }}
 }}
 """
-# The last forward rule keeps networks apart: bridge to bridge only within one bridge
-# (routed hairpin); `same` holds ("b", "b") for every bridge b.
+# `same` holds ("b", "b") for every bridge b: traffic within one network passes (routed
+# hairpin, or bridged traffic when br_netfilter sends it through this hook, internal
+# networks included); between two bridges it is dropped — networks are apart. The gateway's
+# port 53 is the engine's DNS: never DNATed to a container that publishes port 53.
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-from hull.errors import NotFound
+from hull.errors import FailedPrecondition, NotFound
 from hull.linux.netlink import Netlink, mac_for, run_in_netns
 
 DEFAULT_MTU = 1500
@@ -76,24 +76,30 @@ def host_routes() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 
 def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int,
                   gateway6: str = "", prefixlen6: int = 0) -> bool:
-    """The network's bridge, up, holding the gateway address; True when made now. Two
-    starts racing to make it both succeed."""
+    """The network's bridge, up, holding the gateway address; True when it was (made or)
+    completed now. Going up is the last step, so a bridge that is up is complete; one left
+    half-made (a start killed midway) is completed by the next start. Two starts racing
+    both succeed. A link of that name that is not a bridge is refused, never adopted."""
     with Netlink() as nl:
         try:
-            nl.link(name)
-            return False
+            link = nl.link(name)
+            if link.kind != "bridge":
+                raise FailedPrecondition(f"cannot use {name} as a network's bridge: an "
+                                         "interface of that name exists and is not a "
+                                         "bridge")
+            if link.up:
+                return False
         except NotFound:
-            pass
-        try:
-            nl.add_bridge(name, mtu=mtu)
-        except OSError as e:
-            if e.errno != errno.EEXIST:
-                raise
-            return False
+            try:
+                nl.add_bridge(name, mtu=mtu)
+            except OSError as e:
+                if e.errno != errno.EEXIST:
+                    raise
         # a MAC of its own: a bridge without one takes the lowest of its ports', so it
         # would change as containers come and go, and the containers' ARP caches would
         # keep sending to the gateway's old MAC (DNS and the default route lost for seconds)
-        nl.set_link(name, mac=mac_for(gateway) if gateway else None)
+        if gateway:
+            nl.set_link(name, mac=mac_for(gateway))
         _sysctl(f"net/ipv4/conf/{name}/route_localnet", "1")   # host's 127.0.0.1 → DNAT
         for address, plen in ((gateway, prefixlen), (gateway6, prefixlen6)):
             if address:
@@ -132,8 +138,13 @@ def attach(pid: int, interfaces: list[Interface]) -> None:
     try:
         with Netlink() as nl:
             for i in interfaces:
-                nl.add_veth(i.host_name, i.name, peer_netns_fd=ns_fd, mtu=i.mtu,
-                            peer_mac=i.mac)
+                try:
+                    nl.add_veth(i.host_name, i.name, peer_netns_fd=ns_fd, mtu=i.mtu,
+                                peer_mac=i.mac)
+                except FileExistsError:   # the last run's, its namespace not yet freed
+                    nl.delete_link(i.host_name)
+                    nl.add_veth(i.host_name, i.name, peer_netns_fd=ns_fd, mtu=i.mtu,
+                                peer_mac=i.mac)
                 nl.set_link(i.host_name, master=i.bridge, up=True)
     finally:
         os.close(ns_fd)

@@ -68,9 +68,16 @@ def parse(spec: str) -> list[Binding]:
             ip = parts.pop(0)
     if ip:
         try:
-            ip = str(ipaddress.ip_address(ip))
+            address = ipaddress.ip_address(ip)
         except ValueError:
             raise InvalidArgument(f"invalid IP address: {ip}") from None
+        if address.is_unspecified:   # 0.0.0.0 or :: — every address, as Docker reads it
+            ip = ""
+        elif address.version == 6:
+            raise InvalidArgument(f"invalid IP address: {ip}: hull publishes ports on IPv4 "
+                                  "host addresses only (for now)")
+        else:
+            ip = str(address)
     container_text = parts[-1]
     host_text = parts[0] if len(parts) == 2 else ""
     c_low, c_high = _range(container_text, "containerPort", spec)

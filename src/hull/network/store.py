@@ -322,6 +322,9 @@ def _bind(host_ip: str, protocol: str, port: int) -> int:
     family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
     kind, proto = _socket_type(protocol)
     with socket.socket(family, kind, proto) as s:
+        # as the engine's own DNS sockets on the gateways: a port bound there (53/udp)
+        # is no clash with publishing it on every address
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((host_ip or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))
         return int(s.getsockname()[1])
 

@@ -17,6 +17,7 @@ never be open across a fork (the child's own connection would inherit its lock s
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import socket
 import sqlite3
@@ -26,9 +27,13 @@ from hull.service.log import log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from hull.service.loop import Loop, Timer
 
 PORT = 53
+BATCH = 64            # datagrams per socket per loop turn
+FORCED_EVERY = 0.02   # s: re-reading the names for an unknown one, at most this often
 
 
 class DnsServer:
@@ -41,6 +46,8 @@ class DnsServer:
         self.resolver.search = tuple(d.lower().rstrip(".") for d in search)
         self.stamp: tuple[int, ...] = ()
         self.timer: Timer | None = None
+        self.subnets: dict[str, ipaddress.IPv4Network] = {}   # who may ask each socket
+        self.forced = 0.0   # when the records were last read for an unknown name
 
     # ---- sockets --------------------------------------------------------------------------
 
@@ -56,12 +63,23 @@ class DnsServer:
             for conf in json.loads(doc)["IPAM"]["Config"] or []:
                 if ":" not in conf["Subnet"]:
                     wanted[name] = conf["Gateway"]
+                    self.subnets[name] = ipaddress.IPv4Network(conf["Subnet"])
         for name in list(self.sockets):
             if self.sockets[name][0] != wanted.get(name):
                 self._close(name)
         for name, gateway in wanted.items():
             if name not in self.sockets:
                 self._bind(name, gateway)
+
+    def started(self, host_config: dict[str, Any]) -> None:
+        """A container started: its network's server must be there (a network's first
+        container made its bridge). Nothing to do for most starts: no network of its own,
+        or one already served."""
+        mode = str(host_config.get("NetworkMode") or "none")
+        if mode in ("none", "host") or mode.startswith("container:"):
+            return
+        if (mode if mode != "default" else "bridge") not in self.sockets:
+            self.sync()
 
     def _bind(self, network: str, gateway: str) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -93,13 +111,16 @@ class DnsServer:
     # ---- traffic --------------------------------------------------------------------------
 
     def _query(self, network: str, sock: socket.socket) -> None:
-        while True:
+        """At most BATCH datagrams per turn: a container asking in a loop must not starve
+        the rest of the loop (output, /proc views)."""
+        subnet = self.subnets.get(network)
+        for _ in range(BATCH):
             try:
                 data, client = sock.recvfrom(65535)
-            except (BlockingIOError, InterruptedError):
+            except OSError:   # EAGAIN: drained
                 return
-            except OSError:
-                return
+            if subnet is None or ipaddress.IPv4Address(client[0]) not in subnet:
+                continue   # only the network's own containers (and its gateway) ask here
             self._refresh(force=self._unknown(data, network))
             self._do(self.resolver.handle(data, network, client[:2]))
 
@@ -185,8 +206,12 @@ class DnsServer:
     def _refresh(self, force: bool = False) -> None:
         """Records again from the endpoints table when anything may have changed."""
         stamp = self._stamp()
-        if stamp == self.stamp and not force:
-            return
+        if stamp == self.stamp:
+            import time
+            now = time.monotonic()
+            if not force or now - self.forced < FORCED_EVERY:
+                return   # unchanged; and an unknown name re-reads at most every 20 ms
+            self.forced = now
         rows = self._rows("SELECT n.name, e.container, e.name, e.aliases, e.ip, e.ip6 FROM "
                           "endpoints e JOIN networks n ON n.id = e.network")
         if rows is None:

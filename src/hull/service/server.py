@@ -84,7 +84,7 @@ class Service:
         self.supervisor = Supervisor(self.loop, self.views, root, state)
         from hull.service.dnsserver import DnsServer
         self.dns = DnsServer(self.loop, root)
-        self.supervisor.on_started = self.dns.sync
+        self.supervisor.on_started = self.dns.started
         self.commands: dict[int, Command] = {}   # by worker pid
         self.listener: socket.socket | None = None
         self.lock_fd = -1
@@ -380,7 +380,9 @@ def serve(root: str, state: str, command: Callable[[list[str]], int],
         service.dns.close()
         if not service.handover:
             service.release()   # left on its own: the keeper leaves with it
-            if not service.supervisor.supervises():
+            # nothing runs, and no new service took the root over since it was let go
+            if not service.supervisor.supervises() and \
+                    not os.path.exists(os.path.join(state, protocol.SOCKET)):
                 _network_teardown(root)
     except Exception:   # a bug: on record, and the keeper starts another service
         import traceback

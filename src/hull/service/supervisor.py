@@ -132,7 +132,8 @@ class Supervisor:
         self.unrecorded: dict[str, int] = {}   # cid -> status a dead service had reaped
         # calls that came while recover() surveys (commands already run meanwhile)
         self.recovering: list[tuple[socket.socket, dict[str, Any], list[int]]] | None = None
-        self.on_started: Callable[[], None] | None = None   # the DNS server's sync
+        # the DNS server's: a started container's HostConfig (its network may be new)
+        self.on_started: Callable[[dict[str, Any]], None] | None = None
 
     def busy(self) -> bool:
         """Something to supervise: the service must not leave."""
@@ -316,7 +317,10 @@ class Supervisor:
             self.keeper.tell("hold", fds[:1] if tty else fds, cid=cid, tty=tty)
         self.views.keep(cid)
         if self.on_started is not None:   # before the reply: its name resolves at once
-            self.on_started()
+            try:
+                self.on_started(msg.get("host_config") or {})
+            except Exception as e:   # DNS trouble must not cost the client its answer
+                log(f"dns: {type(e).__name__}: {e}")
         if requester is not None:
             _reply(requester, started=w.pid)
             if attach:
