@@ -162,13 +162,14 @@ class Engine:
         rootfs_mod.umount(os.path.join(self.store.dir(cid), "rootfs"))
         rootfs_mod.umount(self.shm_dir(cid))
         self._stop_proc_view(cid)
-        self._release_network(cid)
+        network = self._release_network(cid)
         if not started:
             self.store.update_state(cid, Running=False, Paused=False, Pid=0, ExitCode=code,
-                                    Error=error)
+                                    Error=error, **network)
             return
         self.store.update_state(cid, Status="exited", Running=False, Paused=False, Pid=0,
-                                ExitCode=code, FinishedAt=now(), OOMKilled=oom, Error=error)
+                                ExitCode=code, FinishedAt=now(), OOMKilled=oom, Error=error,
+                                **network)
         c = self.store.get(cid)
         if oom:
             self.event(c, "oom")
@@ -191,14 +192,15 @@ class Engine:
             except FileNotFoundError:
                 pass
 
-    def _release_network(self, cid: str) -> None:
-        """A container that stopped gives its addresses and host ports back."""
+    def _release_network(self, cid: str) -> dict[str, Any]:
+        """A container that stopped gives its addresses and host ports back; the State
+        change that says so (NetworkSettings without addresses), for the exit's update."""
         from hull.engine import networking
         c = self.store.get(cid)
         if not networking.own_network(str(c.host_config.get("NetworkMode") or "none")):
-            return
+            return {}
         networking.release(self, cid)
-        self.store.update_state(cid, NetworkSettings=networking.stopped_settings(c.state))
+        return {"NetworkSettings": networking.stopped_settings(c.state)}
 
     def _discard(self, c: Container) -> None:
         self._clear_runtime(c.id)

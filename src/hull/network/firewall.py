@@ -125,11 +125,9 @@ class Firewall:
         self.table = table
 
     def exists(self) -> bool:
-        try:
-            nft.run(f"list chain inet {self.table} forward")
-        except OSError:
-            return False
-        return True
+        """The table is there (by one netlink request: a start without published ports
+        never loads libnftables)."""
+        return nft.table_exists(self.table)
 
     def ensure(self) -> None:
         """Make the table when it is missing (first use, or the ruleset was flushed)."""

@@ -269,6 +269,8 @@ class NetworkStore:
         """Host ports for the container's bindings, recorded in one transaction: a port
         another container holds (on the same or every address) is Docker's "port is
         already allocated"; a port a host process listens on, "address already in use"."""
+        if not bindings:
+            return []
         self.db.execute("BEGIN IMMEDIATE")
         try:
             taken = {(r[0], r[1], int(r[2])) for r in self.db.execute(
