@@ -145,6 +145,8 @@ def attach(pid: int, interfaces: list[Interface]) -> None:
                     nl.delete_link(i.host_name)
                     nl.add_veth(i.host_name, i.name, peer_netns_fd=ns_fd, mtu=i.mtu,
                                 peer_mac=i.mac)
+                if not i.address6:   # no IPv6 on this network: its host end is quiet
+                    _no_ipv6(i.host_name)   # (no link-local address, DAD, MLD reports)
                 nl.set_link(i.host_name, master=i.bridge, up=True)
     finally:
         os.close(ns_fd)
@@ -156,6 +158,8 @@ def attach(pid: int, interfaces: list[Interface]) -> None:
                 nl.add_address(i.name, i.address, i.prefixlen)
                 if i.address6:
                     nl.add_address(i.name, i.address6, i.prefixlen6)
+                else:   # as Docker does for a network without IPv6
+                    _no_ipv6(i.name)
                 nl.set_link(i.name, up=True)
                 if i.default_route:
                     nl.add_route(gateway=i.gateway)
@@ -168,6 +172,14 @@ def detach(host_name: str) -> None:
     """Remove a veth (network disconnect of a running container; its peer goes with it)."""
     with Netlink() as nl:
         nl.delete_link(host_name, missing_ok=True)
+
+
+def _no_ipv6(interface: str) -> None:
+    """disable_ipv6 on one interface (of the calling thread's namespace)."""
+    try:
+        _sysctl(f"net/ipv6/conf/{interface}/disable_ipv6", "1")
+    except OSError:
+        pass   # a kernel without IPv6: nothing to quiet
 
 
 def _sysctl(key: str, value: str) -> None:
