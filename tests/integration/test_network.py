@@ -237,6 +237,13 @@ def test_network_bad_input(hull: HullCLI) -> None:
         ["bridge", "host", "n1", "none"]
     assert hull("network", "rm", "bridge", check=False).returncode == 1
     assert hull("network", "rm", "n1").stdout == "n1\n"
+    hull("network", "create", "--label", "keep=1", "kept")
+    hull("network", "create", "dropme")
+    pruned = hull("network", "prune", "-f", "--filter", "label!=keep").stdout
+    assert pruned.split() == ["Deleted", "Networks:", "dropme"]
+    assert "kept" in hull("network", "ls", "--format", "{{.Name}}").stdout.split()
+    bad = hull("network", "prune", "-f", "--filter", "color=red", check=False)
+    assert bad.returncode != 0 and "invalid filter 'color'" in bad.stderr
 
 
 def test_a_flushed_table_comes_back_and_a_killed_engine_keeps_ports(hull: HullCLI) -> None:
@@ -302,3 +309,29 @@ def test_every_address_forms_fixed_ip_across_restarts_and_port_53(hull: HullCLI)
     assert bad.returncode == 125 and "IPv4 host addresses only" in bad.stderr
     mac = hull("run", "--rm", "--mac-address", "zz:00", "busybox", "true", check=False)
     assert mac.returncode == 125 and "is not a valid mac address" in mac.stderr
+
+
+def test_dual_stack_network_addresses_names_and_ports(hull: HullCLI) -> None:
+    """--ipv6: a ULA /64 beside the IPv4 subnet, both addresses inside, AAAA records, and a
+    port published on every address reachable over IPv6 as well (the host's fd00::2)."""
+    host6 = next((line.split()[3].split("/")[0] for line in __import__("subprocess").run(
+        ["ip", "-o", "-6", "addr", "show", "scope", "global"], capture_output=True,
+        text=True).stdout.splitlines()), "")
+    if not host6:
+        pytest.skip("the host has no global IPv6 address to reach a published port on")
+    port = free_port()
+    hull("network", "create", "--ipv6", "dual")
+    hull("run", "-d", "--name", "web6", "--network", "dual", "-p", f"{port}:80", "busybox",
+         "sh", "-c", HTTPD)
+    net = inspect(hull, "web6")["NetworkSettings"]["Networks"]["dual"]  # type: ignore[index]
+    ip6 = net["GlobalIPv6Address"]
+    assert ip6.startswith("fd") and net["GlobalIPv6PrefixLen"] == 64
+    inside = hull("exec", "web6", "ip", "-o", "-6", "addr", "show", "eth0").stdout
+    assert ip6 in inside
+    aaaa = hull("run", "--rm", "--network", "dual", "busybox", "nslookup", "-type=aaaa",
+                "web6").stdout
+    assert ip6 in aaaa
+    assert wait_http(f"http://[{host6}]:{port}/") == "hello\n"
+    assert wait_http(f"http://127.0.0.1:{port}/") == "hello\n"
+    assert sorted(hull("port", "web6").stdout.split("\n")[:2]) == \
+        sorted([f"80/tcp -> 0.0.0.0:{port}", f"80/tcp -> [::]:{port}"])

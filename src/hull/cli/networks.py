@@ -103,7 +103,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if not args.force and not confirm("WARNING! This will remove all custom networks not "
                                       "used by at least one container."):
         return 0
-    gone = networks.prune(_service(args))
+    gone = networks.prune(_service(args), args.filter)
     if gone:
         print("Deleted Networks:\n" + "\n".join(gone))
     return 0

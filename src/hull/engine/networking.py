@@ -139,6 +139,8 @@ def prepare(engine: Engine, c: Container) -> Plan:
                 net.gateway6, default_route=index == 0, mtu=net.mtu or links.DEFAULT_MTU))
         first = plan.endpoints[0][1]
         plan.ports = engine.networks.store.claim_ports(c.id, _bindings(c), first.ip)
+        if first.ip6 and plan.ports:   # dual stack: the same ports on IPv6 too
+            plan.ports += engine.networks.store.mirror_ports(c.id, plan.ports, first.ip6)
         plan.mounts = _etc_files(engine, c, plan)
     except BaseException:
         release(engine, c.id)
@@ -216,6 +218,8 @@ def settings(plan: Plan, pid: int, asked: dict[str, Any] | None = None) -> dict[
     for p in plan.ports:
         ports.setdefault(f"{p.container_port}/{p.protocol}", []).append(
             {"HostIp": p.host_ip or "0.0.0.0", "HostPort": str(p.host_port)})
+    for bound in ports.values():   # IPv4 first, as Docker lists them
+        bound.sort(key=lambda b: ":" in b["HostIp"])
     return {"Networks": nets, "Ports": ports, "SandboxKey": f"/proc/{pid}/ns/net"}
 
 
@@ -324,18 +328,25 @@ class Networks:
         return self._make_default()
 
     def _make_default(self) -> Network:
-        from hull.network import ipam
-        taken = links.host_routes() + [n.subnet for n in self.store.all()]
-        subnet = ipam.pick_subnet(taken)
         from hull.engine.humanize import now
+        from hull.network import ipam
         from hull.network.store import network_doc
-        doc = network_doc(self.store.new_id(), DEFAULT, subnet, ipam.first_host(subnet),
-                          bridge=self.default_bridge, mtu=links.host_mtu(),
-                          default=True, created=now())
+        self.store.db.execute("BEGIN IMMEDIATE")   # its subnet is no other's, even now
         try:
-            return self.store.insert(doc)
+            taken = links.host_routes() + [n.subnet for n in self.store.all()]
+            subnet = ipam.pick_subnet(taken)
+            doc = network_doc(self.store.new_id(), DEFAULT, subnet, ipam.first_host(subnet),
+                              bridge=self.default_bridge, mtu=links.host_mtu(),
+                              default=True, created=now())
+            made = self.store.insert(doc)
+            self.store.db.execute("COMMIT")
+            return made
         except HullError:   # another start made it meanwhile
+            self.store.db.execute("ROLLBACK")
             return self.store.get(DEFAULT)
+        except BaseException:
+            self.store.db.execute("ROLLBACK")
+            raise
 
     def up(self, name: str, network_id: str = "") -> Network:
         """The network, its bridge and firewall elements in place (made when missing)."""

@@ -35,51 +35,62 @@ def create(service: ContainerService, name: str, *, driver: str = "bridge", subn
         raise FailedPrecondition(f"network with name {name} already exists")
     except NotFound:
         pass
-    taken = [n.subnet for n in store.all()] + \
-        [s for n in store.all() if (s := n.subnet6) is not None]
-    if subnet:
-        net = ipam.parse_subnet(subnet)
-        if net.version != 4:
-            subnet6, net = subnet, ipam.pick_subnet(taken + links.host_routes())
-            ipv6 = True
+
+    def new_doc() -> dict[str, Any]:
+        """The network's document: a subnet no other network or host route has."""
+        nonlocal subnet6, ipv6
+        taken = [n.subnet for n in store.all()] + \
+            [s for n in store.all() if (s := n.subnet6) is not None]
+        if subnet:
+            net = ipam.parse_subnet(subnet)
+            if net.version != 4:
+                subnet6, net = subnet, ipam.pick_subnet(taken + links.host_routes())
+                ipv6 = True
+            else:
+                clash = next((t for t in taken if t.version == 4 and t.overlaps(net)), None)
+                if clash is not None:
+                    raise FailedPrecondition("invalid pool request: Pool overlaps with other "
+                                             "one on this address space")
         else:
-            clash = next((t for t in taken if t.version == 4 and t.overlaps(net)), None)
-            if clash is not None:
-                raise FailedPrecondition("invalid pool request: Pool overlaps with other "
-                                         "one on this address space")
-    else:
-        net = ipam.pick_subnet(taken + links.host_routes())
-    assert isinstance(net, ipaddress.IPv4Network)
-    gw = _gateway(net, gateway)
-    if ip_range:
-        try:
-            r = ipaddress.ip_network(ip_range)
-        except ValueError:
-            raise InvalidArgument(f"invalid CIDR address: {ip_range}") from None
-        if not (r.version == 4 and r.subnet_of(net)):
-            raise InvalidArgument(f"invalid ip-range {ip_range}: it must be inside the "
-                                  f"subnet {net}")
-    net6: ipaddress.IPv6Network | None = None
-    gw6 = ""
-    nid = store.new_id()
-    if ipv6 or subnet6:
-        parsed = ipam.parse_subnet(subnet6) if subnet6 else ipam.pick_subnet6(taken, nid)
-        if not isinstance(parsed, ipaddress.IPv6Network):
-            raise InvalidArgument(f"invalid IPv6 subnet {subnet6}")
-        net6 = parsed
-        gw6 = _gateway(net6, gateway6)
-    opts = dict(options or {})
-    mtu = int(opts.pop("mtu", 0) or opts.pop("com.docker.network.driver.mtu", 0) or 0) \
-        or links.host_mtu()
-    bridge = opts.pop(BRIDGE_OPTION, "") or f"hull-{nid[:10]}"
-    if links.bridge_exists(bridge) or any(n.bridge == bridge for n in store.all()):
-        raise FailedPrecondition(f"bridge name {bridge} is already in use: hull never "
-                                 "adopts (or later deletes) an interface it did not make")
-    from hull.engine.humanize import now
-    doc = network_doc(nid, name, net, gw, bridge=bridge, mtu=mtu, ip_range=ip_range,
-                      internal=internal, labels=labels, options=opts, subnet6=net6,
-                      gateway6=gw6, created=now())
-    made = store.insert(doc)
+            net = ipam.pick_subnet(taken + links.host_routes())
+        assert isinstance(net, ipaddress.IPv4Network)
+        gw = _gateway(net, gateway)
+        if ip_range:
+            try:
+                r = ipaddress.ip_network(ip_range)
+            except ValueError:
+                raise InvalidArgument(f"invalid CIDR address: {ip_range}") from None
+            if not (r.version == 4 and r.subnet_of(net)):
+                raise InvalidArgument(f"invalid ip-range {ip_range}: it must be inside the "
+                                      f"subnet {net}")
+        net6: ipaddress.IPv6Network | None = None
+        gw6 = ""
+        nid = store.new_id()
+        if ipv6 or subnet6:
+            parsed = ipam.parse_subnet(subnet6) if subnet6 else ipam.pick_subnet6(taken, nid)
+            if not isinstance(parsed, ipaddress.IPv6Network):
+                raise InvalidArgument(f"invalid IPv6 subnet {subnet6}")
+            net6 = parsed
+            gw6 = _gateway(net6, gateway6)
+        opts = dict(options or {})
+        mtu = int(opts.pop("mtu", 0) or opts.pop("com.docker.network.driver.mtu", 0) or 0) \
+            or links.host_mtu()
+        bridge = opts.pop(BRIDGE_OPTION, "") or f"hull-{nid[:10]}"
+        if links.bridge_exists(bridge) or any(n.bridge == bridge for n in store.all()):
+            raise FailedPrecondition(f"bridge name {bridge} is already in use: hull never "
+                                     "adopts (or later deletes) an interface it did not make")
+        from hull.engine.humanize import now
+        doc = network_doc(nid, name, net, gw, bridge=bridge, mtu=mtu, ip_range=ip_range,
+                          internal=internal, labels=labels, options=opts, subnet6=net6,
+                          gateway6=gw6, created=now())
+        return doc
+    store.db.execute("BEGIN IMMEDIATE")   # two creates at once never pick one subnet
+    try:
+        made = store.insert(new_doc())
+        store.db.execute("COMMIT")
+    except BaseException:
+        store.db.execute("ROLLBACK")
+        raise
     try:
         from hull.engine.networking import warn_if_forward_dropped
         warn_if_forward_dropped(made)
@@ -158,11 +169,24 @@ def remove(service: ContainerService, name: str) -> Network:
     return net
 
 
-def prune(service: ContainerService) -> list[str]:
+def prune(service: ContainerService, filters: list[str] | None = None) -> list[str]:
+    """Networks no container uses; filters: label=K[=V] / label!=K[=V] (Docker's)."""
+    wanted: list[tuple[bool, str, str | None]] = []
+    for f in filters or []:
+        key, _, value = f.partition("=")
+        if key not in ("label", "label!"):
+            raise InvalidArgument(f"invalid filter '{key}'")
+        k, eq, v = value.partition("=")
+        wanted.append((key == "label", k, v if eq else None))
+
+    def chosen(labels: dict[str, str]) -> bool:
+        return all((k in labels and (v is None or labels[k] == v)) == positive
+                   for positive, k, v in wanted)
     gone = []
     for net in service.networks.store.all():
         if net.name == DEFAULT or users(service, net) or \
-                service.networks.store.endpoints(net.id):
+                service.networks.store.endpoints(net.id) or \
+                not chosen(net.doc.get("Labels") or {}):
             continue
         _down(service, net)
         service.networks.store.delete(net.id)

@@ -107,7 +107,7 @@ class Port:
         v6 = ":" in self.container_ip
         fam = "6" if v6 else "4"
         value = f"{self.container_ip} . {self.container_port}"
-        if self.host_ip:
+        if self.host_ip and self.host_ip != "::":   # "::": every IPv6 address
             return f"ports_addr{fam}", \
                 f"{self.host_ip} . {self.protocol} . {self.host_port} : {value}"
         return f"ports_any{fam}", f"{self.protocol} . {self.host_port} : {value}"

@@ -280,7 +280,8 @@ class NetworkStore:
             def free(ip: str, proto: str, port: int) -> bool:
                 """Every address ("") clashes with each one, and each one with every."""
                 held = taken | {(p.host_ip, p.protocol, p.host_port) for p in out}
-                return not any(pr == proto and po == port and (i == ip or not i or not ip)
+                return not any(pr == proto and po == port and
+                               (i == ip or i in ("", "::") or not ip)
                                for i, pr, po in held)
             for b in bindings:
                 port = b.host_port
@@ -301,6 +302,18 @@ class NetworkStore:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+    def mirror_ports(self, container: str, ports: list[Port], container_ip6: str
+                     ) -> list[Port]:
+        """The IPv6 side of ports published on every address, for a dual-stack container:
+        the same host ports on every IPv6 address ("::"), as Docker publishes them."""
+        out = [Port("::", p.protocol, p.host_port, container_ip6, p.container_port)
+               for p in ports if not p.host_ip]
+        for p in out:
+            self.db.execute("INSERT OR REPLACE INTO published VALUES (?, ?, ?, ?, ?, ?)",
+                            (container, p.host_ip, p.protocol, p.host_port, p.container_ip,
+                             p.container_port))
+        return out
 
     def release_ports(self, container: str) -> list[Port]:
         gone = self.published(container)

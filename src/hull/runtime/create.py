@@ -144,6 +144,7 @@ def _drive(ch: Channel, first: int, spec: Spec, state: State, driver: CgroupDriv
                 ch.send_fd("mount-fd", tree, index=index)
                 os.close(tree)
         ch.send("go")
+        ready = False
         while True:
             msg = ch.recv()
             if msg["type"] == "pid":
@@ -151,6 +152,8 @@ def _drive(ch: Channel, first: int, spec: Spec, state: State, driver: CgroupDriv
                 state.pid = pid
                 os.waitpid(first, 0)
                 first = 0
+                if ready:
+                    return pid
             elif msg["type"] == "create-runtime":
                 hook_state = {**state.oci(), "status": "created", "pid": pid}
                 hooks.run("prestart", spec.hooks.get("prestart", []), hook_state)
@@ -162,7 +165,10 @@ def _drive(ch: Channel, first: int, spec: Spec, state: State, driver: CgroupDriv
                                pid, msg["fds"][0])
             elif msg["type"] == "ready":
                 mark("create: ready")
-                return pid
+                if pid:
+                    return pid
+                # stage 2 said "ready" before stage 1 (descheduled right after its fork)
+                ready = True   # said its pid: both come down the one channel, either first
             else:
                 raise FailedPrecondition(f"protocol error: unexpected {msg['type']!r}")
     except BaseException:
