@@ -182,6 +182,8 @@ def test_user_networks_resolve_names_isolate_and_forward(hull: HullCLI,
     assert f"Address: {FakeUpstream.ADDRESS}" in out  # forwarded to the host's resolver
     assert "x.upstream.test" in upstream.seen
     assert "reach-api" in out and "reach-other" not in out   # networks are isolated
+    gateway = inspect(hull, "api")["NetworkSettings"]["Networks"]["front"]["Gateway"]  # type: ignore[index]
+    assert _tcp_lookup(gateway, "svc") == ["10.201.0.50"]   # DNS over TCP as well
     start = time.monotonic()
     miss = hull("exec", "api", "nslookup", "nosuchname", check=False)
     assert "NXDOMAIN" in miss.stdout + miss.stderr and time.monotonic() - start < 3
@@ -335,3 +337,20 @@ def test_dual_stack_network_addresses_names_and_ports(hull: HullCLI) -> None:
     assert wait_http(f"http://127.0.0.1:{port}/") == "hello\n"
     assert sorted(hull("port", "web6").stdout.split("\n")[:2]) == \
         sorted([f"80/tcp -> 0.0.0.0:{port}", f"80/tcp -> [::]:{port}"])
+
+
+def _tcp_lookup(server: str, name: str) -> list[str]:
+    """An A query over TCP (two length bytes, then the message), from the host."""
+    import socket
+
+    from hull.network import dnswire
+    query = dnswire.build_query(name, dnswire.TYPE_A, 4242)
+    with socket.create_connection((server, 53), timeout=5) as s:
+        s.sendall(len(query).to_bytes(2, "big") + query)
+        size = int.from_bytes(s.recv(2), "big")
+        data = b""
+        while len(data) < size:
+            data += s.recv(size - len(data))
+    reply = dnswire.parse(data)
+    assert reply is not None and reply.id == 4242
+    return [".".join(str(b) for b in a.rdata) for a in reply.answers]

@@ -33,7 +33,15 @@ if TYPE_CHECKING:
 
 PORT = 53
 BATCH = 64            # datagrams per socket per loop turn
+MAX_TCP = 64          # TCP clients at once
 FORCED_EVERY = 0.02   # s: re-reading the names for an unknown one, at most this often
+
+
+class _Conn:
+    """A TCP client: its socket, its network, what it sent that is not a whole query yet."""
+
+    def __init__(self, sock: socket.socket, network: str) -> None:
+        self.sock, self.network, self.buf = sock, network, b""
 
 
 class DnsServer:
@@ -47,6 +55,9 @@ class DnsServer:
         self.stamp: tuple[int, ...] = ()
         self.timer: Timer | None = None
         self.subnets: dict[str, ipaddress.IPv4Network] = {}   # who may ask each socket
+        self.listeners: dict[str, socket.socket] = {}   # TCP, per network
+        self.local: dict[str, bool] = {}   # source address → is it one of the host's
+        self.conns: dict[tuple[str, int], _Conn] = {}   # TCP clients, by their address
         self.forced = 0.0   # when the records were last read for an unknown name
 
     # ---- sockets --------------------------------------------------------------------------
@@ -94,15 +105,36 @@ class DnsServer:
         sock.setblocking(False)
         self.sockets[network] = (gateway, sock)
         self.loop.add_reader(sock, lambda: self._query(network, sock))
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:   # TCP too: a stub resolver retries there when an answer was truncated
+            listener.bind((gateway, self.port))
+            listener.listen(16)
+        except OSError as e:
+            listener.close()
+            log(f"dns: no TCP on {gateway}:{self.port}: {e.strerror}")
+            return
+        listener.setblocking(False)
+        self.listeners[network] = listener
+        self.loop.add_reader(listener, lambda: self._accept(network, listener))
 
     def _close(self, network: str) -> None:
         _, sock = self.sockets.pop(network)
         self.loop.forget(sock)
         sock.close()
+        listener = self.listeners.pop(network, None)
+        if listener is not None:
+            self.loop.forget(listener)
+            listener.close()
+        for peer, conn in list(self.conns.items()):
+            if conn.network == network:
+                self._hang_up(peer)
 
     def close(self) -> None:
         for name in list(self.sockets):
             self._close(name)
+        for peer in list(self.conns):
+            self._hang_up(peer)
         if self.upstream is not None:
             self.loop.forget(self.upstream)
             self.upstream.close()
@@ -113,14 +145,13 @@ class DnsServer:
     def _query(self, network: str, sock: socket.socket) -> None:
         """At most BATCH datagrams per turn: a container asking in a loop must not starve
         the rest of the loop (output, /proc views)."""
-        subnet = self.subnets.get(network)
         for _ in range(BATCH):
             try:
                 data, client = sock.recvfrom(65535)
             except OSError:   # EAGAIN: drained
                 return
-            if subnet is None or ipaddress.IPv4Address(client[0]) not in subnet:
-                continue   # only the network's own containers (and its gateway) ask here
+            if not self._may_ask(network, client[0]):
+                continue   # only the network's own containers (and the host) ask here
             self._refresh(force=self._unknown(data, network))
             self._do(self.resolver.handle(data, network, client[:2]))
 
@@ -142,8 +173,73 @@ class DnsServer:
                 return
             self._do(self.resolver.on_upstream_reply(data, server[:2]))
 
+    def _may_ask(self, network: str, address: str) -> bool:
+        """A container of this network, or the host itself (whose queries come from any
+        of its own addresses): never another network's container, never a neighbour."""
+        subnet = self.subnets.get(network)
+        if subnet is not None and ipaddress.IPv4Address(address) in subnet:
+            return True
+        local = self.local.get(address)
+        if local is None:
+            try:   # an address of this host is one it can bind
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                    probe.bind((address, 0))
+                local = True
+            except OSError:
+                local = False
+            if len(self.local) > 256:
+                self.local.clear()
+            self.local[address] = local
+        return local
+
+    # ---- TCP: two length bytes, then the message (RFC 1035 4.2.2) -------------------------
+
+    def _accept(self, network: str, listener: socket.socket) -> None:
+        try:
+            sock, peer = listener.accept()
+        except OSError:
+            return
+        if len(self.conns) >= MAX_TCP or not self._may_ask(network, peer[0]):
+            sock.close()
+            return
+        sock.setblocking(False)
+        key = (str(peer[0]), -int(peer[1]))   # negative: never a UDP client's address
+        self.conns[key] = _Conn(sock, network)
+        self.loop.add_reader(sock, lambda: self._tcp_read(key))
+
+    def _tcp_read(self, peer: tuple[str, int]) -> None:
+        conn = self.conns.get(peer)
+        if conn is None:
+            return
+        try:
+            data = conn.sock.recv(65537)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._hang_up(peer)
+            return
+        conn.buf += data
+        while len(conn.buf) >= 2 and len(conn.buf) >= 2 + int.from_bytes(conn.buf[:2], "big"):
+            size = int.from_bytes(conn.buf[:2], "big")
+            query, conn.buf = conn.buf[2:2 + size], conn.buf[2 + size:]
+            self._refresh(force=self._unknown(query, conn.network))
+            self._do(self.resolver.handle(query, conn.network, peer))
+
+    def _hang_up(self, peer: tuple[str, int]) -> None:
+        conn = self.conns.pop(peer)
+        self.loop.forget(conn.sock)
+        conn.sock.close()
+
     def _do(self, action: dns.Action | None) -> None:
-        if isinstance(action, dns.Reply):
+        if isinstance(action, dns.Reply) and action.client in self.conns:
+            conn = self.conns[action.client]
+            try:   # a reply is small: one send (a peer that does not read is dropped)
+                conn.sock.send(len(action.data).to_bytes(2, "big") + action.data)
+            except OSError:
+                self._hang_up(action.client)
+        elif isinstance(action, dns.Reply):
             entry = self.sockets.get(action.network)
             if entry is not None:
                 try:
