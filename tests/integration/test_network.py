@@ -313,7 +313,18 @@ def test_every_address_forms_fixed_ip_across_restarts_and_port_53(hull: HullCLI)
     assert mac.returncode == 125 and "is not a valid mac address" in mac.stderr
 
 
-def test_dual_stack_network_addresses_names_and_ports(hull: HullCLI) -> None:
+@pytest.fixture
+def ipv6_forwarding() -> Iterator[None]:
+    """A dual-stack network turns the host's IPv6 forwarding on (as Docker does); the test
+    puts back what the machine had, after the engine has gone (fixtures end in reverse)."""
+    path = Path("/proc/sys/net/ipv6/conf/all/forwarding")
+    before = path.read_text()
+    yield
+    path.write_text(before)
+
+
+def test_dual_stack_network_addresses_names_and_ports(ipv6_forwarding: None,
+                                                      hull: HullCLI) -> None:
     """--ipv6: a ULA /64 beside the IPv4 subnet, both addresses inside, AAAA records, and a
     port published on every address reachable over IPv6 as well (the host's fd00::2)."""
     host6 = next((line.split()[3].split("/")[0] for line in __import__("subprocess").run(

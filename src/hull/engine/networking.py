@@ -246,7 +246,7 @@ def _etc_files(engine: Engine, c: Container, plan: Plan) -> list[dict[str, Any]]
     names = [f"{hostname}.{domain}", hostname] if domain else [hostname]
     extra = [_extra_host(item, first_net) for item in hc.get("ExtraHosts") or []]
     own = [(first.ip, names)] + ([(first.ip6, names)] if first.ip6 else [])
-    host_conf = dns.parse_resolv_conf(_read(dns.host_resolv_conf()))
+    host_conf = dns.host_resolvers()
     servers = list(hc.get("Dns") or [])
     options = list(hc.get("DnsOptions") or host_conf.options)
     if not servers:
@@ -301,14 +301,6 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 class Networks:
     """The engine's networks: the store, the firewall, and bringing a network up."""
 
@@ -350,7 +342,7 @@ class Networks:
 
     def up(self, name: str, network_id: str = "") -> Network:
         """The network, its bridge and firewall elements in place (made when missing)."""
-        net = self.get(network_id or name) if network_id else self.get(name)
+        net = self.get(network_id or name)
         from hull.network.firewall import Bridge
         v6 = net.subnet6
         made = links.ensure_bridge(net.bridge, net.gateway, net.subnet.prefixlen,

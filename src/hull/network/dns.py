@@ -393,6 +393,16 @@ def host_resolv_conf() -> str:
     return os.environ.get("HULL_RESOLV_CONF") or "/etc/resolv.conf"
 
 
+def host_resolvers() -> ResolvConf:
+    """The host's resolver configuration, parsed (empty when it cannot be read): the
+    containers' resolv.conf on the default bridge and the embedded DNS's upstreams."""
+    try:
+        with open(host_resolv_conf()) as f:
+            return parse_resolv_conf(f.read())
+    except OSError:
+        return ResolvConf([], [], [])
+
+
 def parse_resolv_conf(text: str) -> ResolvConf:
     """As glibc reads it: `#` and `;` start comments, one address per nameserver line
     (anything after it ignored), the last search or domain line wins, options add up."""

@@ -35,7 +35,7 @@ class Binding:
         return f"{self.container_port}/{self.protocol}"
 
 
-def _range(text: str, what: str, spec: str) -> tuple[int, int]:
+def _range(text: str, what: str) -> tuple[int, int]:
     low, sep, high = text.partition("-")
     try:
         a = int(low)
@@ -80,8 +80,8 @@ def parse(spec: str) -> list[Binding]:
             ip = str(address)
     container_text = parts[-1]
     host_text = parts[0] if len(parts) == 2 else ""
-    c_low, c_high = _range(container_text, "containerPort", spec)
-    h_low, h_high = _range(host_text, "hostPort", spec) if host_text else (0, 0)
+    c_low, c_high = _range(container_text, "containerPort")
+    h_low, h_high = _range(host_text, "hostPort") if host_text else (0, 0)
     count = c_high - c_low + 1
     if host_text and h_high - h_low + 1 != count and count != 1:
         raise InvalidArgument("invalid ranges specified for container and host Ports: "
@@ -98,7 +98,7 @@ def parse_expose(spec: str) -> list[str]:
     proto = proto.lower() or "tcp"
     if proto not in PROTOCOLS:
         raise InvalidArgument(f"invalid proto: {proto}")
-    low, high = _range(body, "containerPort", spec)
+    low, high = _range(body, "containerPort")
     return [f"{p}/{proto}" for p in range(low, high + 1)]
 
 

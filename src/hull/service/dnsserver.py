@@ -323,9 +323,5 @@ class DnsServer:
     @staticmethod
     def _host_resolvers() -> tuple[list[tuple[str, int]], list[str]]:
         """The host's nameservers (the upstreams) and search domains."""
-        try:
-            with open(dns.host_resolv_conf()) as f:
-                conf = dns.parse_resolv_conf(f.read())
-        except OSError:
-            return [], []
+        conf = dns.host_resolvers()
         return [(server, PORT) for server in conf.nameservers], conf.search
