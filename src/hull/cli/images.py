@@ -294,6 +294,8 @@ def register(sub: Any) -> None:
     tag_flags(isub.add_parser("tag", help="Create a tag TARGET_IMAGE that refers to "
                               "SOURCE_IMAGE"))
     history_flags(isub.add_parser("history", help="Show the history of an image"))
+    from hull.cli import build
+    build.flags(isub.add_parser("build", help="Build an image from a Dockerfile"))
     save_flags(isub.add_parser("save", help="Save one or more images to a tar archive "
                                "(streamed to STDOUT by default)"))
     load_flags(isub.add_parser("load", help="Load an image from a tar archive or STDIN"))

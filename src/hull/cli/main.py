@@ -122,7 +122,7 @@ PREBUILT: argparse.ArgumentParser | None = None   # the whole parser, built once
 def parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line; with `only`, just that command's parser is built (the whole one
     when there is no such command, so that the usage error lists them all)."""
-    from hull.cli import containers, images, networks, registry, system, volumes
+    from hull.cli import build, containers, images, networks, registry, system, volumes
     p = _Parser(prog="hull", description="A Docker-compatible container engine.",
                 add_help=False)
     p.add_argument("--help", action="help", help="Print usage")
@@ -141,6 +141,7 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
     registry.register(target)
     volumes.register(target)
     networks.register(target)
+    build.register(target)
     if only is not None and not target.found:
         return parser()
     # `system service` runs commands with this module's main; the command modules sit

@@ -227,8 +227,15 @@ def df_rows(du: dict[str, Any]) -> list[dict[str, str]]:
         {"Type": "Local Volumes", "TotalCount": str(len(volumes)),
          "Active": str(sum(1 for v in volumes if v["UsageData"]["RefCount"])),
          "Size": humanize.size(v_size, 4), "Reclaimable": _share(v_free, v_size)},
-        {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B",
-         "Reclaimable": "0B"}]
+        _build_cache_row(du["BuildCache"])]
+
+
+def _build_cache_row(records: list[dict[str, Any]]) -> dict[str, str]:
+    size = sum(int(r["Size"]) for r in records)
+    active = [r for r in records if r["InUse"]]
+    return {"Type": "Build Cache", "TotalCount": str(len(records)), "Active": str(len(active)),
+            "Size": humanize.size(size, 4),
+            "Reclaimable": humanize.size(size - sum(int(r["Size"]) for r in active), 4)}
 
 
 def cmd_system_df(args: argparse.Namespace) -> int:
@@ -283,12 +290,17 @@ def _verbose(service: Any, du: dict[str, Any]) -> None:
                         "Size": humanize.size(v["UsageData"]["Size"])}, type_name="volume")
                 for v in du["Volumes"]], {"Name": "VOLUME NAME", "Links": "LINKS",
                                           "Size": "SIZE"})
-    print("\nBuild cache usage: 0B\n")
+    cache = du["BuildCache"]
+    print(f"\nBuild cache usage: {humanize.size(sum(int(r['Size']) for r in cache), 4)}\n")
+    rows = [Struct({"ID": r["ID"][:12], "Type": r["Type"], "Size": humanize.size(r["Size"]),
+                    "Created": humanize.ago(r["CreatedAt"]),
+                    "LastUsed": humanize.ago(r["LastUsedAt"]),
+                    "Usage": str(r["UsageCount"]), "Shared": str(r["Shared"]).lower()},
+                   type_name="cache") for r in cache]
     print_rows("table {{.ID}}\t{{.Type}}\t{{.Size}}\t{{.Created}}\t{{.LastUsed}}\t"
-               "{{.Usage}}\t{{.Shared}}", [], {"ID": "CACHE ID", "Type": "CACHE TYPE",
-                                                 "Size": "SIZE", "Created": "CREATED",
-                                                 "LastUsed": "LAST USED", "Usage": "USAGE",
-                                                 "Shared": "SHARED"})
+               "{{.Usage}}\t{{.Shared}}", rows,
+               {"ID": "CACHE ID", "Type": "CACHE TYPE", "Size": "SIZE", "Created": "CREATED",
+                "LastUsed": "LAST USED", "Usage": "USAGE", "Shared": "SHARED"})
 
 
 def cmd_system_prune(args: argparse.Namespace) -> int:
@@ -318,6 +330,9 @@ def cmd_system_prune(args: argparse.Namespace) -> int:
     lines, reclaimed = ImageService(args.root).prune(all_images=args.all, filters=filters)
     if lines:
         print("Deleted Images:\n" + "\n".join(lines) + "\n")
+    from hull.engine.building import prune as prune_cache
+    _, cache_space = prune_cache(containers, args.all, filters.until())
+    reclaimed += cache_space
     print(f"Total reclaimed space: {humanize.size(reclaimed + space, 4)}")
     return 0
 

@@ -51,7 +51,7 @@ def snapshot_from_upper(images: ImageStore, upper: str, parent: str | None, chai
 
 
 def _copy_opaque_markers(upper: str, target: str) -> None:
-    for top, dirs, _, dir_fd in os.fwalk(upper):   # by fd: see filesystem._at
+    for top, dirs, _, dir_fd in os.fwalk(upper):   # by fd: see image.upper.at
         for name in dirs:
             try:
                 if os.getxattr(f"/proc/self/fd/{dir_fd}/{name}", "trusted.overlay.opaque",

@@ -54,4 +54,9 @@ def disk_usage(service: ContainerService) -> dict[str, Any]:
                                            "RefCount": refs}})
     return {"LayersSize": sum(layer_size.values()), "Images": images,
             "Containers": [summary(service, c, size=True) for c in containers],
-            "Volumes": volumes, "BuildCache": []}
+            "Volumes": volumes, "BuildCache": _build_cache(service)}
+
+
+def _build_cache(service: ContainerService) -> list[dict[str, Any]]:
+    from hull.engine.building import usage
+    return usage(service)

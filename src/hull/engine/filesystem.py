@@ -6,12 +6,12 @@ the container's changes."""
 
 from __future__ import annotations
 
-import errno
 import os
 import secrets
 
 from hull.engine import userns
-from hull.errors import FailedPrecondition, NotFound
+from hull.errors import NotFound
+from hull.image.upper import add_entry, at, layer_from_upper
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,7 +77,8 @@ def commit(service: ContainerService, name: str, repo: str | None, message: str 
 
     def write_layer(out: Any) -> None:
         with write_stream(out) as tar:
-            _layer_from_upper(tar, upper, idmap)
+            layer_from_upper(tar, upper, INIT_FILES,
+                             idmap.to_container if idmap is not None else None)
     try:
         layer = store_plain_layer(service.images, write_layer)
         base = service.images.get(c.image)
@@ -135,79 +136,6 @@ _IMAGE_CONFIG_KEYS = ("User", "Env", "Cmd", "Entrypoint", "WorkingDir", "Labels"
 INIT_FILES = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
 
 
-def _layer_from_upper(tar: tarfile.TarFile, upper: str, ids: IdMap | None = None) -> None:
-    """The rw layer as an image layer tar: overlay's whiteouts (0:0 character devices)
-    become .wh.NAME files, opaque directories get a .wh..wh..opq entry; hard links stay
-    links (tarfile tracks inodes); nothing is followed."""
-    import stat as st
-    for top, dirs, files, dir_fd in os.fwalk(upper):
-        dirs.sort()
-        for name in sorted(dirs) + sorted(files):
-            path = _at(dir_fd, name)
-            rel = os.path.relpath(os.path.join(top, name), upper)
-            if "/" + rel in INIT_FILES:
-                continue
-            try:
-                info = os.lstat(path)
-            except FileNotFoundError:
-                continue   # removed by the running container meanwhile
-            if st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
-                entry = tarfile_info(os.path.join(os.path.dirname(rel), ".wh." + name))
-                tar.addfile(entry)
-                continue
-            _add_entry(tar, path, rel, ids)
-            if name in dirs:
-                try:
-                    opaque = os.getxattr(path, "trusted.overlay.opaque") == b"y"
-                except OSError:
-                    opaque = False
-                if opaque:
-                    tar.addfile(tarfile_info(os.path.join(rel, ".wh..wh..opq")))
-
-
-def _at(dir_fd: int, name: str) -> str:
-    """A path to `name` in the directory open as dir_fd. The walks over a container's
-    layer (diff, commit, export) use os.fwalk, which opens each directory by fd without
-    following links; naming entries through that fd keeps a directory swapped for a
-    symlink mid-walk (a running container can do that) from sending hull out of the tree."""
-    return f"/proc/self/fd/{dir_fd}/{name}"
-
-
-def _add_entry(tar: tarfile.TarFile, path: str, arcname: str, ids: IdMap | None = None
-               ) -> None:
-    """One file as it is on disk (links as links, never followed); left out if it was
-    removed since the directory was listed. ids: a remapped container's file, whose host
-    owner is written as the container's."""
-    try:
-        entry = tar.gettarinfo(path, arcname=arcname)
-        if ids is not None:
-            entry.uid, entry.gid = ids.to_container(entry.uid, entry.gid)
-            entry.uname = entry.gname = ""
-        # never through a link: the file could have been swapped for one since the lstat
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC) if entry.isreg() \
-            else -1
-    except FileNotFoundError:
-        return
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return   # swapped for a symlink: what is there now is not this file
-        raise
-    if fd >= 0:
-        with os.fdopen(fd, "rb") as f:
-            if os.fstat(fd).st_size != entry.size:
-                raise FailedPrecondition(f"{arcname} changed while it was archived")
-            tar.addfile(entry, f)
-    else:
-        tar.addfile(entry)
-
-
-def tarfile_info(name: str) -> tarfile.TarInfo:
-    import tarfile as tf
-    entry = tf.TarInfo(name)
-    entry.mode = 0o600
-    return entry
-
-
 def _rw_entries(upper: str) -> tuple[set[str], set[str]]:
     """Paths the read-write layer changes (written or whited out), whose lower versions an
     export leaves out, and its opaque directories, whose whole lower subtree it leaves out."""
@@ -218,7 +146,7 @@ def _rw_entries(upper: str) -> tuple[set[str], set[str]]:
             changed.add(rel)
             if name in dirs:
                 try:
-                    if os.getxattr(_at(dir_fd, name), "trusted.overlay.opaque",
+                    if os.getxattr(at(dir_fd, name), "trusted.overlay.opaque",
                                    follow_symlinks=False) == b"y":
                         opaque.add(rel)
                 except OSError:
@@ -238,7 +166,7 @@ def _add_tree(tar: tarfile.TarFile, root: str,
             continue   # the rw layer replaced this directory wholesale
         dirs.sort()
         for name in sorted(dirs) + sorted(files):
-            path = _at(dir_fd, name)
+            path = at(dir_fd, name)
             rel = os.path.relpath(os.path.join(top, name), root)
             try:
                 info = os.lstat(path)
@@ -248,4 +176,4 @@ def _add_tree(tar: tarfile.TarFile, root: str,
                 continue   # an overlay whiteout: the file is deleted, so not exported
             if rel in changed:
                 continue   # the rw layer's version (or its deletion) decides
-            _add_entry(tar, path, rel, ids)
+            add_entry(tar, path, rel, ids.to_container if ids is not None else None)

@@ -40,6 +40,12 @@ CREATE TABLE IF NOT EXISTS repo_digests (
     image TEXT NOT NULL REFERENCES images(id),
     PRIMARY KEY (name, image)
 );
+CREATE TABLE IF NOT EXISTS leases (  -- what gc keeps besides images (containerd's leases)
+    owner TEXT NOT NULL,            -- e.g. "build-cache:<key>"
+    snapshot TEXT NOT NULL,         -- a layer's chain ID
+    blob TEXT NOT NULL,             -- its layer blob digest
+    PRIMARY KEY (owner, snapshot)
+);
 """
 
 
@@ -370,6 +376,10 @@ class ImageStore:
             blobs |= {image.manifest, manifest.config.digest} | {d.digest for d in
                                                                  manifest.layers}
             snaps |= set(mf.chain_ids(self.diff_ids(image)))
+        for snapshot, blob in self.db.execute("SELECT snapshot, blob FROM leases"):
+            snaps.add(snapshot)   # the build cache's layers, and below them their parents
+            blobs.add(blob)
+        snaps |= self._parents_of(snaps)
         for info in list(self.content.walk()):
             if info.digest not in blobs:
                 self.content.delete(info.digest)
@@ -388,6 +398,26 @@ class ImageStore:
                     removed.append((snap.key, size))
                     changed = True
         return removed
+
+
+    def _parents_of(self, snaps: set[str]) -> set[str]:
+        """Every layer below the given ones (a leased layer needs its parents)."""
+        parent = {i.key: i.parent for i in self.snapshotter.walk()}
+        out: set[str] = set()
+        for key in snaps:
+            up = parent.get(key)
+            while up is not None and up not in out:
+                out.add(up)
+                up = parent.get(up)
+        return out
+
+    def lease(self, owner: str, layers: list[tuple[str, str]]) -> None:
+        """Keep these layers (chain ID, blob digest) from gc until release(owner)."""
+        self.db.executemany("INSERT OR IGNORE INTO leases (owner, snapshot, blob) "
+                            "VALUES (?, ?, ?)", [(owner, c, b) for c, b in layers])
+
+    def release(self, owners: list[str]) -> None:
+        self.db.executemany("DELETE FROM leases WHERE owner = ?", [(o,) for o in owners])
 
 
 def config_blob(config: dict[str, Any]) -> bytes:

@@ -1,0 +1,254 @@
+"""The builder: a Dockerfile's stages, the ones the target needs, built in dependency order,
+each instruction applied to the stage's state — metadata instructions to its config, RUN,
+COPY, ADD and WORKDIR as one layer each (the seeds' model), taken from the cache when a step
+with the same key ran before — and the target's state written as an image.
+
+    parse ─► stages ─► needed by target ─► for each: FROM ─► ONBUILD triggers ─► steps
+                                                          └► image config + layers ─► tags
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hull.build import metadata
+from hull.build.cache import BuildCache, key_of
+from hull.build.errors import BuildError
+from hull.build.frontend import instructions as ins
+from hull.build.frontend.parser import parse
+from hull.build.frontend.shell import Lexer
+from hull.build.options import PREDEFINED_ARGS, BuildOptions
+from hull.build.state import Layer, State
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hull.build.context import Context
+    from hull.build.progress import Progress
+    from hull.build.steps import StepRunner
+    from hull.image.store import Image, ImageStore
+
+    ResolveImage = Callable[[str, bool], Image]
+
+
+@dataclass
+class Result:
+    image_id: str
+    state: State
+    warnings: list[str] = field(default_factory=list)
+
+
+class Builder:
+    def __init__(self, images: ImageStore, runner: StepRunner, progress: Progress,
+                 resolve_image: ResolveImage, context: Context | None) -> None:
+        self.images = images
+        self.runner = runner
+        self.progress = progress
+        self.resolve_image = resolve_image
+        self.context = context
+        self.cache = BuildCache(images)
+        self.vertex = 0
+        self.built: dict[int, State] = {}
+        self.used_args: set[str] = set()
+
+    def next_vertex(self, name: str) -> int:
+        self.vertex += 1
+        self.progress.start(self.vertex, name)
+        return self.vertex
+
+    # ---- the whole build -----------------------------------------------------------------
+
+    def build(self, opts: BuildOptions) -> Result:
+        self.opts = opts
+        v = self.next_vertex(f"[internal] load build definition from {opts.dockerfile_name}")
+        parsed = parse(opts.dockerfile)
+        for warning in parsed.warnings:
+            self.progress.warn(warning)
+        self.lexer = Lexer(parsed.escape)
+        self.expander = metadata.Expander(self.lexer)
+        stages, meta_args = ins.parse_stages(parsed)
+        if not stages:
+            raise BuildError("the Dockerfile has no FROM instruction (no build stage)")
+        self.progress.done(v)
+        self.stages = stages
+        self.meta = self._meta_args(meta_args)
+        target = self._target_index(opts.target)
+        order = self._needed(target)
+        for index in order:
+            self.built[index] = self._build_stage(index)
+        final = self.built[target]
+        image_id = self._export(final)
+        warnings = self._unused_args()
+        for w in warnings:
+            self.progress.warn(w)
+        return Result(image_id, final, warnings)
+
+    def _meta_args(self, meta_args: list[ins.ArgCommand]) -> dict[str, str | None]:
+        """The ARGs before the first FROM (FROM lines may use them) and the platform ARGs
+        BuildKit predefines."""
+        p = self.opts.platform
+        plat = f"{p.get('os', 'linux')}/{p.get('architecture', 'amd64')}" + \
+            (f"/{p['variant']}" if p.get("variant") else "")
+        env: dict[str, str | None] = {}
+        for prefix in ("BUILD", "TARGET"):
+            env.update({f"{prefix}PLATFORM": plat, f"{prefix}OS": p.get("os", "linux"),
+                        f"{prefix}ARCH": p.get("architecture", "amd64"),
+                        f"{prefix}VARIANT": p.get("variant", "")})
+        for cmd in meta_args:
+            for name, default in cmd.args:
+                self.used_args.add(name)
+                if name in self.opts.build_args:
+                    env[name] = self.opts.build_args[name]
+                elif default is not None:
+                    known = {k: v for k, v in env.items() if v is not None}
+                    env[name] = self.lexer.process_word(default, known)
+                else:
+                    env[name] = None
+        return env
+
+    def _stage_named(self, name: str) -> int | None:
+        for i, stage in enumerate(self.stages):
+            if stage.name and stage.name == name.lower():
+                return i
+        if name.isdigit() and int(name) < len(self.stages):
+            return int(name)
+        return None
+
+    def _target_index(self, target: str) -> int:
+        if not target:
+            return len(self.stages) - 1
+        index = self._stage_named(target)
+        if index is None:
+            raise BuildError(f'target stage "{target}" could not be found')
+        return index
+
+    def _expand_meta(self, text: str) -> str:
+        return self.lexer.process_word(text, {k: v for k, v in self.meta.items()
+                                              if v is not None})
+
+    def _base_of(self, index: int) -> str:
+        return self._expand_meta(self.stages[index].base)
+
+    def _deps(self, index: int) -> list[int]:
+        """The stages stage `index` reads: its FROM, COPY --from, RUN --mount from=."""
+        out = []
+        base = self._stage_named(self._base_of(index))
+        if base is not None and base < index:
+            out.append(base)
+        for cmd in self.stages[index].commands:
+            refs = []
+            if isinstance(cmd, ins.CopyCommand) and cmd.from_:
+                refs.append(cmd.from_)
+            if isinstance(cmd, ins.RunCommand):
+                for text in cmd.mounts:
+                    for item in text.split(","):
+                        k, _, v = item.partition("=")
+                        if k.strip() == "from":
+                            refs.append(v)
+            for ref in refs:
+                dep = self._stage_named(self._expand_meta(ref))
+                if dep is not None and dep < index and dep not in out:
+                    out.append(dep)
+        return out
+
+    def _needed(self, target: int) -> list[int]:
+        order: list[int] = []
+
+        def visit(i: int) -> None:
+            if i in order:
+                return
+            for dep in self._deps(i):
+                visit(dep)
+            order.append(i)
+        visit(target)
+        return order
+
+    # ---- one stage -------------------------------------------------------------------------
+
+    def _label(self, index: int, step: int, total: int) -> str:
+        stage = self.stages[index]
+        if len(self.stages) == 1:
+            return f"[{step}/{total}]"
+        return f"[{stage.name or f'stage-{index}'} {step}/{total}]"
+
+    def _build_stage(self, index: int) -> State:
+        from hull.build import dispatch
+        stage = self.stages[index]
+        fs_steps = [c for c in stage.commands if dispatch.is_fs_step(c)]
+        total = len(fs_steps) + 1
+        base = self._base_of(index)
+        v = self.next_vertex(f"{self._label(index, 1, total)} FROM {base}")
+        state = self._from(base, index)
+        self.progress.done(v)
+        runner = dispatch.StageRun(self, index, state, total)
+        for trigger in list(state.config.get("OnBuild") or []):
+            runner.trigger(trigger)
+        state.config.pop("OnBuild", None)
+        for cmd in stage.commands:
+            runner.apply(cmd)
+        return runner.state
+
+    def _from(self, base: str, index: int) -> State:
+        if base == "scratch":
+            return State(key_of("scratch", self.opts.platform), platform=dict(self.opts.platform))
+        stage = self._stage_named(base)
+        if stage is not None and stage < index:
+            state = self.built[stage].copy()
+            state.args = {}
+            state.cmd_set = False
+            return state
+        return self.image_state(base)
+
+    def image_state(self, name: str) -> State:
+        from hull.image.manifest import chain_ids
+        image = self.resolve_image(name, self.opts.pull)
+        config = self.images.config(image)
+        diff_ids = self.images.diff_ids(image)
+        manifest = self.images.manifest_of(image)
+        from hull.image import manifest as mf
+        oci = {"application/vnd.docker.image.rootfs.diff.tar.gzip": mf.OCI_LAYER_GZIP}
+        layers = [Layer(chain, diff, {"mediaType": oci.get(d.media_type, d.media_type),
+                                      "digest": d.digest, "size": d.size})
+                  for chain, diff, d in zip(chain_ids(diff_ids), diff_ids, manifest.layers,
+                                            strict=True)]
+        platform = {"architecture": str(config.get("architecture", "amd64")),
+                    "os": str(config.get("os", "linux")),
+                    **({"variant": str(config["variant"])} if config.get("variant") else {})}
+        return State(key_of("image", image.id), layers, dict(config.get("config") or {}),
+                     list(config.get("history") or []), platform, image.id, name)
+
+    # ---- the image -----------------------------------------------------------------------
+
+    def _export(self, state: State) -> str:
+        from hull import fastjson
+        from hull.build.state import image_config
+        from hull.image import manifest as mf
+        v = self.next_vertex("exporting to image")
+        if self.opts.labels:
+            state.config["Labels"] = {**(state.config.get("Labels") or {}),
+                                      **self.opts.labels}
+        config = image_config(state)
+        config_bytes = fastjson.dumps(config).encode()
+        config_digest = self.images.content.add(config_bytes)
+        manifest = {"schemaVersion": 2, "mediaType": mf.OCI_MANIFEST,
+                    "config": {"mediaType": mf.OCI_CONFIG, "digest": config_digest,
+                               "size": len(config_bytes)},
+                    "layers": [layer.descriptor for layer in state.layers]}
+        digest = self.images.content.add(fastjson.dumps(manifest).encode())
+        image = self.images.add(digest, None)
+        self.progress.note(v, f"writing image {image.id} done")
+        from hull.image.reference import parse as parse_ref
+        for tag in self.opts.tags:
+            ref = parse_ref(tag)
+            self.images.tag(image.id, ref)
+            self.progress.note(v, f"naming to {ref} done")
+        self.progress.done(v)
+        return image.id
+
+    def _unused_args(self) -> list[str]:
+        unused = sorted(name for name in self.opts.build_args
+                        if name not in self.used_args and name not in PREDEFINED_ARGS)
+        if not unused:
+            return []
+        return [f"One or more build-args [{' '.join(unused)}] were not consumed"]

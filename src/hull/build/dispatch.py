@@ -1,0 +1,341 @@
+"""One stage's instructions applied in order: metadata ones to the config, and RUN, COPY,
+ADD and WORKDIR as filesystem steps — each either taken from the cache (its key: the state
+before it and what it reads) or run on a fresh snapshot and stored as one layer. A step
+whose run changed nothing adds no layer (BuildKit drops empty layers; history says
+empty_layer)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+
+from hull.build import copystep, metadata, runstep
+from hull.build.cache import key_of
+from hull.build.errors import BuildError
+from hull.build.frontend import instructions as ins
+from hull.build.layers import step_fs, view
+from hull.build.state import Layer
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from hull.build.builder import Builder
+    from hull.build.context import Context
+    from hull.build.layers import StepFS
+    from hull.build.state import State
+
+FS_STEPS = (ins.RunCommand, ins.CopyCommand, ins.WorkdirCommand)
+MANIFEST_LIMIT = 2000   # source paths remembered per COPY to say which changed
+
+
+def is_fs_step(cmd: ins.Command) -> bool:
+    return isinstance(cmd, FS_STEPS)
+
+
+class StageRun:
+    def __init__(self, builder: Builder, index: int, state: State, total: int) -> None:
+        self.b = builder
+        self.index = index
+        self.state = state
+        self.total = total
+        self.step = 1
+
+    def x(self, text: str, cmd: ins.Command) -> str:
+        return self.b.expander.word(self.state, text, cmd)
+
+    def trigger(self, text: str) -> None:
+        """An ONBUILD trigger of the base image, run as if written after FROM."""
+        from hull.build.frontend.parser import parse
+        for node in parse(text).nodes:
+            self.apply(ins.parse_instruction(node), trigger=True)
+
+    def apply(self, cmd: ins.Command, trigger: bool = False) -> None:
+        if isinstance(cmd, ins.ArgCommand):
+            self.b.used_args.update(name for name, _ in cmd.args)
+        if isinstance(cmd, ins.RunCommand):
+            self._run(cmd, trigger)
+        elif isinstance(cmd, ins.CopyCommand):
+            self._copy(cmd, trigger)
+        elif isinstance(cmd, ins.WorkdirCommand):
+            self._workdir(cmd, trigger)
+        else:
+            metadata.apply(cmd, self.state, self.b.expander, self.b.opts.build_args,
+                           self.b.meta)
+
+    # ---- the common path of a filesystem step --------------------------------------------
+
+    def _fs_step(self, cmd: ins.Command, description: str, created_by: str,
+                 inputs: dict[str, Any], action: Callable[[StepFS, int], None],
+                 trigger: bool) -> None:
+        if not trigger:
+            self.step += 1
+        label = self.b._label(self.index, self.step, self.total) if not trigger \
+            else "[onbuild]"
+        v = self.b.next_vertex(f"{label} {description}")
+        state = self.state
+        key = key_of(state.key, inputs)
+        original = f"{self.index}:{cmd.original}"
+        why = "--no-cache"
+        if not self.b.opts.no_cache:
+            entry, damaged = self.b.cache.get(key)
+            if entry is not None:
+                self._take(key, entry.result, created_by)
+                self.b.progress.cached(v)
+                return
+            full = {**inputs, "base": state.base, "base_name": state.base_name,
+                    "meta": state.meta}
+            why = damaged or self.b.cache.why_missed(state.key, original, full)
+        self.b.progress.note(v, f"cache miss: {why}")
+        with step_fs(self.b.images, state.chain) as fs:
+            try:
+                action(fs, v)
+            except BaseException as e:
+                if isinstance(e, BuildError):
+                    self.b.progress.error(v, e.message)
+                raise
+            empty = not os.listdir(self.b.images.snapshotter.upper_dir(fs.key))
+            if empty:
+                result: dict[str, Any] = {"empty": True}
+                size = 0
+            else:
+                layer, size = fs.commit()
+                result = {"chain": layer.chain, "diff_id": layer.diff_id,
+                          "layer": layer.descriptor}
+        full = {**inputs, "base": state.base, "base_name": state.base_name,
+                "meta": state.meta}
+        self.b.cache.put(key, state.key, original, description, full, result, size)
+        self._take(key, result, created_by)
+        self.b.progress.done(v)
+
+    def _take(self, key: str, result: dict[str, Any], created_by: str) -> None:
+        if result.get("empty"):
+            self.state.history.append({**_history(created_by), "empty_layer": True})
+            self.state.key = key
+            self.state.meta = []
+            return
+        self.state.add_layer(key, Layer(result["chain"], result["diff_id"], result["layer"]),
+                             created_by)
+
+    # ---- WORKDIR ---------------------------------------------------------------------------
+
+    def _workdir(self, cmd: ins.WorkdirCommand, trigger: bool) -> None:
+        path = metadata.workdir_path(self.state, cmd, self.b.expander)
+        self.state.config["WorkingDir"] = path
+        user = self.state.config.get("User") or ""
+
+        def mkdir(fs: StepFS, _v: int) -> None:
+            from hull.linux import fs as linuxfs
+            root = os.open(fs.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                try:
+                    fd = linuxfs.open_in_root(root, path, os.O_PATH | os.O_DIRECTORY)
+                except FileNotFoundError:
+                    fd = linuxfs.mkdir_all_in_root(root, path)
+                except NotADirectoryError:
+                    raise BuildError(f"WORKDIR {path}: not a directory", cmd.line) from None
+                os.close(fd)
+            finally:
+                os.close(root)
+        self._fs_step(cmd, f"WORKDIR {path}", f"WORKDIR {path}",
+                      {"op": "WORKDIR", "path": path, "user": user}, mkdir, trigger)
+
+    # ---- RUN -------------------------------------------------------------------------------
+
+    def _run_args(self, cmd: ins.RunCommand) -> list[str]:
+        if not cmd.prepend_shell:
+            return list(cmd.args)
+        line = " ".join(cmd.args)
+        docs = cmd.heredocs
+        if len(docs) == 1 and line.strip().startswith("<<") and \
+                line.strip().lstrip("<-").strip("'\"") == docs[0].name:
+            return [*self.state.shell(), self._heredoc_text(docs[0])]   # RUN <<EOF script
+        if docs:   # the shell reads the heredocs itself
+            line += "\n" + "".join(d.content + d.name + "\n" for d in docs)
+        return [*self.state.shell(), line]
+
+    def _heredoc_text(self, doc: Any) -> str:
+        if not doc.expand:
+            return str(doc.content)
+        text, _ = self.b.lexer.expand_heredoc(doc.content, self.state.env())
+        return text
+
+    def _run(self, cmd: ins.RunCommand, trigger: bool) -> None:
+        state = self.state
+        args = self._run_args(cmd)
+        # RUN --network=default is the build's own --network
+        network = cmd.network if cmd.network not in ("", "default") else self.b.opts.network
+        if network not in ("default", "none", "host"):
+            raise BuildError(f"unsupported network mode {network!r}", cmd.line)
+        mounts = [runstep.parse_mount(self.x(m, cmd), cmd.line) for m in cmd.mounts]
+        for m in mounts:
+            if not m.target.startswith("/"):
+                m.target = os.path.join(state.config.get("WorkingDir") or "/", m.target)
+        build_args = {k: v for k, v in state.args.items() if v is not None}
+        inputs = {"op": "RUN", "args": args, "env": state.run_env(),
+                  "user": state.config.get("User") or "",
+                  "cwd": state.config.get("WorkingDir") or "/", "network": network,
+                  "mounts": [self._mount_key(m) for m in mounts],
+                  "volumes": sorted(state.config.get("Volumes") or {}),
+                  "build_args": build_args}
+        created_by = metadata.run_created_by(state, args, build_args)
+        shown = " ".join(cmd.args) if cmd.prepend_shell else json.dumps(cmd.args)
+
+        def execute(fs: StepFS, v: int) -> None:
+            from hull.build.steps import StepSpec
+            tail: list[bytes] = []
+
+            def output(data: bytes) -> None:
+                tail.append(data)
+                del tail[:-20]
+                self.b.progress.log(v, data)
+            with runstep.mounts_for(os.path.join(self.b.images.root, "build"),
+                                    self.b.opts.secrets, self._mount_source) as made:
+                oci = made.oci(mounts, sorted(state.config.get("Volumes") or {}), fs.rootfs)
+                spec = StepSpec(fs.rootfs, args, state.run_env(),
+                                user=state.config.get("User") or "",
+                                cwd=state.config.get("WorkingDir") or "/",
+                                network=network, mounts=oci,
+                                extra_hosts=self.b.opts.add_hosts,
+                                shm_size=self.b.opts.shm_size, ulimits=self.b.opts.ulimits,
+                                cgroup_parent=self.b.opts.cgroup_parent)
+                code = runstep.run(self.b.runner, spec, output)
+            if code != 0:
+                raise BuildError(f"process \"{' '.join(args)}\" did not complete "
+                                 f"successfully: exit code: {code}", cmd.line)
+        self._fs_step(cmd, f"RUN {shown}", created_by, inputs, execute, trigger)
+
+    def _mount_key(self, m: runstep.MountSpec) -> dict[str, Any]:
+        key = m.key()
+        if m.kind == "bind":
+            ref = m.options.get("from", "")
+            if not ref:
+                context_dir_of(self.b.context)
+                assert self.b.context is not None
+                source = os.path.normpath("/" + m.options.get("source", "")).lstrip("/")
+                key["content"] = self.b.context.checksum(self.b.context.resolve(source or "."))
+            else:
+                key["content"] = self._source_state_key(ref)
+        return key
+
+    def _source_state_key(self, ref: str) -> str:
+        stage = self.b._stage_named(ref)
+        if stage is not None and stage < self.index:
+            return self.b.built[stage].key
+        return self.b.image_state(ref).key
+
+    def _mount_source(self, m: runstep.MountSpec) -> str:
+        ref = m.options.get("from", "")
+        if not ref:
+            return context_dir_of(self.b.context)
+        return self._enter(self._view_of(ref))
+
+    # ---- COPY and ADD ----------------------------------------------------------------------
+
+    def _copy(self, cmd: ins.CopyCommand, trigger: bool) -> None:
+        from hull.build.context import Tree
+        self._stack = contextlib.ExitStack()
+        with self._stack:
+            state = self.state
+            sources = [self.x(s, cmd) for s in cmd.sources]
+            dest = self.x(cmd.dest, cmd)
+            chown, chmod = self.x(cmd.chown, cmd), self.x(cmd.chmod, cmd)
+            from_ = self.x(cmd.from_, cmd) if cmd.from_ else ""
+            excludes = [self.x(e, cmd) for e in cmd.excludes]
+            inputs: dict[str, Any] = {"op": cmd.name, "sources": sources, "dest": dest,
+                                      "chown": chown, "chmod": chmod, "from": from_,
+                                      "excludes": excludes, "parents": cmd.parents,
+                                      "cwd": state.config.get("WorkingDir") or "/"}
+            keep_owner = bool(from_)
+            unpack = cmd.is_add
+            context_root = self.b.context.root if self.b.context is not None else None
+            if cmd.heredocs:
+                root, names = self._stack.enter_context(copystep.heredoc_tree(
+                    cmd, lambda text: self.b.lexer.expand_heredoc(text, state.env())[0]))
+                resolved, wildcard = names, False
+                inputs["source_key"] = _tree_digest(root)
+                unpack = False
+            elif cmd.is_add and any(copystep.is_url(s) for s in sources):
+                root, resolved = self._fetch(cmd, sources)
+                wildcard = False
+                inputs["source_key"] = _tree_digest(root)
+                unpack = False
+            elif from_:
+                root = self._enter(self._view_of(from_))
+                resolved, wildcard = copystep.resolve(Tree(root), sources, cmd.line)
+                inputs["source_key"] = self._source_state_key(from_)
+            else:
+                root = context_dir_of(self.b.context)
+                assert self.b.context is not None
+                resolved, wildcard = copystep.resolve(self.b.context, sources, cmd.line)
+                inputs["source_key"] = self.b.context.checksum(resolved)
+                manifest = self.b.context.manifest(resolved)
+                if len(manifest) <= MANIFEST_LIMIT:
+                    inputs["files"] = manifest
+            full_dest, is_dir = copystep.destination(cmd, dest, state, len(resolved),
+                                                     wildcard)
+            shown = " ".join([*(f"--{k}={v}" for k, v in (("from", from_), ("chown", chown),
+                                                          ("chmod", chmod)) if v),
+                              *(sources or [d.name for d in cmd.heredocs]), dest])
+            created_by = f"{cmd.name} {shown} # buildkit"
+
+            ignored = self.b.context.ignored \
+                if self.b.context is not None and root == context_root else None
+
+            def execute(fs: StepFS, _v: int) -> None:
+                copystep.copy_step(fs.rootfs, root, resolved, full_dest, is_dir, cmd, chown,
+                                   chmod, keep_owner, unpack, excludes, ignored)
+            self._fs_step(cmd, f"{cmd.name} {shown}", created_by, inputs, execute, trigger)
+
+    def _fetch(self, cmd: ins.CopyCommand, sources: list[str]) -> tuple[str, list[str]]:
+        from hull.build.fetching import fetch_url
+        tmp = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="hull-add-"))
+        names = []
+        for url in sources:
+            if not copystep.is_url(url):
+                raise BuildError("ADD cannot mix URLs and local sources in hull", cmd.line)
+            path, mtime = fetch_url(url, tmp, checksum=getattr(cmd, "checksum", ""))
+            if mtime:
+                os.utime(path, (mtime, mtime))
+            names.append(os.path.relpath(path, tmp))
+        return tmp, names
+
+    def _view_of(self, ref: str) -> str | None:
+        """The chain of a stage or image that COPY --from / --mount from= reads."""
+        stage = self.b._stage_named(ref)
+        if stage is not None and stage < self.index:
+            return self.b.built[stage].chain
+        if stage is not None:
+            raise BuildError(f"stage {ref!r} is not built before this one")
+        return self.b.image_state(ref).chain
+
+    def _enter(self, chain: str | None) -> str:
+        return self._stack.enter_context(view(self.b.images, chain))
+
+
+def context_dir_of(context: Context | None) -> str:
+    if context is None:
+        raise BuildError("this build has no context (the Dockerfile came from stdin): "
+                         "COPY and ADD can only use URLs, heredocs and other stages")
+    return str(context.root)
+
+
+def _tree_digest(root: str) -> str:
+    h = hashlib.sha256()
+    for top, dirs, files, _ in os.fwalk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(top, name)
+            h.update(os.path.relpath(path, root).encode() + b"\0")
+            with open(path, "rb") as f:
+                h.update(hashlib.sha256(f.read()).digest())
+    return "sha256:" + h.hexdigest()
+
+
+def _history(created_by: str) -> dict[str, Any]:
+    from hull.build.state import history_entry
+    return history_entry(created_by)

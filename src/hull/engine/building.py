@@ -1,0 +1,111 @@
+"""`build` as the engine offers it: the builder (hull.build) with the engine's step runner
+for RUN, images resolved from the store or pulled, the context read straight from its
+directory with the root's hash index, and the build cache's pruning and accounting."""
+
+from __future__ import annotations
+
+import os
+
+from hull.errors import NotFound
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from hull.build.builder import Result
+    from hull.build.options import BuildOptions
+    from hull.build.progress import Progress
+    from hull.engine.core import Engine
+    from hull.image.store import Image
+
+
+def build(engine: Engine, opts: BuildOptions, progress: Progress) -> Result:
+    from hull.build.builder import Builder
+    from hull.engine.buildsteps import EngineStepRunner
+    context = None
+    if opts.context_dir is not None:
+        from hull.build.context import Context
+        context = Context(opts.context_dir, opts.dockerfile_name,
+                          os.path.join(engine.root, "build", "context-index.db"))
+    os.makedirs(os.path.join(engine.root, "build"), exist_ok=True)
+
+    def resolve_image(name: str, pull: bool) -> Image:
+        if not pull:
+            try:
+                return engine.images.resolve(name)
+            except NotFound:
+                pass
+        from hull.engine.images import ImageService
+        service = ImageService(engine.root)
+        try:
+            from hull.image.manifest import host_platform
+            p = host_platform()
+            image, _ = service.pull(name, platform=f"{p['os']}/{p['architecture']}")
+        finally:
+            service.store.close()
+        return engine.images.get(image.id)
+
+    try:
+        return Builder(engine.images, EngineStepRunner(engine), progress, resolve_image,
+                       context).build(opts)
+    finally:
+        if context is not None:
+            context.close()
+        _sweep(engine.root)
+
+
+def _sweep(root: str) -> None:
+    """Leftovers of steps interrupted hard (mount dirs are removed as steps end)."""
+    import shutil
+    tmp = os.path.join(root, "build", "tmp")
+    if os.path.isdir(tmp) and not os.listdir(tmp):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def prune(engine: Engine, everything: bool, until: float | None) -> tuple[int, int]:
+    """`builder prune`: drop cache entries and the layers only they held — with -a all of
+    them (and the RUN cache mounts), else the dangling ones: those whose layer no image
+    has; --filter until= keeps what was used since."""
+    from hull.build.cache import BuildCache
+    from hull.image.manifest import chain_ids
+    in_images: set[str] = set()
+    if not everything:
+        for image in engine.images.images():
+            in_images |= set(chain_ids(engine.images.diff_ids(image)))
+    count, freed = BuildCache(engine.images).prune(until, in_images)
+    if everything:
+        import shutil
+        mounts = os.path.join(engine.root, "build", "cache-mounts")
+        if os.path.isdir(mounts):
+            from hull.engine.volumes import tree_size
+            freed += tree_size(mounts)
+            shutil.rmtree(mounts, ignore_errors=True)
+    return count, freed
+
+
+def usage(engine: Engine) -> list[dict[str, Any]]:
+    from hull.build.cache import BuildCache
+    return list(BuildCache(engine.images).usage())
+
+
+def export_rootfs(engine: Engine, chain: str | None, kind: str, dest: str) -> None:
+    """build --output: the final filesystem as a directory (type=local) or a tar (type=tar,
+    "-" for stdout), read from a read-only view of the image's layers."""
+    import shutil
+    import sys
+    import tarfile
+
+    from hull.build.layers import view
+    with view(engine.images, chain) as target:
+        if kind == "local":
+            os.makedirs(dest, exist_ok=True)
+            shutil.copytree(target, dest, symlinks=True, dirs_exist_ok=True)
+            return
+        out = sys.stdout.buffer if dest == "-" else open(dest, "wb")  # noqa: SIM115
+        try:
+            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                for name in sorted(os.listdir(target)):
+                    tar.add(os.path.join(target, name), arcname=name)
+        finally:
+            if out is not sys.stdout.buffer:
+                out.close()

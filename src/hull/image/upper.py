@@ -1,0 +1,96 @@
+"""An overlay upper directory read as an image layer: the changes a container (or a build
+step) made over its lower layers, written as a layer tar. Used by `commit` and by `build`.
+
+Overlay keeps a deletion as a 0:0 character device (a whiteout) and a directory that
+replaced a lower one wholesale with trusted.overlay.opaque="y"; the layer format says the
+same with `.wh.NAME` and `.wh..wh..opq` entries. Every walk goes directory by directory
+through fds (os.fwalk), so a running container swapping a directory for a symlink mid-walk
+cannot send hull out of the tree."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from hull.errors import FailedPrecondition
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import tarfile
+    from collections.abc import Callable
+
+    IdShift = Callable[[int, int], tuple[int, int]]
+
+
+def layer_from_upper(tar: tarfile.TarFile, upper: str, skip: tuple[str, ...] = (),
+                     to_container: IdShift | None = None) -> None:
+    """The upper dir as layer entries: whiteouts become .wh.NAME files, opaque directories
+    get a .wh..wh..opq entry; hard links stay links (tarfile tracks inodes); nothing is
+    followed. skip: absolute paths left out (the init layer's files); to_container: a
+    remapped container's host owners written as the container's."""
+    import stat as st
+    for top, dirs, files, dir_fd in os.fwalk(upper):
+        dirs.sort()
+        for name in sorted(dirs) + sorted(files):
+            path = at(dir_fd, name)
+            rel = os.path.relpath(os.path.join(top, name), upper)
+            if "/" + rel in skip:
+                continue
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue   # removed by the running container meanwhile
+            if st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                entry = tarfile_info(os.path.join(os.path.dirname(rel), ".wh." + name))
+                tar.addfile(entry)
+                continue
+            add_entry(tar, path, rel, to_container)
+            if name in dirs:
+                try:
+                    opaque = os.getxattr(path, "trusted.overlay.opaque") == b"y"
+                except OSError:
+                    opaque = False
+                if opaque:
+                    tar.addfile(tarfile_info(os.path.join(rel, ".wh..wh..opq")))
+
+
+def at(dir_fd: int, name: str) -> str:
+    """A path to `name` in the directory open as dir_fd. Walks over a container's layer use
+    os.fwalk, which opens each directory by fd without following links; naming entries
+    through that fd keeps a directory swapped for a symlink mid-walk (a running container
+    can do that) from sending hull out of the tree."""
+    return f"/proc/self/fd/{dir_fd}/{name}"
+
+
+def add_entry(tar: tarfile.TarFile, path: str, arcname: str,
+              to_container: IdShift | None = None) -> None:
+    """One file as it is on disk (links as links, never followed); left out if it was
+    removed since the directory was listed."""
+    try:
+        entry = tar.gettarinfo(path, arcname=arcname)
+        if to_container is not None:
+            entry.uid, entry.gid = to_container(entry.uid, entry.gid)
+            entry.uname = entry.gname = ""
+        # never through a link: the file could have been swapped for one since the lstat
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC) if entry.isreg() \
+            else -1
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return   # swapped for a symlink: what is there now is not this file
+        raise
+    if fd >= 0:
+        with os.fdopen(fd, "rb") as f:
+            if os.fstat(fd).st_size != entry.size:
+                raise FailedPrecondition(f"{arcname} changed while it was archived")
+            tar.addfile(entry, f)
+    else:
+        tar.addfile(entry)
+
+
+def tarfile_info(name: str) -> tarfile.TarInfo:
+    import tarfile as tf
+    entry = tf.TarInfo(name)
+    entry.mode = 0o600
+    return entry
