@@ -18,7 +18,7 @@ from hull.build.frontend import instructions as ins
 from hull.build.frontend.parser import parse
 from hull.build.frontend.shell import Lexer
 from hull.build.options import PREDEFINED_ARGS, BuildOptions
-from hull.build.state import Layer, State
+from hull.build.state import DEFAULT_PATH, Layer, State
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -180,6 +180,10 @@ class Builder:
         base = self._base_of(index)
         v = self.next_vertex(f"{self._label(index, 1, total)} FROM {base}")
         state = self._from(base, index)
+        if not any(e.startswith("PATH=") for e in state.env_list()):
+            # as BuildKit (and the classic builder, at commit): a stage without PATH gets
+            # the default one, in its config and for expanding $PATH
+            state.config["Env"] = [f"PATH={DEFAULT_PATH}", *state.env_list()]
         self.progress.done(v)
         runner = dispatch.StageRun(self, index, state, total)
         for trigger in list(state.config.get("OnBuild") or []):

@@ -76,10 +76,8 @@ def apply(cmd: ins.Command, state: State, x: Expander, build_args: dict[str, str
         ports = dict(state.config.get("ExposedPorts") or {})
         words = [w for p in cmd.ports for w in x.words(state, p, cmd)]
         for port in words:
-            number, _, proto = port.partition("/")
-            if not number or not all(c.isdigit() or c == "-" for c in number):
-                raise BuildError(f"invalid containerPort: {number}", cmd.line)
-            ports[f"{number}/{(proto or 'tcp').lower()}"] = {}
+            for key in _port_keys(port, cmd.line):
+                ports[key] = {}
         state.config["ExposedPorts"] = ports
         text = " ".join(words)
         state.metadata(f"EXPOSE map[{' '.join(k + ':{}' for k in sorted(ports))}]",
@@ -134,6 +132,19 @@ def apply(cmd: ins.Command, state: State, x: Expander, build_args: dict[str, str
         state.metadata(f"ONBUILD {cmd.expression}", f"ONBUILD {cmd.expression}")
     else:
         raise BuildError(f"{cmd.name} is not a metadata instruction", cmd.line)
+
+
+def _port_keys(port: str, line: int) -> list[str]:
+    """EXPOSE 80, 53/udp, 8000-8001: one key per port, a range expanded (Docker's
+    nat.ParsePortSpecs)."""
+    number, _, proto = port.partition("/")
+    low, dash, high = number.partition("-")
+    if not low.isdigit() or (dash and not high.isdigit()):
+        raise BuildError(f"invalid containerPort: {number}", line)
+    first, last = int(low), int(high) if dash else int(low)
+    if last < first or last > 65535:
+        raise BuildError(f"invalid range specified for container port: {number}", line)
+    return [f"{n}/{(proto or 'tcp').lower()}" for n in range(first, last + 1)]
 
 
 def workdir_path(state: State, cmd: ins.WorkdirCommand, x: Expander) -> str:
