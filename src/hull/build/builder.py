@@ -72,6 +72,8 @@ class Builder:
             raise BuildError("the Dockerfile has no FROM instruction (no build stage)")
         self.progress.done(v)
         self.stages = stages
+        from hull.build.cachefrom import CacheSources
+        self.cache_sources = CacheSources(self.images, opts.cache_from, self.progress)
         self.meta = self._meta_args(meta_args)
         target = self._target_index(opts.target)
         order = self._needed(target)
@@ -178,6 +180,7 @@ class Builder:
         fs_steps = [c for c in stage.commands if dispatch.is_fs_step(c)]
         total = len(fs_steps) + 1
         base = self._base_of(index)
+        self._check_platform(index)
         v = self.next_vertex(f"{self._label(index, 1, total)} FROM {base}")
         state = self._from(base, index)
         if not any(e.startswith("PATH=") for e in state.env_list()):
@@ -192,6 +195,19 @@ class Builder:
         for cmd in stage.commands:
             runner.apply(cmd)
         return runner.state
+
+    def _check_platform(self, index: int) -> None:
+        """FROM --platform=…: this machine's platform (BUILDPLATFORM/TARGETPLATFORM name it)
+        or nothing; hull does not emulate other architectures."""
+        stage = self.stages[index]
+        if not stage.platform:
+            return
+        wanted = self._expand_meta(stage.platform)
+        mine = str(self.meta.get("TARGETPLATFORM"))
+        arch = self.opts.platform.get("architecture", "amd64")
+        if wanted not in (mine, f"linux/{arch}", arch):
+            raise BuildError(f"FROM --platform={wanted}: hull builds for this machine's "
+                             f"platform only ({mine})", stage.line)
 
     def _from(self, base: str, index: int) -> State:
         if base == "scratch":

@@ -89,6 +89,12 @@ class StageRun:
                 return
             full = {**inputs, "base": state.base, "base_name": state.base_name,
                     "meta": state.meta}
+            found = self.b.cache_sources.match(state, created_by)
+            if found is not None:
+                self._take_source(key, found, created_by, original, description, full)
+                self.b.progress.note(v, f"from --cache-from {found[0]}")
+                self.b.progress.cached(v)
+                return
             why = damaged or self.b.cache.why_missed(state.key, original, full)
         self.b.progress.note(v, f"cache miss: {why}")
         with step_fs(self.b.images, state.chain) as fs:
@@ -111,6 +117,16 @@ class StageRun:
         self.b.cache.put(key, state.key, original, description, full, result, size)
         self._take(key, result, created_by)
         self.b.progress.done(v)
+
+    def _take_source(self, key: str, found: tuple[str, Layer | None], created_by: str,
+                     original: str, description: str, inputs: dict[str, Any]) -> None:
+        """A --cache-from image's layer as this step's result, kept in the cache too."""
+        layer = found[1]
+        result: dict[str, Any] = {"empty": True} if layer is None else \
+            {"chain": layer.chain, "diff_id": layer.diff_id, "layer": layer.descriptor}
+        size = 0 if layer is None else self.b.images.snapshotter.usage(layer.chain).size
+        self.b.cache.put(key, self.state.key, original, description, inputs, result, size)
+        self._take(key, result, created_by)
 
     def _take(self, key: str, result: dict[str, Any], created_by: str) -> None:
         if result.get("empty"):
