@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from hull.image.store import Image, ImageStore
 
     ResolveImage = Callable[[str, bool], Image]
+    Reopen = Callable[[], tuple[ImageStore, StepRunner, Context | None, ResolveImage]]
 
 
 @dataclass
@@ -41,7 +42,12 @@ class Result:
 
 class Builder:
     def __init__(self, images: ImageStore, runner: StepRunner, progress: Progress,
-                 resolve_image: ResolveImage, context: Context | None) -> None:
+                 resolve_image: ResolveImage, context: Context | None,
+                 reopen: Reopen | None = None) -> None:
+        """reopen: fresh stores, runner and context for a forked child (None: stages are
+        built one after the other)."""
+        self.reopen = reopen
+        self._abandoned: list[object] = []
         self.images = images
         self.runner = runner
         self.progress = progress
@@ -51,6 +57,15 @@ class Builder:
         self.vertex = 0
         self.built: dict[int, State] = {}
         self.used_args: set[str] = set()
+
+    def reopen_after_fork(self, progress: Progress) -> None:
+        """In a child building one stage: connections of its own. The inherited ones are
+        kept referenced, never used nor closed (closing runs SQLite code on them)."""
+        assert self.reopen is not None
+        self._abandoned += [self.images, self.runner, self.context, self.cache]
+        self.images, self.runner, self.context, self.resolve_image = self.reopen()
+        self.cache = BuildCache(self.images)
+        self.progress = progress
 
     def next_vertex(self, name: str) -> int:
         self.vertex += 1
@@ -77,8 +92,13 @@ class Builder:
         self.meta = self._meta_args(meta_args)
         target = self._target_index(opts.target)
         order = self._needed(target)
-        for index in order:
-            self.built[index] = self._build_stage(index)
+        from hull.build import parallel
+        for wave in parallel.waves(order, {i: self._deps(i) for i in order}):
+            if len(wave) > 1 and self.reopen is not None:
+                parallel.build_wave(self, wave)
+            else:
+                for index in wave:
+                    self.built[index] = self.build_stage(index)
         final = self.built[target]
         image_id = self._export(final)
         warnings = self._unused_args()
@@ -174,7 +194,7 @@ class Builder:
             return f"[{step}/{total}]"
         return f"[{stage.name or f'stage-{index}'} {step}/{total}]"
 
-    def _build_stage(self, index: int) -> State:
+    def build_stage(self, index: int) -> State:
         from hull.build import dispatch
         stage = self.stages[index]
         fs_steps = [c for c in stage.commands if dispatch.is_fs_step(c)]

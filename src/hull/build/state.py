@@ -48,6 +48,17 @@ class State:
                      dict(self.platform), self.base, self.base_name, list(self.meta),
                      dict(self.args), self.cmd_set, self.author)
 
+    def to_json(self) -> dict[str, Any]:
+        """The state as JSON (a stage built in another process sends it back)."""
+        from dataclasses import asdict
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> State:
+        fields = dict(data)
+        fields["layers"] = [Layer(**layer) for layer in fields.get("layers") or []]
+        return cls(**fields)
+
     # ---- what instructions see -----------------------------------------------------------
 
     def env_list(self) -> list[str]:

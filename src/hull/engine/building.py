@@ -10,9 +10,11 @@ from hull.errors import NotFound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from hull.build.builder import Result
+    from hull.build.context import Context
     from hull.build.options import BuildOptions
     from hull.build.progress import Progress
     from hull.engine.core import Engine
@@ -22,13 +24,35 @@ if TYPE_CHECKING:
 def build(engine: Engine, opts: BuildOptions, progress: Progress) -> Result:
     from hull.build.builder import Builder
     from hull.engine.buildsteps import EngineStepRunner
-    context = None
-    if opts.context_dir is not None:
-        from hull.build.context import Context
-        context = Context(opts.context_dir, opts.dockerfile_name,
-                          os.path.join(engine.root, "build", "context-index.db"))
     os.makedirs(os.path.join(engine.root, "build"), exist_ok=True)
+    context = _context(engine, opts)
 
+    def reopen() -> tuple[Any, Any, Any, Any]:
+        """For a stage built in a forked child: an engine (and so databases) of its own."""
+        from hull.engine.core import Engine
+        fresh = Engine(engine.root, engine.state_dir)
+        return fresh.images, EngineStepRunner(fresh), _context(fresh, opts), _resolver(fresh)
+
+    try:
+        return Builder(engine.images, EngineStepRunner(engine), progress, _resolver(engine),
+                       context, reopen).build(opts)
+    finally:
+        if context is not None:
+            context.close()
+        _sweep(engine.root)
+
+
+def _context(engine: Engine, opts: BuildOptions) -> Context | None:
+    """The context directory with its .dockerignore and the root's hash index."""
+    if opts.context_dir is None:
+        return None
+    from hull.build.context import Context
+    return Context(opts.context_dir, opts.dockerfile_name,
+                   os.path.join(engine.root, "build", "context-index.db"))
+
+
+def _resolver(engine: Engine) -> Callable[[str, bool], Image]:
+    """FROM and COPY --from images: from the store, else (or with --pull) pulled."""
     def resolve_image(name: str, pull: bool) -> Image:
         if not pull:
             try:
@@ -45,13 +69,7 @@ def build(engine: Engine, opts: BuildOptions, progress: Progress) -> Result:
             service.store.close()
         return engine.images.get(image.id)
 
-    try:
-        return Builder(engine.images, EngineStepRunner(engine), progress, resolve_image,
-                       context).build(opts)
-    finally:
-        if context is not None:
-            context.close()
-        _sweep(engine.root)
+    return resolve_image
 
 
 def _sweep(root: str) -> None:
