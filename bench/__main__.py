@@ -34,6 +34,7 @@ SUITES = (
     ("procfs", ["--reads", "2000", "--runs", "15"], ["--reads", "20", "--runs", "1"]),
     ("network", ["--runs", "15"], ["--runs", "2", "--containers", "2", "--ports", "2",
                                    "--seconds", "1", "--lookups", "2", "--no-docker"]),
+    ("build", ["--runs", "10"], ["--quick"]),
     ("startup_profile", ["--runs", "15"], ["--runs", "1"]),
 )
 

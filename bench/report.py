@@ -356,6 +356,9 @@ def write_report(results: Path, command: str) -> Path:
                 "published_gbit_s"), 2, lower_is_better=False))
             targets.append(_target("container ↔ container TCP / docker", "≥ 1", ratios.get(
                 "container_to_container_gbit_s"), 1, lower_is_better=False))
+    bd = _load(results, "build")
+    if bd:
+        out += _build_section(bd, plots, targets)
     out += ["## Targets", "", *_table(["what", "target", "measured", "verdict"], targets)]
     if plots.plt is None:
         out += ["(matplotlib is not installed: no plots. scripts/install installs it.)", ""]
@@ -365,6 +368,44 @@ def write_report(results: Path, command: str) -> Path:
     report = results / "REPORT.md"
     report.write_text("\n".join(line for line in out if line is not None) + "\n")
     return report
+
+
+def _build_section(bd: dict[str, Any], plots: Plots, targets: list[list[Any]]) -> list[str]:
+    """`build`: cold, warm and one-changed-file times per engine, the builders' memory."""
+    engines, setup = bd["engines"], bd["setup"]
+    cases = {"cold": f"cold: 10 steps, COPY of {setup['cold_files']} files, --no-cache",
+             "warm": "warm: the same, every step cached",
+             "one_changed_file": f"one file changed in a {setup['context_files']}-file "
+                                 "context"}
+    rows = [[label, *(f"{bd[c][e]['median_ms']} ({bd[c][e]['min_ms']}–{bd[c][e]['max_ms']})"
+                      for e in engines)] for c, label in cases.items()]
+    out = ["## Build", "", "Each a whole CLI invocation from spawn to exit, FROM the same "
+           "busybox image imported into every engine, `--network none`; docker-buildkit is "
+           "dockerd 20.10's built-in BuildKit (DOCKER_BUILDKIT=1), podman builds with "
+           "`--layers`.", "", *_table(["median ms (min–max)", *engines], rows),
+           *(f"- {label.split(':')[0]}: {_ratios(bd[c])}" for c, label in cases.items()), ""]
+    mem = bd.get("memory") or {}
+    if mem:
+        def mib(v: Any) -> Any:
+            return round(v / 1024, 1) if isinstance(v, int) else "—"
+        out += ["Builder memory during one cold build (sampled every 5 ms), MiB:", "",
+                *_table(["process", "peak RSS", "peak PSS", "peak private (USS)",
+                         "RSS growth"],
+                        [[name, mib(m.get("peak_rss_kib")), mib(m.get("peak_pss_kib")),
+                          mib(m.get("peak_uss_kib")), mib(m.get("rss_growth_kib"))]
+                         for name, m in mem.items()])]
+    for engine, reason in (bd.get("unavailable") or {}).items():
+        out.append(f"- {engine} not measured: {reason}")
+    out += ["", plots.bars("build", "image build, end to end",
+                           {c: {e: bd[c][e]["median_ms"] for e in engines} for c in cases},
+                           "ms"), f"`{bd['command']}`", ""]
+    targets.append(_target("build, cold / docker classic", "≤ 0.5",
+                           bd["cold"].get("ratio hull/docker"), 0.5))
+    targets.append(_target("build, warm (all cached)", "≤ 100 ms",
+                           (bd["warm"].get("hull") or {}).get("median_ms"), 100, unit=" ms"))
+    targets.append(_target("build, one changed file / docker classic", "≤ 0.3",
+                           bd["one_changed_file"].get("ratio hull/docker"), 0.3))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
