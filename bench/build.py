@@ -155,7 +155,8 @@ class Builders:
 
     def _probe(self) -> None:
         """A one-RUN build with each engine: one that fails (BuildKit wanting a frontend
-        image from the internet, say) is reported as unavailable and left out."""
+        image from the internet, say) is reported as unavailable and left out; hull's
+        failing ends the suite."""
         probe = self.work / "ctx-probe"
         probe.mkdir()
         (probe / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN echo probe > /probe\n")
@@ -168,6 +169,8 @@ class Builders:
                     f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}"
             except subprocess.TimeoutExpired:
                 reason = "a one-step build did not finish in 120 s"
+            if reason and engine == "hull":
+                raise RuntimeError(f"hull build fails: {reason}")
             if reason:
                 self.names.remove(engine)
                 self.unavailable[engine] = reason
@@ -387,8 +390,9 @@ def main(argv: list[str] | None = None) -> int:
         args.runs, args.files, args.context_files = 1, 40, 200
     wanted = tuple(e for e in args.engines.split(",") if e)
     unknown = set(wanted) - set(ENGINES)
-    if unknown:
-        p.error(f"unknown engines: {', '.join(sorted(unknown))}")
+    if unknown or "hull" not in wanted:
+        p.error(f"unknown engines: {', '.join(sorted(unknown))}" if unknown else
+                "hull is what is measured: --engines must name it")
     result: dict[str, Any] = {
         "suite": "build", "command": "python -m bench.build " +
         " ".join(argv if argv is not None else sys.argv[1:]),

@@ -131,8 +131,8 @@ def filesystem(export: bytes) -> dict[str, tuple[object, ...]]:
             link = m.linkname if m.issym() else ""
             kind = "file" if m.islnk() else m.type.decode()   # a hard link is its file
             # the permission bits: docker's export also writes the type bits into mode
-            out[name] = (kind, oct(m.mode & 0o7777), m.uid, m.gid, m.size if m.isfile() else 0, link,
-                         digest)
+            size = m.size if m.isfile() else 0
+            out[name] = (kind, oct(m.mode & 0o7777), m.uid, m.gid, size, link, digest)
     return out
 
 

@@ -9,6 +9,7 @@ with the same key ran before — and the target's state written as an image.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from hull.build import metadata
@@ -75,6 +76,18 @@ class Builder:
     # ---- the whole build -----------------------------------------------------------------
 
     def build(self, opts: BuildOptions) -> Result:
+        import secrets
+        import shutil
+        self.scratch = os.path.join(self.images.root, "build", "tmp",
+                                    f"{os.getpid()}-{secrets.token_hex(4)}")
+        self.lease = f"build-running:{os.path.basename(self.scratch)}"
+        try:
+            return self._build(opts)
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.images.release([self.lease])
+
+    def _build(self, opts: BuildOptions) -> Result:
         self.opts = opts
         v = self.next_vertex(f"[internal] load build definition from {opts.dockerfile_name}")
         parsed = parse(opts.dockerfile)
@@ -87,6 +100,11 @@ class Builder:
             raise BuildError("the Dockerfile has no FROM instruction (no build stage)")
         self.progress.done(v)
         self.stages = stages
+        seen: set[str] = set()
+        for stage in stages:
+            if stage.name and stage.name in seen:
+                raise BuildError(f'duplicate stage name "{stage.name}"', stage.line)
+            seen.add(stage.name)
         from hull.build.cachefrom import CacheSources
         self.cache_sources = CacheSources(self.images, opts.cache_from, self.progress)
         self.meta = self._meta_args(meta_args)
@@ -255,8 +273,15 @@ class Builder:
         platform = {"architecture": str(config.get("architecture", "amd64")),
                     "os": str(config.get("os", "linux")),
                     **({"variant": str(config["variant"])} if config.get("variant") else {})}
+        self.images.lease(self.lease, [(layer.chain, layer.descriptor["digest"])
+                                       for layer in layers])   # held until the build ends
+        history = list(config.get("history") or [])
+        from hull.build.state import CACHE_KEYS
+        keys = list(config.get(CACHE_KEYS) or [])
+        if len(keys) != len(history):
+            keys = [None] * len(history)
         return State(key_of("image", image.id), layers, dict(config.get("config") or {}),
-                     list(config.get("history") or []), platform, image.id, name)
+                     history, platform, image.id, name, step_keys=keys)
 
     # ---- the image -----------------------------------------------------------------------
 

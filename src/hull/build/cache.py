@@ -85,10 +85,10 @@ class BuildCache:
         return Entry(key, result), ""
 
     def _damage(self, result: dict[str, Any]) -> str:
+        if result.get("empty"):
+            return ""   # a step that changed nothing has no layer to lose
         layer = result.get("layer") or {}
-        try:
-            self.images.snapshotter.usage(str(result.get("chain")))
-        except NotFound:
+        if not self.images.snapshotter.exists(str(result.get("chain"))):
             return "its layer snapshot is missing"
         try:
             info = self.images.content.info(str(layer.get("digest")))
@@ -108,8 +108,9 @@ class BuildCache:
                 "inputs, result, size, created, last_used) VALUES (?,?,?,?,?,?,?,?,?)",
                 (key, parent, original, description, json.dumps(inputs, sort_keys=True),
                  json.dumps(result, sort_keys=True), size, now, now))
-            self.images.lease(LEASE + key, [(str(result["chain"]),
-                                             str(result["layer"]["digest"]))])
+            if not result.get("empty"):
+                self.images.lease(LEASE + key, [(str(result["chain"]),
+                                                 str(result["layer"]["digest"]))])
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")

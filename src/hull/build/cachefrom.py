@@ -1,12 +1,15 @@
 """`--cache-from IMAGE`: steps taken from an image built earlier (perhaps elsewhere, then
-pulled), as Docker's classic builder does it — a step matches when the image's history up
-to that point is the build's history so far (the same instructions, same values, in the
-same order) over the same layers, and the image's next history entry is this step; its
-layer is then the step's result."""
+pulled). An image hull built carries its steps' cache keys in its config (as BuildKit's
+inline cache does): a step matches when the image has this step's key next, over the same
+layers. For an image without keys (Docker's classic builder made it), the classic
+builder's rule is used, but only for a RUN whose history line says all it read (no mounts,
+no heredoc file): the image's history up to that point is the build's history so far, over
+the same layers, and its next entry is this step — a COPY's history line does not name
+its content, so a COPY is never taken that way."""
 
 from __future__ import annotations
 
-from hull.build.state import Layer
+from hull.build.state import CACHE_KEYS, Layer
 from hull.errors import NotFound
 
 TYPE_CHECKING = False
@@ -20,7 +23,8 @@ if TYPE_CHECKING:
 
 class CacheSources:
     def __init__(self, images: ImageStore, names: list[str], progress: Progress) -> None:
-        self.sources: list[tuple[str, list[dict[str, Any]], list[Layer]]] = []
+        self.sources: list[tuple[str, list[dict[str, Any]], list[Layer],
+                                 list[str | None]]] = []
         for name in names:
             try:
                 image = images.resolve(name)
@@ -36,24 +40,31 @@ class CacheSources:
                       for chain, diff, d in zip(chain_ids(diff_ids), diff_ids,
                                                 images.manifest_of(image).layers,
                                                 strict=True)]
-            self.sources.append((name, list(config.get("history") or []), layers))
+            history = list(config.get("history") or [])
+            keys = list(config.get(CACHE_KEYS) or [])
+            self.sources.append((name, history, layers,
+                                 keys if len(keys) == len(history) else []))
 
-    def match(self, state: State, created_by: str) -> tuple[str, Layer | None] | None:
+    def match(self, state: State, key: str, created_by: str, by_history: bool
+              ) -> tuple[str, Layer | None] | None:
         """(source name, its layer — None for an empty one) when a source has this step
         next; None when none has."""
         mine = [h.get("created_by", "") for h in state.history]
         have = [layer.diff_id for layer in state.layers]
-        for name, history, layers in self.sources:
-            if len(history) <= len(mine) or \
-                    [h.get("created_by", "") for h in history[:len(mine)]] != mine:
+        for name, history, layers, keys in self.sources:
+            n = len(mine)
+            if len(history) <= n:
                 continue
-            nonempty = sum(1 for h in history[:len(mine)] if not h.get("empty_layer"))
+            if keys:
+                if keys[n] != key:
+                    continue
+            elif not by_history or history[n].get("created_by", "") != created_by or \
+                    [h.get("created_by", "") for h in history[:n]] != mine:
+                continue
+            nonempty = sum(1 for h in history[:n] if not h.get("empty_layer"))
             if [layer.diff_id for layer in layers[:nonempty]] != have:
                 continue
-            entry = history[len(mine)]
-            if entry.get("created_by", "") != created_by:
-                continue
-            if entry.get("empty_layer"):
+            if history[n].get("empty_layer"):
                 return name, None
             if nonempty < len(layers):
                 return name, layers[nonempty]

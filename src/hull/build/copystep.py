@@ -43,15 +43,24 @@ def destination(cmd: CopyCommand, dest: str, state: State, n_sources: int,
 
 @contextlib.contextmanager
 def heredoc_tree(cmd: CopyCommand, expand: Any) -> Iterator[tuple[str, list[str]]]:
-    """COPY <<EOF /dest: each heredoc as a file named after its delimiter."""
+    """COPY <<EOF /dest: each heredoc as a file named after its delimiter, made inside a
+    private directory only — a delimiter is one path component, never a path."""
     with tempfile.TemporaryDirectory(prefix="hull-heredoc-") as tmp:
         names = []
-        for doc in cmd.heredocs:
-            content = expand(doc.content) if doc.expand else doc.content
-            with open(os.path.join(tmp, doc.name), "w") as f:
-                f.write(content)
-            os.chmod(os.path.join(tmp, doc.name), 0o644)
-            names.append(doc.name)
+        tmp_fd = os.open(tmp, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for doc in cmd.heredocs:
+                name = doc.name
+                if not name or "/" in name or name in (".", ".."):
+                    raise BuildError(f"heredoc name {name!r} is not a file name", cmd.line)
+                content = expand(doc.content) if doc.expand else doc.content
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW |
+                             os.O_CLOEXEC, 0o644, dir_fd=tmp_fd)
+                with os.fdopen(fd, "w") as f:
+                    f.write(content)
+                names.append(name)
+        finally:
+            os.close(tmp_fd)
         yield tmp, names
 
 

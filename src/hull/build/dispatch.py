@@ -18,6 +18,7 @@ from hull.build.errors import BuildError
 from hull.build.frontend import instructions as ins
 from hull.build.layers import step_fs, view
 from hull.build.state import Layer
+from hull.errors import HullError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -89,7 +90,10 @@ class StageRun:
                 return
             full = {**inputs, "base": state.base, "base_name": state.base_name,
                     "meta": state.meta}
-            found = self.b.cache_sources.match(state, created_by)
+            found = self.b.cache_sources.match(state, key, created_by,
+                                               by_history=inputs.get("op") == "RUN" and
+                                               not inputs.get("mounts") and
+                                               not inputs.get("script"))
             if found is not None:
                 self._take_source(key, found, created_by, original, description, full)
                 self.b.progress.note(v, f"from --cache-from {found[0]}")
@@ -100,16 +104,21 @@ class StageRun:
         with step_fs(self.b.images, state.chain) as fs:
             try:
                 action(fs, v)
-            except BaseException as e:
-                if isinstance(e, BuildError):
-                    self.b.progress.error(v, e.message)
-                raise
-            empty = not os.listdir(self.b.images.snapshotter.upper_dir(fs.key))
-            if empty:
+            except BuildError as e:
+                if not e.line:
+                    e = BuildError(e.message, cmd.line)
+                self.b.progress.error(v, e.message)
+                raise e from None
+            except (HullError, OSError) as e:   # named with the instruction's line
+                error = BuildError(str(e) if isinstance(e, HullError) else
+                                   f"{e.strerror or e}: {e.filename or ''}", cmd.line)
+                self.b.progress.error(v, error.message)
+                raise error from None
+            if not fs.changed():
                 result: dict[str, Any] = {"empty": True}
                 size = 0
             else:
-                layer, size = fs.commit()
+                layer, size = fs.commit(self.b.lease)
                 result = {"chain": layer.chain, "diff_id": layer.diff_id,
                           "layer": layer.descriptor}
         full = {**inputs, "base": state.base, "base_name": state.base_name,
@@ -131,6 +140,7 @@ class StageRun:
     def _take(self, key: str, result: dict[str, Any], created_by: str) -> None:
         if result.get("empty"):
             self.state.history.append({**_history(created_by), "empty_layer": True})
+            self.state.step_keys.append(key)
             self.state.key = key
             self.state.meta = []
             return
@@ -162,42 +172,43 @@ class StageRun:
 
     # ---- RUN -------------------------------------------------------------------------------
 
-    def _run_args(self, cmd: ins.RunCommand) -> list[str]:
+    def _run_args(self, cmd: ins.RunCommand) -> tuple[list[str], str]:
+        """RUN's argv, and a heredoc script to run as a file ("" when none). A heredoc is
+        never expanded here: the shell does that (BuildKit ignores the quoting of RUN's
+        delimiters too). RUN <<EOF alone is the script; with a #! line it runs as an
+        executable (at /dev/pipes/NAME, as in BuildKit); otherwise the shell gets the
+        command line followed by the heredocs' bodies and reads them itself."""
         if not cmd.prepend_shell:
-            return list(cmd.args)
+            return list(cmd.args), ""
         line = " ".join(cmd.args)
         docs = cmd.heredocs
         if len(docs) == 1 and line.strip().startswith("<<") and \
                 line.strip().lstrip("<-").strip("'\"") == docs[0].name:
-            return [*self.state.shell(), self._heredoc_text(docs[0])]   # RUN <<EOF script
-        if docs:   # the shell reads the heredocs itself
+            if docs[0].content.startswith("#!"):
+                return [f"/dev/pipes/{docs[0].name}"], docs[0].content
+            return [*self.state.shell(), docs[0].content], ""
+        if docs:
             line += "\n" + "".join(d.content + d.name + "\n" for d in docs)
-        return [*self.state.shell(), line]
-
-    def _heredoc_text(self, doc: Any) -> str:
-        if not doc.expand:
-            return str(doc.content)
-        text, _ = self.b.lexer.expand_heredoc(doc.content, self.state.env())
-        return text
+        return [*self.state.shell(), line], ""
 
     def _run(self, cmd: ins.RunCommand, trigger: bool) -> None:
         state = self.state
-        args = self._run_args(cmd)
+        args, script = self._run_args(cmd)
         # RUN --network=default is the build's own --network
         network = cmd.network if cmd.network not in ("", "default") else self.b.opts.network
         if network not in ("default", "none", "host"):
             raise BuildError(f"unsupported network mode {network!r}", cmd.line)
         mounts = [runstep.parse_mount(self.x(m, cmd), cmd.line) for m in cmd.mounts]
-        for m in mounts:
-            if not m.target.startswith("/"):
-                m.target = os.path.join(state.config.get("WorkingDir") or "/", m.target)
+        for m in mounts:   # a relative target is under WORKDIR
+            m.target = os.path.normpath(os.path.join(state.config.get("WorkingDir") or "/",
+                                                     m.target))
         build_args = {k: v for k, v in state.args.items() if v is not None}
         inputs = {"op": "RUN", "args": args, "env": state.run_env(),
                   "user": state.config.get("User") or "",
                   "cwd": state.config.get("WorkingDir") or "/", "network": network,
                   "mounts": [self._mount_key(m) for m in mounts],
                   "volumes": sorted(state.config.get("Volumes") or {}),
-                  "build_args": build_args}
+                  "build_args": build_args, "script": script}
         created_by = metadata.run_created_by(state, args, build_args)
         shown = " ".join(cmd.args) if cmd.prepend_shell else json.dumps(cmd.args)
 
@@ -209,9 +220,12 @@ class StageRun:
                 tail.append(data)
                 del tail[:-20]
                 self.b.progress.log(v, data)
-            with runstep.mounts_for(os.path.join(self.b.images.root, "build"),
+            with runstep.mounts_for(self.b.scratch, os.path.join(self.b.images.root, "build",
+                                                                 "cache-mounts"),
                                     self.b.opts.secrets, self._mount_source) as made:
                 oci = made.oci(mounts, sorted(state.config.get("Volumes") or {}), fs.rootfs)
+                if script:
+                    oci.append(made.script(args[0], script))
                 spec = StepSpec(fs.rootfs, args, state.run_env(),
                                 user=state.config.get("User") or "",
                                 cwd=state.config.get("WorkingDir") or "/",
@@ -244,11 +258,18 @@ class StageRun:
             return self.b.built[stage].key
         return self.b.image_state(ref).key
 
-    def _mount_source(self, m: runstep.MountSpec) -> str:
+    def _mount_source(self, m: runstep.MountSpec, stack: contextlib.ExitStack) -> str:
+        """Where a bind mount's tree is: the context (only what .dockerignore lets in,
+        as BuildKit sends it), or a read-only view of a stage or image."""
         ref = m.options.get("from", "")
-        if not ref:
-            return context_dir_of(self.b.context)
-        return self._enter(self._view_of(ref))
+        if ref:
+            return stack.enter_context(view(self.b.images, self._view_of(ref)))
+        root = context_dir_of(self.b.context)
+        assert self.b.context is not None
+        if self.b.context.matcher is None:
+            return root
+        return stack.enter_context(runstep.filtered_copy(self.b.scratch, root,
+                                                         self.b.context.ignored))
 
     # ---- COPY and ADD ----------------------------------------------------------------------
 

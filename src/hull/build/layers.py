@@ -44,6 +44,9 @@ class StepFS:
         sn = self.images.snapshotter
         os.makedirs(self.rootfs)
         mounts = sn.prepare(self.key, self.parent)
+        for m in mounts:   # the upper dir is read as the layer: no redirects, no
+            if m.type == "overlay":   # metadata-only copy-ups, whatever the kernel defaults
+                m.options = [*m.options, "redirect_dir=off", "metacopy=off"]
         try:
             mount_all(mounts, self.rootfs)
             self.mounted = True
@@ -66,8 +69,21 @@ class StepFS:
             with contextlib.suppress(NotFound):
                 self.images.snapshotter.remove(self.key)
 
-    def commit(self) -> tuple[Layer, int]:
-        """The layer of what the step changed, stored; (layer, its unpacked size)."""
+    def changed(self) -> bool:
+        """Whether the step changed anything: its upper dir, once directories that were
+        only copied up (a mount stub made and removed in them) are taken out again."""
+        upper = self.images.snapshotter.upper_dir(self.key)
+        lowers = next((o[len("lowerdir="):].split(":")
+                       for m in self.images.snapshotter.mounts(self.key)
+                       for o in m.options if o.startswith("lowerdir=")), [])
+        if lowers:
+            _prune_copied_up(upper, lowers)
+        return bool(os.listdir(upper))
+
+    def commit(self, lease: str) -> tuple[Layer, int]:
+        """The layer of what the step changed, stored; (layer, its unpacked size). The
+        running build's lease holds it from the moment it exists, so a concurrent
+        `image prune` cannot take it before the cache or the image does."""
         from hull.image.archive import store_plain_layer
         from hull.image.layer import write_stream
         from hull.image.upper import layer_from_upper
@@ -82,6 +98,7 @@ class StepFS:
         diff_id = str(descriptor["digest"])
         chain = diff_id if self.parent is None else \
             "sha256:" + hashlib.sha256(f"{self.parent} {diff_id}".encode()).hexdigest()
+        self.images.lease(lease, [(chain, diff_id)])
         try:
             sn.commit(chain, self.key)
         except AlreadyExists:   # the same layer exists (another build, an equal step)
@@ -144,6 +161,69 @@ def remove_stubs(rootfs: str, made: list[str]) -> None:
                     os.unlink(name, dir_fd=parent)
             except OSError:
                 pass
+
+
+def _prune_copied_up(upper: str, lowers: list[str]) -> None:
+    """Remove the upper dir's directories that hold nothing and are, in mode, owner and
+    mtime, the directory the lower layers have: overlay copied them up for a file that is
+    gone again. Bottom-up, so a chain of such directories goes whole."""
+    import stat
+    for top, dirs, _files, dir_fd in os.fwalk(upper, topdown=False):
+        for name in dirs:
+            rel = os.path.relpath(os.path.join(top, name), upper)
+            try:
+                if os.listdir(f"/proc/self/fd/{dir_fd}/{name}"):
+                    continue
+                if os.getxattr(f"/proc/self/fd/{dir_fd}/{name}", "trusted.overlay.opaque",
+                               follow_symlinks=False) == b"y":
+                    continue
+            except OSError:
+                pass
+            try:
+                mine = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError:
+                continue
+            below = _topmost(lowers, rel)
+            if below is None or not stat.S_ISDIR(below.st_mode):
+                continue
+            if (mine.st_mode, mine.st_uid, mine.st_gid, mine.st_mtime_ns) == \
+                    (below.st_mode, below.st_uid, below.st_gid, below.st_mtime_ns):
+                os.rmdir(name, dir_fd=dir_fd)
+
+
+def _topmost(lowers: list[str], rel: str) -> os.stat_result | None:
+    """The path as the topmost lower layer that has it has it (the layers are the
+    snapshotter's own directories; rel comes from walking the upper dir, no links)."""
+    for lower in lowers:
+        try:
+            return os.lstat(os.path.join(lower, rel))
+        except OSError:
+            continue
+    return None
+
+
+def parent_times(rootfs: str, made: list[str]) -> dict[str, tuple[int, int]]:
+    """The times of the existing directories the stubs go into, to put back after."""
+    out: dict[str, tuple[int, int]] = {}
+    for path in made:
+        parent = os.path.dirname(path)
+        if parent in made or parent in out:
+            continue
+        with _in_root(rootfs, parent) as fd:
+            if fd >= 0:
+                info = os.stat(fd)
+                out[parent] = (info.st_atime_ns, info.st_mtime_ns)
+    return out
+
+
+def restore_times(rootfs: str, times: dict[str, tuple[int, int]]) -> None:
+    for path, ns in times.items():
+        with _in_root(rootfs, path) as fd:
+            if fd >= 0:
+                try:
+                    os.utime(f"/proc/self/fd/{fd}", ns=ns)
+                except OSError:
+                    pass
 
 
 def missing_targets(rootfs: str, targets: list[str]) -> list[str]:

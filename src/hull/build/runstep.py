@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from hull.build.errors import BuildError
-from hull.build.layers import missing_targets, remove_stubs
+from hull.build.layers import missing_targets, parent_times, remove_stubs, restore_times
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,20 +73,23 @@ def parse_mount(text: str, line: int) -> MountSpec:
         options.setdefault("id", target)
         if options.get("sharing", "shared") not in ("shared", "private", "locked"):
             raise BuildError(f"unrecognized sharing {options['sharing']!r}", line)
-    if not target.startswith("/"):
-        target = "/" + target   # relative to the workdir is resolved by the caller
-    return MountSpec(kind, target, options)
+    for name in ("mode", "uid", "gid"):
+        number = options.get(name)
+        if number is not None and not number.isdigit():
+            raise BuildError(f"invalid {name} {number!r} for mount type={kind}", line)
+    return MountSpec(kind, target, options)   # relative: under WORKDIR (the caller's)
 
 
 class RunMounts:
     """The OCI mounts of one RUN, made and undone around it."""
 
-    def __init__(self, build_root: str, secrets: dict[str, bytes],
-                 source_dir: Callable[[MountSpec], str]) -> None:
-        self.build_root = build_root
+    def __init__(self, build_root: str, cache_root: str, secrets: dict[str, bytes],
+                 source_dir: Callable[[MountSpec, contextlib.ExitStack], str]) -> None:
+        self.build_root = build_root   # this build's scratch directory
+        self.cache_root = cache_root   # where cache mounts live on, build after build
         self.secrets = secrets
-        self.source_dir = source_dir   # where a bind mount's from= tree is on the host
-        self.stack = contextlib.ExitStack()
+        self.source_dir = source_dir   # where a bind mount's tree is on the host (what
+        self.stack = contextlib.ExitStack()   # it mounts goes with the stack)
 
     def close(self) -> None:
         self.stack.close()
@@ -99,14 +102,16 @@ class RunMounts:
 
     def _cache(self, m: MountSpec) -> dict[str, Any]:
         name = hashlib.sha256(m.options["id"].encode()).hexdigest()[:32]
-        path = os.path.join(self.build_root, "cache-mounts", name)
-        if not os.path.isdir(path):
-            os.makedirs(path + ".new", exist_ok=True)
-            os.chmod(path + ".new", int(m.options.get("mode", "755"), 8))
-            os.chown(path + ".new", int(m.options.get("uid", "0")),
-                     int(m.options.get("gid", "0")))
-            with contextlib.suppress(OSError):
-                os.rename(path + ".new", path)
+        path = os.path.join(self.cache_root, name)
+        if not os.path.isdir(path):   # made whole, then renamed: a concurrent maker's wins
+            os.makedirs(self.cache_root, exist_ok=True)
+            new = tempfile.mkdtemp(dir=self.cache_root, prefix=".new-")
+            os.chmod(new, int(m.options.get("mode", "755"), 8))
+            os.chown(new, int(m.options.get("uid", "0")), int(m.options.get("gid", "0")))
+            try:
+                os.rename(new, path)
+            except OSError:
+                os.rmdir(new)
         if m.options.get("sharing") == "locked":   # one build at a time uses it
             lock = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self.stack.callback(os.close, lock)
@@ -114,7 +119,7 @@ class RunMounts:
         return _bind(path, m.target, readonly=_true(m.options.get("ro")))
 
     def _bind(self, m: MountSpec) -> dict[str, Any]:
-        base = self.source_dir(m)
+        base = self.source_dir(m, self.stack)
         rel = os.path.normpath("/" + m.options.get("source", "")).lstrip("/")
         source = os.path.realpath(os.path.join(base, rel))
         real_base = os.path.realpath(base)
@@ -145,7 +150,7 @@ class RunMounts:
             if _true(m.options.get("required")):
                 raise BuildError(f"secret {sid} not found")
             return None
-        scratch = self._scratch()
+        scratch = self._scratch(secret=True)
         path = os.path.join(scratch, "secret")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
@@ -156,31 +161,66 @@ class RunMounts:
         os.chmod(path, int(m.options.get("mode", "400"), 8))
         return _bind(path, m.target, readonly=True)
 
+    def script(self, path: str, content: str) -> dict[str, Any]:
+        """RUN <<EOF with a #! line: the heredoc as an executable file at path."""
+        file = os.path.join(self._scratch(), "script")
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o755)
+        try:
+            os.write(fd, content.encode())
+        finally:
+            os.close(fd)
+        return _bind(file, path, readonly=True)
+
     def _volume_copy(self, rootfs: str, volume: str) -> dict[str, Any] | None:
         """Docker's rule for VOLUME during a build: later RUNs see the directory, but what
-        they change in it is not kept — they run on a copy."""
+        they change in it is not kept — they run on a copy (owners and modes kept, so a
+        non-root USER may write there as in Docker)."""
+        from hull.build.copying import copy_into
         from hull.linux import fs
         root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             try:
-                fd = fs.open_in_root(root, volume, os.O_RDONLY | os.O_DIRECTORY)
+                fd = fs.open_in_root(root, volume, os.O_PATH | os.O_DIRECTORY)
             except OSError:
                 return None
-            try:
-                copy = os.path.join(self._scratch(), "volume")
-                shutil.copytree(fs.fd_path(fd), copy, symlinks=True)
-            finally:
-                os.close(fd)
+            info = os.fstat(fd)
+            os.close(fd)
         finally:
             os.close(root)
+        copy = os.path.join(self._scratch(), "volume")
+        os.mkdir(copy)
+        copy_into(copy, rootfs, [volume.lstrip("/")], "/", dest_is_dir=True, owner=None,
+                  mode=None, keep_owner=True)
+        os.chown(copy, info.st_uid, info.st_gid)
+        os.chmod(copy, info.st_mode & 0o7777)
         return _bind(copy, volume, readonly=False)
 
-    def _scratch(self) -> str:
-        base = os.path.join(self.build_root, "tmp")
+    def _scratch(self, secret: bool = False) -> str:
+        """A directory for this RUN's mounts, removed after it; a secret's is on a tmpfs
+        (/dev/shm) when the host has one, so it never reaches a disk."""
+        base = self.build_root
+        if secret and os.path.isdir("/dev/shm"):
+            base = "/dev/shm"
         os.makedirs(base, exist_ok=True)
-        path = tempfile.mkdtemp(dir=base)
+        path = tempfile.mkdtemp(dir=base, prefix="hull-build-")
         self.stack.callback(shutil.rmtree, path, True)
         return path
+
+
+@contextlib.contextmanager
+def filtered_copy(build_root: str, context: str, ignored: Callable[[str], bool]
+                  ) -> Iterator[str]:
+    """The context as a RUN bind mount sees it when .dockerignore drops files: a copy of
+    what is not ignored (BuildKit mounts the context as it was sent, filtered)."""
+    from hull.build.copying import copy_into
+    os.makedirs(build_root, exist_ok=True)
+    path = tempfile.mkdtemp(dir=build_root, prefix="context-")
+    try:
+        copy_into(path, context, [""], "/", dest_is_dir=True, owner=None, mode=None,
+                  keep_owner=True, ignored=ignored)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _bind(source: str, target: str, readonly: bool) -> dict[str, Any]:
@@ -196,16 +236,19 @@ def run(runner: StepRunner, spec: StepSpec, output: Callable[[bytes], None]) -> 
     """Run the step, then take the runtime's mount-point stubs back out of its rootfs."""
     targets = [*RUNTIME_TARGETS, *(m["destination"] for m in spec.mounts)]
     made = missing_targets(spec.rootfs, targets)
+    times = parent_times(spec.rootfs, made)
     try:
         return runner.run(spec, output)
     finally:
         remove_stubs(spec.rootfs, made)
+        restore_times(spec.rootfs, times)
 
 
 @contextlib.contextmanager
-def mounts_for(build_root: str, secrets: dict[str, bytes],
-               source_dir: Callable[[MountSpec], str]) -> Iterator[RunMounts]:
-    made = RunMounts(build_root, secrets, source_dir)
+def mounts_for(build_root: str, cache_root: str, secrets: dict[str, bytes],
+               source_dir: Callable[[MountSpec, contextlib.ExitStack], str]
+               ) -> Iterator[RunMounts]:
+    made = RunMounts(build_root, cache_root, secrets, source_dir)
     try:
         yield made
     finally:

@@ -38,6 +38,8 @@ class State:
     args: dict[str, str | None] = field(default_factory=dict)   # layer; ARGs in scope
     cmd_set: bool = False                           # CMD given in this stage
     author: str = ""                                # MAINTAINER
+    step_keys: list[str | None] = field(default_factory=list)   # per history entry:
+    # the cache key of the step that made it (None: not a step of a hull build)
 
     @property
     def chain(self) -> str | None:
@@ -46,7 +48,8 @@ class State:
     def copy(self) -> State:
         return State(self.key, list(self.layers), _deep(self.config), list(self.history),
                      dict(self.platform), self.base, self.base_name, list(self.meta),
-                     dict(self.args), self.cmd_set, self.author)
+                     dict(self.args), self.cmd_set, self.author,
+                     list(self.step_keys))
 
     def to_json(self) -> dict[str, Any]:
         """The state as JSON (a stage built in another process sends it back)."""
@@ -95,11 +98,13 @@ class State:
         """A config-only instruction: an empty_layer history entry and a new key."""
         self.history.append(history_entry(created_by, empty=True))
         self.key = key_of(self.key, summary)
+        self.step_keys.append(None)
         self.meta.append(summary)
 
     def add_layer(self, key: str, layer: Layer, created_by: str) -> None:
         self.layers.append(layer)
         self.history.append(history_entry(created_by))
+        self.step_keys.append(key)
         self.key = key
         self.meta = []
 
@@ -127,7 +132,13 @@ def image_config(state: State) -> dict[str, Any]:
             **({"author": state.author} if state.author else {}),
             "config": config,
             "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in state.layers]},
-            "history": state.history}
+            "history": state.history,
+            # the steps' cache keys, for `--cache-from` this image (BuildKit keeps its own
+            # in the config too, as inline cache metadata)
+            CACHE_KEYS: state.step_keys}
+
+
+CACHE_KEYS = "hull.build.cache-keys"
 
 
 def _deep(value: Any) -> Any:

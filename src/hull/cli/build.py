@@ -94,7 +94,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             progress.close()
             print("ERROR: build canceled", file=sys.stderr)
             return 130
-        progress.close()
+        finally:
+            progress.close()   # whatever ended the build, the terminal is given back
     if args.iidfile:
         with open(args.iidfile, "w") as f:
             f.write(result.image_id)

@@ -25,7 +25,9 @@ class LiveProgress:
         self.tails: dict[int, list[str]] = {}
         self.notes: dict[int, str] = {}
         self.partial: dict[int, bytes] = {}
-        self.live = Live(self._render(), console=self.console, refresh_per_second=8,
+        # redrawn on each event, never by rich's refresh thread: a RUN step forks the
+        # container's init, and nothing forks from a process with threads (DESIGN.md)
+        self.live = Live(self._render(), console=self.console, auto_refresh=False,
                          transient=False)
         self.live.start()
 
@@ -52,7 +54,7 @@ class LiveProgress:
         return grid
 
     def _refresh(self) -> None:
-        self.live.update(self._render())
+        self.live.update(self._render(), refresh=True)
 
     def start(self, vertex: int, name: str) -> None:
         self.steps[vertex] = [name, "running", time.monotonic(), 0.0]

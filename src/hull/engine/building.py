@@ -25,6 +25,7 @@ def build(engine: Engine, opts: BuildOptions, progress: Progress) -> Result:
     from hull.build.builder import Builder
     from hull.engine.buildsteps import EngineStepRunner
     os.makedirs(os.path.join(engine.root, "build"), exist_ok=True)
+    _sweep(engine)
     context = _context(engine, opts)
 
     def reopen() -> tuple[Any, Any, Any, Any]:
@@ -39,7 +40,6 @@ def build(engine: Engine, opts: BuildOptions, progress: Progress) -> Result:
     finally:
         if context is not None:
             context.close()
-        _sweep(engine.root)
 
 
 def _context(engine: Engine, opts: BuildOptions) -> Context | None:
@@ -72,12 +72,31 @@ def _resolver(engine: Engine) -> Callable[[str, bool], Image]:
     return resolve_image
 
 
-def _sweep(root: str) -> None:
-    """Leftovers of steps interrupted hard (mount dirs are removed as steps end)."""
+def _sweep(engine: Engine) -> None:
+    """What builds killed hard left: their scratch directories (build/tmp/PID-…) and their
+    running-build leases, once their process is gone."""
     import shutil
-    tmp = os.path.join(root, "build", "tmp")
-    if os.path.isdir(tmp) and not os.listdir(tmp):
-        shutil.rmtree(tmp, ignore_errors=True)
+    tmp = os.path.join(engine.root, "build", "tmp")
+    dead = [name for name in (os.listdir(tmp) if os.path.isdir(tmp) else [])
+            if not _alive(name.partition("-")[0])]
+    for name in dead:
+        shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+    owners = [row[0] for row in engine.images.db.execute(
+        "SELECT DISTINCT owner FROM leases WHERE owner LIKE 'build-running:%'")]
+    engine.images.release([o for o in owners
+                           if not _alive(o.partition(":")[2].partition("-")[0])])
+
+
+def _alive(pid: str) -> bool:
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def prune(engine: Engine, everything: bool, until: float | None) -> tuple[int, int]:
@@ -109,15 +128,16 @@ def usage(engine: Engine) -> list[dict[str, Any]]:
 def export_rootfs(engine: Engine, chain: str | None, kind: str, dest: str) -> None:
     """build --output: the final filesystem as a directory (type=local) or a tar (type=tar,
     "-" for stdout), read from a read-only view of the image's layers."""
-    import shutil
     import sys
     import tarfile
 
     from hull.build.layers import view
     with view(engine.images, chain) as target:
-        if kind == "local":
-            os.makedirs(dest, exist_ok=True)
-            shutil.copytree(target, dest, symlinks=True, dirs_exist_ok=True)
+        if kind == "local":   # written inside dest only: links already there are not
+            os.makedirs(dest, exist_ok=True)   # followed out of it
+            from hull.build.copying import copy_into
+            copy_into(dest, target, [""], "/", dest_is_dir=True, owner=None, mode=None,
+                      keep_owner=True)
             return
         out = sys.stdout.buffer if dest == "-" else open(dest, "wb")  # noqa: SIM115
         try:

@@ -149,6 +149,14 @@ class SnapshotterBase:
     def remove(self, key: str) -> None:
         self.db.remove(key, lambda sid: remove_tree(self.db.dir(sid)))
 
+    def exists(self, key: str) -> bool:
+        """Whether the snapshot is there (cheap: no walk of its files, unlike usage)."""
+        try:
+            self.db.get(key)
+        except NotFound:
+            return False
+        return True
+
     def usage(self, key: str) -> Usage:
         sid, _ = self.db.get(key)
         return usage_of(self._fs(sid))
