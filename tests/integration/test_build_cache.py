@@ -121,3 +121,13 @@ def test_terminal_view_shows_steps_and_output(hull: Hull, tmp_path: Path) -> Non
     assert proc.returncode == 1
     assert "visible-output" in proc.stdout and "RUN echo visible-output" in proc.stdout
     assert "exit code: 4" in proc.stdout
+
+
+def test_cached_rebuild_makes_the_same_image(hull: Hull, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nENV A=1\nRUN echo x > /x\n"
+                                   "CMD [\"cat\", \"/x\"]\n"})
+    first = hull("build", "-q", str(ctx)).stdout.strip()
+    second = hull("build", "-q", str(ctx)).stdout.strip()
+    assert first == second
+    other = write(tmp_path / "other", {"Dockerfile": "FROM busybox\nRUN echo y > /y\n"})
+    assert "cache miss: not built before" in build(hull, other).stderr   # not ctx's steps

@@ -89,6 +89,8 @@ class Builder:
 
     def _build(self, opts: BuildOptions) -> Result:
         self.opts = opts
+        # why-missed compares a step with what this project's build made before
+        self.scope = key_of(opts.context_dir or "-", opts.dockerfile_name)[7:23]
         v = self.next_vertex(f"[internal] load build definition from {opts.dockerfile_name}")
         parsed = parse(opts.dockerfile)
         for warning in parsed.warnings:

@@ -117,14 +117,18 @@ class BuildCache:
             raise
 
     def why_missed(self, parent: str, original: str, inputs: dict[str, Any]) -> str:
-        """Why no entry matched: what differs from the one this line made last time."""
+        """Why no entry matched: what differs from the one this line made last time.
+        original starts with the build's scope (its context and Dockerfile), so another
+        project's steps are never the comparison."""
         row = self.db.execute(
             "SELECT parent, inputs FROM build_cache WHERE original = ? "
             "ORDER BY last_used DESC LIMIT 1", (original,)).fetchone()
         if row is None:
+            scope = original.partition(" ")[0]
             same_parent = self.db.execute(
-                "SELECT description FROM build_cache WHERE parent = ? "
-                "ORDER BY last_used DESC LIMIT 1", (parent,)).fetchone()
+                "SELECT description FROM build_cache WHERE parent = ? AND "
+                "substr(original, 1, ?) = ? ORDER BY last_used DESC LIMIT 1",
+                (parent, len(scope) + 1, scope + " ")).fetchone()
             if same_parent is not None:
                 return f"the instruction changed (was: {same_parent[0]})"
             return "not built before"

@@ -17,7 +17,7 @@ from hull.build.cache import key_of
 from hull.build.errors import BuildError
 from hull.build.frontend import instructions as ins
 from hull.build.layers import step_fs, view
-from hull.build.state import Layer
+from hull.build.state import Layer, history_entry, now
 from hull.errors import HullError
 
 TYPE_CHECKING = False
@@ -80,7 +80,7 @@ class StageRun:
         v = self.b.next_vertex(f"{label} {description}")
         state = self.state
         key = key_of(state.key, inputs)
-        original = f"{self.index}:{cmd.original}"
+        original = f"{self.b.scope}:{self.index} {cmd.original}"
         why = "--no-cache"
         if not self.b.opts.no_cache:
             entry, damaged = self.b.cache.get(key)
@@ -115,12 +115,12 @@ class StageRun:
                 self.b.progress.error(v, error.message)
                 raise error from None
             if not fs.changed():
-                result: dict[str, Any] = {"empty": True}
+                result: dict[str, Any] = {"empty": True, "created": now()}
                 size = 0
             else:
                 layer, size = fs.commit(self.b.lease)
                 result = {"chain": layer.chain, "diff_id": layer.diff_id,
-                          "layer": layer.descriptor}
+                          "layer": layer.descriptor, "created": now()}
         full = {**inputs, "base": state.base, "base_name": state.base_name,
                 "meta": state.meta}
         self.b.cache.put(key, state.key, original, description, full, result, size)
@@ -131,21 +131,27 @@ class StageRun:
                      original: str, description: str, inputs: dict[str, Any]) -> None:
         """A --cache-from image's layer as this step's result, kept in the cache too."""
         layer = found[1]
-        result: dict[str, Any] = {"empty": True} if layer is None else \
-            {"chain": layer.chain, "diff_id": layer.diff_id, "layer": layer.descriptor}
+        result: dict[str, Any] = {"empty": True, "created": now()} if layer is None else \
+            {"chain": layer.chain, "diff_id": layer.diff_id, "layer": layer.descriptor,
+             "created": now()}
         size = 0 if layer is None else self.b.images.snapshotter.usage(layer.chain).size
         self.b.cache.put(key, self.state.key, original, description, inputs, result, size)
         self._take(key, result, created_by)
 
     def _take(self, key: str, result: dict[str, Any], created_by: str) -> None:
+        """A step's result into the state; its history entry has the time the step ran
+        (on a hit: when it first ran), so a build taken wholly from the cache makes the
+        same image, with the same ID, as Docker's builders do."""
+        created = str(result.get("created") or now())
         if result.get("empty"):
-            self.state.history.append({**_history(created_by), "empty_layer": True})
+            self.state.history.append({**history_entry(created_by, empty=True),
+                                       "created": created})
             self.state.step_keys.append(key)
             self.state.key = key
             self.state.meta = []
             return
         self.state.add_layer(key, Layer(result["chain"], result["diff_id"], result["layer"]),
-                             created_by)
+                             created_by, created)
 
     # ---- WORKDIR ---------------------------------------------------------------------------
 
@@ -373,6 +379,3 @@ def _tree_digest(root: str) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _history(created_by: str) -> dict[str, Any]:
-    from hull.build.state import history_entry
-    return history_entry(created_by)

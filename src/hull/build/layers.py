@@ -85,15 +85,13 @@ class StepFS:
         running build's lease holds it from the moment it exists, so a concurrent
         `image prune` cannot take it before the cache or the image does."""
         from hull.image.archive import store_plain_layer
-        from hull.image.layer import write_stream
         from hull.image.upper import layer_from_upper
         self.unmount()
         sn = self.images.snapshotter
         upper = sn.upper_dir(self.key)
 
         def write(out: object) -> None:
-            with write_stream(out) as tar:
-                layer_from_upper(tar, upper)
+            layer_from_upper(out, upper)
         descriptor = store_plain_layer(self.images, write)
         diff_id = str(descriptor["digest"])
         chain = diff_id if self.parent is None else \

@@ -90,13 +90,13 @@ def apply(cmd: ins.Command, state: State, x: Expander, build_args: dict[str, str
                 raise BuildError("VOLUME specified can not be an empty string", cmd.line)
             vols[path] = {}
         state.config["Volumes"] = vols
-        state.metadata(f"VOLUME {json.dumps(paths)}", f"VOLUME {json.dumps(paths)}")
+        state.metadata(f"VOLUME [{' '.join(paths)}]", f"VOLUME {json.dumps(paths)}")
     elif isinstance(cmd, ins.UserCommand):
         state.config["User"] = x.word(state, cmd.user, cmd)
         state.metadata(f"USER {state.config['User']}", f"USER {state.config['User']}")
     elif isinstance(cmd, ins.ShellCommand):
         state.config["Shell"] = list(cmd.shell)
-        state.metadata(f"SHELL {json.dumps(cmd.shell)}", f"SHELL {json.dumps(cmd.shell)}")
+        state.metadata(f"SHELL [{' '.join(cmd.shell)}]", f"SHELL {json.dumps(cmd.shell)}")
     elif isinstance(cmd, ins.StopSignalCommand):
         signal = x.word(state, cmd.signal, cmd)
         state.config["StopSignal"] = signal
@@ -107,14 +107,14 @@ def apply(cmd: ins.Command, state: State, x: Expander, build_args: dict[str, str
     elif isinstance(cmd, ins.CmdCommand):
         state.config["Cmd"] = _shell_form(cmd.args, cmd.prepend_shell, state)
         state.cmd_set = True
-        cmd_text = json.dumps(state.config["Cmd"])
-        state.metadata(f"CMD {cmd_text}", f"CMD {cmd_text}")
+        state.metadata(f"CMD {_go_quoted(state.config['Cmd'])}",
+                       f"CMD {json.dumps(state.config['Cmd'])}")
     elif isinstance(cmd, ins.EntrypointCommand):
         state.config["Entrypoint"] = _shell_form(cmd.args, cmd.prepend_shell, state)
         if not state.cmd_set:   # an inherited CMD made no sense with the old entrypoint
             state.config["Cmd"] = None
-        ep_text = json.dumps(state.config["Entrypoint"])
-        state.metadata(f"ENTRYPOINT {ep_text}", f"ENTRYPOINT {ep_text}")
+        state.metadata(f"ENTRYPOINT {_go_quoted(state.config['Entrypoint'])}",
+                       f"ENTRYPOINT {json.dumps(state.config['Entrypoint'])}")
     elif isinstance(cmd, ins.HealthcheckCommand):
         check: dict[str, object] = {"Test": list(cmd.test)}
         for field_name, amount in (("Interval", cmd.interval), ("Timeout", cmd.timeout),
@@ -132,6 +132,11 @@ def apply(cmd: ins.Command, state: State, x: Expander, build_args: dict[str, str
         state.metadata(f"ONBUILD {cmd.expression}", f"ONBUILD {cmd.expression}")
     else:
         raise BuildError(f"{cmd.name} is not a metadata instruction", cmd.line)
+
+
+def _go_quoted(words: list[str]) -> str:
+    """A list as BuildKit's history prints it (Go's %q of a []string): ["a" "b c"]."""
+    return "[" + " ".join(json.dumps(w, ensure_ascii=False) for w in words) + "]"
 
 
 def _port_keys(port: str, line: int) -> list[str]:

@@ -96,14 +96,16 @@ class State:
 
     def metadata(self, created_by: str, summary: str) -> None:
         """A config-only instruction: an empty_layer history entry and a new key."""
-        self.history.append(history_entry(created_by, empty=True))
+        # the time of the entry before it: metadata does not make a rebuild differ
+        created = str(self.history[-1].get("created") or now()) if self.history else now()
+        self.history.append({**history_entry(created_by, empty=True), "created": created})
         self.key = key_of(self.key, summary)
         self.step_keys.append(None)
         self.meta.append(summary)
 
-    def add_layer(self, key: str, layer: Layer, created_by: str) -> None:
+    def add_layer(self, key: str, layer: Layer, created_by: str, created: str) -> None:
         self.layers.append(layer)
-        self.history.append(history_entry(created_by))
+        self.history.append({**history_entry(created_by), "created": created})
         self.step_keys.append(key)
         self.key = key
         self.meta = []
@@ -128,7 +130,9 @@ def image_config(state: State) -> dict[str, Any]:
     platform = state.platform
     return {"architecture": platform.get("architecture", "amd64"),
             **({"variant": platform["variant"]} if platform.get("variant") else {}),
-            "os": platform.get("os", "linux"), "created": now(),
+            "os": platform.get("os", "linux"),
+            "created": str(state.history[-1].get("created") or now()) if state.history
+            else now(),
             **({"author": state.author} if state.author else {}),
             "config": config,
             "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in state.layers]},

@@ -62,7 +62,6 @@ def commit(service: ContainerService, name: str, repo: str | None, message: str 
 
     from hull.engine.images import _changes
     from hull.image.archive import new_image, store_plain_layer
-    from hull.image.layer import write_stream
     from hull.image.reference import parse
     c = service.store.get(name)
     ref = parse(repo) if repo else None   # a bad name fails before any work
@@ -76,9 +75,8 @@ def commit(service: ContainerService, name: str, repo: str | None, message: str 
     idmap = userns.of(c.host_config)
 
     def write_layer(out: Any) -> None:
-        with write_stream(out) as tar:
-            layer_from_upper(tar, upper, INIT_FILES,
-                             idmap.to_container if idmap is not None else None)
+        layer_from_upper(out, upper, INIT_FILES,
+                         idmap.to_container if idmap is not None else None)
     try:
         layer = store_plain_layer(service.images, write_layer)
         base = service.images.get(c.image)

@@ -18,40 +18,80 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import tarfile
     from collections.abc import Callable
+    from typing import Any
+
+    from hull.image.tarwriter import TarWriter
 
     IdShift = Callable[[int, int], tuple[int, int]]
 
 
-def layer_from_upper(tar: tarfile.TarFile, upper: str, skip: tuple[str, ...] = (),
+def layer_from_upper(out: Any, upper: str, skip: tuple[str, ...] = (),
                      to_container: IdShift | None = None) -> None:
-    """The upper dir as layer entries: whiteouts become .wh.NAME files, opaque directories
-    get a .wh..wh..opq entry; hard links stay links (tarfile tracks inodes); nothing is
+    """The upper dir as a layer tar written to out: whiteouts become .wh.NAME files,
+    opaque directories get a .wh..wh..opq entry; hard links stay links; nothing is
     followed. skip: absolute paths left out (the init layer's files); to_container: a
     remapped container's host owners written as the container's."""
     import stat as st
+
+    from hull.image.tarwriter import TarWriter
+    tar = TarWriter(out)
+    links: dict[tuple[int, int], str] = {}
     for top, dirs, files, dir_fd in os.fwalk(upper):
         dirs.sort()
         for name in sorted(dirs) + sorted(files):
-            path = at(dir_fd, name)
             rel = os.path.relpath(os.path.join(top, name), upper)
             if "/" + rel in skip:
                 continue
             try:
-                info = os.lstat(path)
+                info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             except FileNotFoundError:
                 continue   # removed by the running container meanwhile
             if st.S_ISCHR(info.st_mode) and info.st_rdev == 0:
-                entry = tarfile_info(os.path.join(os.path.dirname(rel), ".wh." + name))
-                tar.addfile(entry)
+                tar.add_empty_file(os.path.join(os.path.dirname(rel), ".wh." + name))
                 continue
-            add_entry(tar, path, rel, to_container)
+            _add(tar, dir_fd, name, rel, info, links, to_container)
             if name in dirs:
                 try:
-                    opaque = os.getxattr(path, "trusted.overlay.opaque") == b"y"
+                    opaque = os.getxattr(at(dir_fd, name), "trusted.overlay.opaque") == b"y"
                 except OSError:
                     opaque = False
                 if opaque:
-                    tar.addfile(tarfile_info(os.path.join(rel, ".wh..wh..opq")))
+                    tar.add_empty_file(os.path.join(rel, ".wh..wh..opq"))
+    tar.close()
+
+
+def _add(tar: TarWriter, dir_fd: int, name: str, rel: str, info: os.stat_result,
+         links: dict[tuple[int, int], str], to_container: IdShift | None) -> None:
+    """One entry as lstat saw it; a regular file read through an fd opened without
+    following links (it could have been swapped for one since), a second name of a file
+    already written as a hard link to the first."""
+    import stat as st
+    ids = to_container(info.st_uid, info.st_gid) if to_container is not None else None
+    if st.S_ISREG(info.st_mode):
+        key = (info.st_dev, info.st_ino)
+        if info.st_nlink > 1:
+            first = links.setdefault(key, rel)
+            if first != rel:
+                tar.add(rel, info, hardlink=first, ids=ids)
+                return
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return   # swapped for a symlink: what is there now is not this file
+            raise
+        try:
+            if os.fstat(fd).st_size != info.st_size:
+                raise FailedPrecondition(f"{rel} changed while it was archived")
+            tar.add(rel, info, data_fd=fd, ids=ids)
+        finally:
+            os.close(fd)
+    elif st.S_ISLNK(info.st_mode):
+        tar.add(rel, info, link=os.readlink(name, dir_fd=dir_fd), ids=ids)
+    else:
+        tar.add(rel, info, ids=ids)
 
 
 def at(dir_fd: int, name: str) -> str:
