@@ -74,14 +74,9 @@ def _add(tar: TarWriter, dir_fd: int, name: str, rel: str, info: os.stat_result,
             if first != rel:
                 tar.add(rel, info, hardlink=first, ids=ids)
                 return
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
-        except FileNotFoundError:
+        fd = _open_unfollowed(name, dir_fd)
+        if fd < 0:
             return
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                return   # swapped for a symlink: what is there now is not this file
-            raise
         try:
             if os.fstat(fd).st_size != info.st_size:
                 raise FailedPrecondition(f"{rel} changed while it was archived")
@@ -92,6 +87,19 @@ def _add(tar: TarWriter, dir_fd: int, name: str, rel: str, info: os.stat_result,
         tar.add(rel, info, link=os.readlink(name, dir_fd=dir_fd), ids=ids)
     else:
         tar.add(rel, info, ids=ids)
+
+
+def _open_unfollowed(name: str, dir_fd: int | None = None) -> int:
+    """A regular file opened for reading, never through a link (it could have been
+    swapped for one since the lstat); -1 when it is gone or is a link now."""
+    try:
+        return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return -1
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return -1   # what is there now is not this file
+        raise
 
 
 def at(dir_fd: int, name: str) -> str:
@@ -108,18 +116,14 @@ def add_entry(tar: tarfile.TarFile, path: str, arcname: str,
     removed since the directory was listed."""
     try:
         entry = tar.gettarinfo(path, arcname=arcname)
-        if to_container is not None:
-            entry.uid, entry.gid = to_container(entry.uid, entry.gid)
-            entry.uname = entry.gname = ""
-        # never through a link: the file could have been swapped for one since the lstat
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC) if entry.isreg() \
-            else -1
     except FileNotFoundError:
         return
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return   # swapped for a symlink: what is there now is not this file
-        raise
+    if to_container is not None:
+        entry.uid, entry.gid = to_container(entry.uid, entry.gid)
+        entry.uname = entry.gname = ""
+    fd = _open_unfollowed(path) if entry.isreg() else -1
+    if entry.isreg() and fd < 0:
+        return
     if fd >= 0:
         with os.fdopen(fd, "rb") as f:
             if os.fstat(fd).st_size != entry.size:
