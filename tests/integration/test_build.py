@@ -30,6 +30,18 @@ def write(context: Path, files: dict[str, str]) -> Path:
     return context
 
 
+def start_running(hull: Hull, context: Path) -> subprocess.Popen[str]:
+    """A build started in the background, returned once its RUN step printed "started"."""
+    proc = subprocess.Popen([HULL, "--root", str(hull.root), "build", "--progress", "plain",
+                             str(context)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            env=hull.env, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.rstrip().endswith(" started"):   # its output, not its name
+            break
+    return proc
+
+
 def config(hull: Hull, image: str) -> dict[str, object]:
     out: dict[str, object] = json.loads(hull("image", "inspect", image).stdout)[0]["Config"]
     return out
@@ -328,13 +340,7 @@ def test_interrupted_build_leaves_nothing(hull: Hull, tmp_path: Path) -> None:
     import time
     ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\n"
                                    "RUN echo started; sleep 61; echo never\n"})
-    proc = subprocess.Popen([HULL, "--root", str(hull.root), "build", "--progress", "plain",
-                             str(ctx)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            env=hull.env, text=True)
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if "started" in line:
-            break
+    proc = start_running(hull, ctx)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 130
     time.sleep(0.5)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from tests.integration.conftest import Hull
-from tests.integration.test_build import build, write
+from tests.integration.test_build import build, start_running, write
 
 pytestmark = pytest.mark.root
 
@@ -103,3 +103,84 @@ def test_duplicate_stage_names_are_refused(hull: Hull, tmp_path: Path) -> None:
     ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox AS x\nFROM busybox AS X\n"})
     proc = build(hull, ctx, check=False)
     assert proc.returncode == 1 and 'duplicate stage name "x"' in proc.stderr
+
+
+def test_parents_proxy_args_secret_env_and_stopsignal(hull: Hull, tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("s3cret")
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nCOPY --parents src/./pkg/a/f /dst/\n"
+                      "RUN echo \"$HTTP_PROXY\" > /proxy\n"
+                      "RUN --mount=type=secret,id=tok,env=TOKEN sh -c "
+                      "'echo ${#TOKEN} > /token-len; test ! -e /run/secrets/tok'\n",
+        "src/pkg/a/f": "deep\n"})
+    build(hull, ctx, "-t", "edges:1", "--build-arg", "HTTP_PROXY=http://127.0.0.1:3128",
+          "--secret", f"id=tok,src={secret}")
+    out = hull("run", "--rm", "edges:1", "cat", "/dst/pkg/a/f", "/proxy", "/token-len").stdout
+    assert out == "deep\nhttp://127.0.0.1:3128\n6\n"
+    history = hull("history", "--no-trunc", "edges:1").stdout
+    assert "3128" not in history and "s3cret" not in history
+    bad = write(tmp_path / "bad", {"Dockerfile": "FROM busybox\nSTOPSIGNAL SIGNOPE\n"})
+    proc = build(hull, bad, check=False)
+    assert proc.returncode == 1 and "invalid signal: SIGNOPE" in proc.stderr
+
+
+def test_output_tar_to_stdout(hull: Hull, tmp_path: Path) -> None:
+    import io
+    import subprocess
+    import tarfile
+
+    from tests.conftest import HULL
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nRUN echo t > /t\n"})
+    proc = subprocess.run([HULL, "--root", str(hull.root), "build", "-q", "-o", "-", str(ctx)],
+                          capture_output=True, env=hull.env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        member = tar.getmember("t")
+        assert tar.extractfile(member).read() == b"t\n"  # type: ignore[union-attr]
+
+
+def test_a_build_killed_hard_is_swept_by_the_next(hull: Hull, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    nap = f"sleep {600 + os.getpid() % 997}"   # this run's own, to find its process
+    ctx = write(tmp_path / "ctx", {"Dockerfile": f"FROM busybox\nRUN echo started; {nap}\n"})
+    proc = start_running(hull, ctx)
+    # the build's worker (the service's child the step's container hangs from) dies
+    # without any cleanup, as on an OOM kill
+    sleeper = int(subprocess.run(["pgrep", "-f", "-n", nap], capture_output=True,
+                                 text=True).stdout.split()[0])
+    service, pid = _service_pid(hull), sleeper
+    while _ppid(pid) not in (service, 1, 0):
+        pid = _ppid(pid)
+    assert _ppid(pid) == service
+    os.kill(pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    subprocess.run(["pkill", "-9", "-f", nap], check=False)
+    time.sleep(0.5)
+    other = write(tmp_path / "other", {"Dockerfile": "FROM busybox\nRUN true\n"})
+    build(hull, other)   # sweeps what the killed build left
+    mounts = [m for m in Path("/proc/self/mounts").read_text().splitlines()
+              if str(hull.root) in m]
+    assert not mounts
+    runtime = hull.root / "state" / "runtime"
+    assert not [p for p in runtime.iterdir() if p.name.startswith("build-")]
+    import sqlite3
+    db = sqlite3.connect(hull.root / "snapshots" / "overlay" / "metadata.db")
+    try:
+        assert not db.execute("SELECT key FROM snapshots WHERE key LIKE 'build-%'").fetchall()
+    finally:
+        db.close()
+
+
+def _ppid(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _service_pid(hull: Hull) -> int:
+    return int((hull.root / "state" / "service.pid").read_text())

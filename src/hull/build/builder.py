@@ -49,6 +49,7 @@ class Builder:
         built one after the other)."""
         self.reopen = reopen
         self._abandoned: list[object] = []
+        self._images_seen: dict[str, State] = {}
         self.images = images
         self.runner = runner
         self.progress = progress
@@ -260,7 +261,21 @@ class Builder:
             return state
         return self.image_state(base)
 
+    def proxy_env(self, state: State) -> list[str]:
+        """The proxy build-args (HTTP_PROXY, …) that RUN sees without an ARG, as in
+        Docker; like Docker, they stay out of the history and the cache key."""
+        from hull.build.options import PREDEFINED_ARGS
+        return [f"{k}={v}" for k, v in self.opts.build_args.items()
+                if k in PREDEFINED_ARGS and k not in state.args]
+
     def image_state(self, name: str) -> State:
+        """The state an image starts (FROM, COPY --from, RUN --mount from=); looked up
+        (with --pull: pulled) once per build."""
+        if name not in self._images_seen:
+            self._images_seen[name] = self._image_state(name)
+        return self._images_seen[name].copy()
+
+    def _image_state(self, name: str) -> State:
         from hull.image.manifest import chain_ids
         image = self.resolve_image(name, self.opts.pull)
         config = self.images.config(image)

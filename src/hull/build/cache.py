@@ -199,7 +199,10 @@ def _input_change(old: dict[str, Any], new: dict[str, Any]) -> str:
                          if old_files.get(p) != new_files.get(p))
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
         return "source changed: " + ", ".join(changed[:3]) + more
-    for field, what in (("args", "the instruction changed"), ("env", "its environment changed"),
+    for field, what in (("args", "the instruction changed"), ("script", "its heredoc changed"),
+                        ("env", "its environment changed"),
+                        ("hosts", "--add-host changed"), ("shm", "--shm-size changed"),
+                        ("ulimits", "--ulimit changed"),
                         ("mounts", "its mounts changed"), ("source_key", "its source changed"),
                         ("user", "USER changed"), ("cwd", "WORKDIR changed")):
         if old.get(field) != new.get(field):

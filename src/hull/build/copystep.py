@@ -64,16 +64,25 @@ def heredoc_tree(cmd: CopyCommand, expand: Any) -> Iterator[tuple[str, list[str]
         yield tmp, names
 
 
-def resolve(tree: Tree, patterns: list[str], line: int) -> tuple[list[str], bool]:
-    """Every pattern's matches in the tree; whether any pattern had a wildcard."""
+def resolve(tree: Tree, patterns: list[str], line: int, parents: bool = False
+            ) -> tuple[list[str], bool]:
+    """Every pattern's matches in the tree; whether any pattern had a wildcard. With
+    --parents, a "/./" in a pattern marks where the kept path starts: the matches keep
+    that mark ("PIVOT/./REST"), for the copy to know."""
     found: list[str] = []
     wildcard = False
     for pattern in patterns:
         wildcard = wildcard or bool(set(pattern) & WILDCARDS)
+        pivot, mark, _ = pattern.partition("/./") if parents else ("", "", "")
         try:
-            matches = tree.resolve(pattern)
+            matches = tree.resolve(pattern.replace("/./", "/", 1) if mark else pattern)
         except BuildError as e:
             raise BuildError(e.message, line) from None
+        if mark:
+            base = posixpath.normpath(pivot).strip("/")
+            base = "" if base == "." else base
+            matches = [f"{base}/./{m[len(base) + 1:]}" if base and m.startswith(base + "/")
+                       else m for m in matches]
         found += [m for m in matches if m not in found]
     return found, wildcard
 

@@ -150,8 +150,9 @@ class StageRun:
             self.state.key = key
             self.state.meta = []
             return
-        self.state.add_layer(key, Layer(result["chain"], result["diff_id"], result["layer"]),
-                             created_by, created)
+        layer = Layer(result["chain"], result["diff_id"], result["layer"])
+        self.b.images.lease(self.b.lease, [(layer.chain, layer.descriptor["digest"])])
+        self.state.add_layer(key, layer, created_by, created)
 
     # ---- WORKDIR ---------------------------------------------------------------------------
 
@@ -205,16 +206,19 @@ class StageRun:
         if network not in ("default", "none", "host"):
             raise BuildError(f"unsupported network mode {network!r}", cmd.line)
         mounts = [runstep.parse_mount(self.x(m, cmd), cmd.line) for m in cmd.mounts]
-        for m in mounts:   # a relative target is under WORKDIR
-            m.target = os.path.normpath(os.path.join(state.config.get("WorkingDir") or "/",
-                                                     m.target))
+        for m in mounts:   # a relative target is under WORKDIR ("": a secret env= only)
+            if m.target:
+                m.target = os.path.normpath(os.path.join(
+                    state.config.get("WorkingDir") or "/", m.target))
         build_args = {k: v for k, v in state.args.items() if v is not None}
         inputs = {"op": "RUN", "args": args, "env": state.run_env(),
                   "user": state.config.get("User") or "",
                   "cwd": state.config.get("WorkingDir") or "/", "network": network,
                   "mounts": [self._mount_key(m) for m in mounts],
                   "volumes": sorted(state.config.get("Volumes") or {}),
-                  "build_args": build_args, "script": script}
+                  "build_args": build_args, "script": script,
+                  "hosts": self.b.opts.add_hosts, "shm": self.b.opts.shm_size,
+                  "ulimits": self.b.opts.ulimits}
         created_by = metadata.run_created_by(state, args, build_args)
         shown = " ".join(cmd.args) if cmd.prepend_shell else json.dumps(cmd.args)
 
@@ -232,7 +236,8 @@ class StageRun:
                 oci = made.oci(mounts, sorted(state.config.get("Volumes") or {}), fs.rootfs)
                 if script:
                     oci.append(made.script(args[0], script))
-                spec = StepSpec(fs.rootfs, args, state.run_env(),
+                spec = StepSpec(fs.rootfs, args,
+                                state.run_env() + self.b.proxy_env(state) + made.env,
                                 user=state.config.get("User") or "",
                                 cwd=state.config.get("WorkingDir") or "/",
                                 network=network, mounts=oci,
@@ -294,7 +299,7 @@ class StageRun:
                                       "excludes": excludes, "parents": cmd.parents,
                                       "cwd": state.config.get("WorkingDir") or "/"}
             keep_owner = bool(from_)
-            unpack = cmd.is_add
+            unpack = cmd.is_add and cmd.unpack != "false"   # ADD --unpack=false copies
             context_root = self.b.context.root if self.b.context is not None else None
             if cmd.heredocs:
                 root, names = self._stack.enter_context(copystep.heredoc_tree(
@@ -309,14 +314,17 @@ class StageRun:
                 unpack = False
             elif from_:
                 root = self._enter(self._view_of(from_))
-                resolved, wildcard = copystep.resolve(Tree(root), sources, cmd.line)
+                resolved, wildcard = copystep.resolve(Tree(root), sources, cmd.line,
+                                                      cmd.parents)
                 inputs["source_key"] = self._source_state_key(from_)
             else:
                 root = context_dir_of(self.b.context)
                 assert self.b.context is not None
-                resolved, wildcard = copystep.resolve(self.b.context, sources, cmd.line)
-                inputs["source_key"] = self.b.context.checksum(resolved)
-                manifest = self.b.context.manifest(resolved)
+                resolved, wildcard = copystep.resolve(self.b.context, sources, cmd.line,
+                                                      cmd.parents)
+                checked = [r.replace("/./", "/") for r in resolved]
+                inputs["source_key"] = self.b.context.checksum(checked)
+                manifest = self.b.context.manifest(checked)
                 if len(manifest) <= MANIFEST_LIMIT:
                     inputs["files"] = manifest
             full_dest, is_dir = copystep.destination(cmd, dest, state, len(resolved),

@@ -34,7 +34,8 @@ class StepFS:
                              "the copying one: its backing filesystem has no overlayfs)")
         self.images = images
         self.parent = parent
-        self.key = f"build-{secrets.token_hex(16)}"
+        # the pid in the name: what a build killed hard left is found and removed
+        self.key = f"build-{os.getpid()}-{secrets.token_hex(12)}"
         self.rootfs = os.path.join(scratch, self.key)
         self.mounted = False
         self.committed = False
@@ -123,8 +124,8 @@ def view(images: ImageStore, chain: str | None) -> Iterator[str]:
     sn = images.snapshotter
     base = os.path.join(images.root, "build", "mounts")
     os.makedirs(base, exist_ok=True)
-    target = tempfile.mkdtemp(dir=base, prefix="view-")
-    key = f"build-view-{os.path.basename(target)}"
+    target = tempfile.mkdtemp(dir=base, prefix=f"build-{os.getpid()}-view-")
+    key = os.path.basename(target)
     mounted = False
     try:
         if chain is not None:

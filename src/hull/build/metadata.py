@@ -99,6 +99,7 @@ def apply(cmd: ins.Command, state: State, x: Expander, build_args: dict[str, str
         state.metadata(f"SHELL [{' '.join(cmd.shell)}]", f"SHELL {json.dumps(cmd.shell)}")
     elif isinstance(cmd, ins.StopSignalCommand):
         signal = x.word(state, cmd.signal, cmd)
+        _check_signal(signal, cmd.line)
         state.config["StopSignal"] = signal
         state.metadata(f"STOPSIGNAL {signal}", f"STOPSIGNAL {signal}")
     elif isinstance(cmd, ins.MaintainerCommand):
@@ -132,6 +133,17 @@ def apply(cmd: ins.Command, state: State, x: Expander, build_args: dict[str, str
         state.metadata(f"ONBUILD {cmd.expression}", f"ONBUILD {cmd.expression}")
     else:
         raise BuildError(f"{cmd.name} is not a metadata instruction", cmd.line)
+
+
+def _check_signal(name: str, line: int) -> None:
+    """STOPSIGNAL: a number or a signal's name (SIGTERM, TERM, RTMIN+3), as Docker checks."""
+    import signal
+    if name.isdigit():
+        return
+    bare = name.upper().removeprefix("SIG")
+    if bare.startswith(("RTMIN", "RTMAX")) or hasattr(signal, "SIG" + bare):
+        return
+    raise BuildError(f"invalid signal: {name}", line)
 
 
 def _go_quoted(words: list[str]) -> str:

@@ -65,8 +65,10 @@ def parse_mount(text: str, line: int) -> MountSpec:
     if kind == "secret":
         if not options.get("id") and not target:
             raise BuildError("secret mount needs an id or a target", line)
-        target = target or f"/run/secrets/{options.get('id')}"
         options.setdefault("id", os.path.basename(target))
+        if not target and options.get("env"):
+            return MountSpec(kind, "", options)   # env=NAME only: no file
+        target = target or f"/run/secrets/{options.get('id')}"
     if not target:
         raise BuildError(f"mount type={kind} needs a target", line)
     if kind == "cache":
@@ -90,6 +92,7 @@ class RunMounts:
         self.secrets = secrets
         self.source_dir = source_dir   # where a bind mount's tree is on the host (what
         self.stack = contextlib.ExitStack()   # it mounts goes with the stack)
+        self.env: list[str] = []   # secrets given as environment variables (env=)
 
     def close(self) -> None:
         self.stack.close()
@@ -112,10 +115,15 @@ class RunMounts:
                 os.rename(new, path)
             except OSError:
                 os.rmdir(new)
-        if m.options.get("sharing") == "locked":   # one build at a time uses it
+        sharing = m.options.get("sharing", "shared")
+        if sharing != "shared":   # locked: one RUN at a time; private: a RUN that finds
             lock = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            self.stack.callback(os.close, lock)
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.stack.callback(os.close, lock)   # it in use gets a fresh one of its own
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (fcntl.LOCK_NB if sharing == "private"
+                                                   else 0))
+            except BlockingIOError:
+                path = self._scratch()
         return _bind(path, m.target, readonly=_true(m.options.get("ro")))
 
     def _bind(self, m: MountSpec) -> dict[str, Any]:
@@ -150,6 +158,10 @@ class RunMounts:
             if _true(m.options.get("required")):
                 raise BuildError(f"secret {sid} not found")
             return None
+        if m.options.get("env"):
+            self.env.append(f"{m.options['env']}={self.secrets[sid].decode(errors='replace')}")
+        if not m.target:
+            return None
         scratch = self._scratch(secret=True)
         path = os.path.join(scratch, "secret")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -181,6 +193,10 @@ class RunMounts:
         try:
             try:
                 fd = fs.open_in_root(root, volume, os.O_PATH | os.O_DIRECTORY)
+            except FileNotFoundError:   # not there yet: what RUN puts there is lost too
+                empty = os.path.join(self._scratch(), "volume")
+                os.mkdir(empty, 0o755)
+                return _bind(empty, volume, readonly=False)
             except OSError:
                 return None
             info = os.fstat(fd)

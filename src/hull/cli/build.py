@@ -195,7 +195,8 @@ def _options(args: argparse.Namespace, inputs: _Inputs) -> BuildOptions:
     if args.platform:
         wanted = args.platform.split(",")
         mine = f"{platform['os']}/{platform['architecture']}"
-        if any(w not in (mine, platform["architecture"]) for w in wanted):
+        if any(w not in (mine, platform["architecture"]) and not w.startswith(mine + "/")
+               for w in wanted):
             raise InvalidArgument(f"hull builds for this machine's platform only ({mine}), "
                                   f"not {args.platform}")
     if args.network not in ("default", "none", "host", "bridge"):
@@ -288,7 +289,7 @@ def _show_error(e: BuildError, opts: BuildOptions) -> None:
 def _export(service: Any, chain: str | None, spec: str) -> None:
     """--output type=local,dest=DIR | type=tar,dest=FILE|- | DIR: the final filesystem."""
     fields = dict(item.partition("=")[::2] for item in spec.split(",")) if "=" in spec \
-        else {"type": "local", "dest": spec}
+        else {"type": "tar", "dest": "-"} if spec == "-" else {"type": "local", "dest": spec}
     kind, dest = fields.get("type", "local"), fields.get("dest", "")
     if kind not in ("local", "tar") or not dest:
         raise InvalidArgument(f"--output {spec!r}: hull writes type=local,dest=DIR or "

@@ -73,30 +73,74 @@ def _resolver(engine: Engine) -> Callable[[str, bool], Image]:
 
 
 def _sweep(engine: Engine) -> None:
-    """What builds killed hard left: their scratch directories (build/tmp/PID-…) and their
-    running-build leases, once their process is gone."""
+    """What builds killed hard (SIGKILL, a crash) left, once their process is gone — each
+    thing is named with its build's pid: scratch directories (build/tmp/PID-…), step
+    containers (runtime state, cgroup, address: build-PID-…), mounts and snapshots of steps
+    (build-PID-…), and running-build leases."""
     import shutil
     tmp = os.path.join(engine.root, "build", "tmp")
     dead = [name for name in (os.listdir(tmp) if os.path.isdir(tmp) else [])
             if not _alive(name.partition("-")[0])]
     for name in dead:
         shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+    _sweep_steps(engine)
     owners = [row[0] for row in engine.images.db.execute(
         "SELECT DISTINCT owner FROM leases WHERE owner LIKE 'build-running:%'")]
     engine.images.release([o for o in owners
                            if not _alive(o.partition(":")[2].partition("-")[0])])
 
 
+def _of_dead_build(name: str) -> bool:
+    return name.startswith("build-") and not _alive(name.split("-")[1])
+
+
+def _sweep_steps(engine: Engine) -> None:
+    import shutil
+
+    from hull.errors import FailedPrecondition
+    from hull.linux.mounts import unmount
+    rt = engine.runtime()
+    for st in rt.containers():
+        if _of_dead_build(st.id):
+            from hull.engine import networking
+            try:
+                rt.delete(st.id, force=True)
+            except NotFound:
+                pass
+            networking.release(engine, st.id)
+            shutil.rmtree(engine.store.dir(st.id), ignore_errors=True)
+    mounts = os.path.join(engine.root, "build", "mounts")
+    for name in os.listdir(mounts) if os.path.isdir(mounts) else []:
+        if _of_dead_build(name):
+            path = os.path.join(mounts, name)
+            try:
+                unmount(path)
+            except OSError:
+                pass
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+    sn = engine.images.snapshotter
+    for info in list(sn.walk()):
+        if info.kind != "committed" and _of_dead_build(info.key):
+            try:
+                sn.remove(info.key)
+            except (NotFound, FailedPrecondition):
+                pass
+
+
 def _alive(pid: str) -> bool:
+    """Whether the build process pid still runs (a zombie — killed, not yet reaped by the
+    service — does not)."""
     if not pid.isdigit():
         return False
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        pass
-    return True
+    return state not in ("Z", "X")
 
 
 def prune(engine: Engine, everything: bool, until: float | None) -> tuple[int, int]:

@@ -33,7 +33,7 @@ class EngineStepRunner:
     def run(self, spec: StepSpec, output: Callable[[bytes], None]) -> int:
         from hull.engine import networking
         from hull.linux import process as proc
-        cid = "build-" + secrets.token_hex(26)
+        cid = f"build-{os.getpid()}-{secrets.token_hex(20)}"   # the pid: see building._sweep
         mode = {"default": "bridge", "": "bridge"}.get(spec.network, spec.network)
         host: dict[str, Any] = {"NetworkMode": mode, "ShmSize": spec.shm_size or 0,
                                 "Ulimits": spec.ulimits, "ExtraHosts": spec.extra_hosts}
