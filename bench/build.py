@@ -226,6 +226,12 @@ class Builders:
         return self.cmd(engine, *args, str(context))
 
     def timed_build(self, engine: str, context: Path, tag: str, no_cache: bool) -> float:
+        """One build, timed. The dirty pages the previous build (of any engine) left are
+        written out first, untimed: otherwise the next engine's first fsync (every engine
+        fsyncs its layers) pays for writing the previous engine's 10,000 files —
+        measured: hull's one-changed-file build took 1.6 s alone, 8.1 s right after
+        docker's and podman's builds without this."""
+        os.sync()
         return timed(self.build(engine, context, tag, no_cache), env=self.env(engine))
 
     def service_pid(self) -> int:

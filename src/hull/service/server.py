@@ -55,7 +55,10 @@ PRELOAD = ("hull.cli.main", "hull.cli.containers", "hull.cli.run", "hull.cli.run
            "hull.network.firewall", "hull.network.nft", "hull.network.ports",
            "hull.network.store", "hull.network.dns", "hull.cli.networks",
            "hull.procfs.views", "hull.procfs.sysinfo", "hull.procfs.keeper",
-           "hull.service.supervision", "sqlite3", "json", "tarfile")
+           "hull.service.supervision", "hull.cli.build", "hull.engine.building",
+           "hull.engine.buildsteps", "hull.build.builder", "hull.build.dispatch",
+           "hull.build.context", "hull.build.copying", "hull.build.frontend.instructions",
+           "sqlite3", "json", "tarfile")
 
 
 class Upgrade(Exception):
