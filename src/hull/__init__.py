@@ -6,7 +6,7 @@ Nothing is imported here on purpose: every command pays only for the modules it 
 __version__ = "0.1.0"
 
 
-def build() -> str:
+def commit() -> str:
     """The git commit this copy of hull was built from (`hull --version`), read from the
     checkout it runs from; "unknown" for a copy outside one."""
     import os

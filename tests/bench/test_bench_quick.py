@@ -20,14 +20,15 @@ def test_quick_bench_writes_the_report(tmp_path: Path) -> None:
                           text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for suite in ("runtime_start", "run_start", "lifecycle", "density", "scaling", "ps_many",
-                  "images", "data_ops"):
+                  "images", "data_ops", "build"):
         assert (tmp_path / f"{suite}.json").exists(), suite
     report = (tmp_path / "REPORT.md").read_text()
     for section in ("## Machine", "## `run --rm busybox true`", "## exec, stop, throughput",
                     "## Memory", "## How start latency grows", "## Targets"):
         assert section in report
+    assert "## Build" in report
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
-        "density.png", "exec_stop.png", "run_start.png", "scaling-containers.png",
+        "build.png", "density.png", "exec_stop.png", "run_start.png", "scaling-containers.png",
         "scaling-count.png", "throughput.png"]
     mounts = Path("/proc/self/mounts").read_text()
     assert "hull-bench-" not in mounts

@@ -175,6 +175,16 @@ def _image(run: Callable[..., subprocess.CompletedProcess[bytes]], ctx: Path, ta
     return config, filesystem(export)
 
 
+def _clean_docker(docker_run: Callable[..., subprocess.CompletedProcess[bytes]], tag: str
+                  ) -> None:
+    docker_run("rmi", tag, check=False)
+    docker_run("container", "prune", "-f", check=False)
+    volumes = docker_run("volume", "ls", "-q", check=False).stdout.decode().split()
+    if volumes:
+        docker_run("volume", "rm", "-f", *volumes, check=False)
+    docker_run("image", "prune", "-f", check=False)
+
+
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
 def test_image_matches_dockers_classic_builder(name: str, docker: Docker, hull: Callable[
         ..., subprocess.CompletedProcess[bytes]], tmp_path: Path) -> None:
@@ -188,9 +198,11 @@ def test_image_matches_dockers_classic_builder(name: str, docker: Docker, hull: 
         if check and proc.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)}: {proc.stderr.decode()}")
         return proc
-    docker_config, docker_fs = _image(docker_run, ctx, tag)
+    try:
+        docker_config, docker_fs = _image(docker_run, ctx, tag)
+    finally:   # the session's dockerd is shared: leave it as found (a RUN after VOLUME
+        _clean_docker(docker_run, tag)   # leaves an anonymous volume, a build dangling images)
     hull_config, hull_fs = _image(hull, ctx, tag)
-    docker_run("rmi", tag, check=False)
     assert hull_config == docker_config
     assert len(docker_fs) > 100 and "bin/busybox" in docker_fs   # the base is compared too
     only_docker = sorted(set(docker_fs) - set(hull_fs))

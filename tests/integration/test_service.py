@@ -80,7 +80,19 @@ def services_of(h: HullCLI) -> list[int]:
                 continue
             if b"service" in args and str(h.root).encode() in args:
                 out.append(int(entry.name))
-    return out
+    # a command's worker is a fork of the service (same command line) and may still be on
+    # its way out when its client has its answer: a service's children are not services
+    return [pid for pid in out if _ppid(pid) not in out]
+
+
+def _ppid(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("PPid:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def test_started_on_demand_shared_and_leaving_when_idle(tmp_path: Path) -> None:

@@ -199,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         command.error(f"unrecognized arguments: {' '.join(unknown)}")
     mark("cli: arguments parsed")
     if args.version:
-        from hull import __version__, build
-        print(f"hull version {__version__}, build {build()}")
+        from hull import __version__, commit
+        print(f"hull version {__version__}, build {commit()}")
         return 0
     if not getattr(args, "run", None):   # `hull`, `hull image`: the help, on stderr
         _command_parser(top, args).print_help(sys.stderr)
