@@ -131,3 +131,32 @@ def test_cached_rebuild_makes_the_same_image(hull: Hull, tmp_path: Path) -> None
     assert first == second
     other = write(tmp_path / "other", {"Dockerfile": "FROM busybox\nRUN echo y > /y\n"})
     assert "cache miss: not built before" in build(hull, other).stderr   # not ctx's steps
+
+
+def test_a_changed_context_copy_starts_from_the_last_layer(hull: Hull, tmp_path: Path
+                                                           ) -> None:
+    """COPY of a context directory that changed in a few files: the unchanged files are
+    hard links to the previous layer's (seen from outside: link counts in the new layer),
+    and the image is the one a full copy makes (seen from inside)."""
+    import os
+    files = {f"src/d{d}/f{n}": f"{d}-{n}\n" for d in range(3) for n in range(20)}
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nCOPY src /ctx\n"
+                                   "RUN find /ctx -type f | sort | xargs cat | md5sum > /sum\n",
+                                   **files})
+    build(hull, ctx, "-t", "reuse:1")
+    (ctx / "src/d1/f3").write_text("changed\n")
+    (ctx / "src/d2/f4").unlink()
+    (ctx / "src/d0/new").write_text("new\n")
+    out = build(hull, ctx, "-t", "reuse:2").stderr
+    assert "cache miss: source changed" in out
+    show = ["run", "--rm", "IMAGE", "sh", "-c",
+            "cat /ctx/d1/f3 /ctx/d0/new /ctx/d0/f0; ls /ctx/d2 | wc -l; cat /sum"]
+    fast = hull(*[a.replace("IMAGE", "reuse:2") for a in show]).stdout
+    assert fast.startswith("changed\nnew\n0-0\n19\n")
+    layers = json.loads(hull("image", "inspect", "reuse:2").stdout)[0]["GraphDriver"]
+    copy_layer = layers["Data"]["LowerDir"].split(":")[0]   # the layer under the RUN's
+    linked = [os.stat(p).st_nlink for p in Path(copy_layer).rglob("f*") if p.is_file()]
+    assert linked and max(linked) >= 2 and any(n == 1 for n in linked)
+    build(hull, ctx, "-t", "reuse:full", "--no-cache")
+    full = hull(*[a.replace("IMAGE", "reuse:full") for a in show]).stdout
+    assert fast == full

@@ -137,6 +137,14 @@ class BuildCache:
             return _parent_change(old, inputs)
         return _input_change(old, inputs)
 
+    def previous(self, parent: str, original: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(inputs, result) of the entry this instruction made last on the same parent
+        state; ({}, {}) when there is none (see reuse.py)."""
+        row = self.db.execute(
+            "SELECT inputs, result FROM build_cache WHERE parent = ? AND original = ? "
+            "ORDER BY last_used DESC LIMIT 1", (parent, original)).fetchone()
+        return (json.loads(row[0]), json.loads(row[1])) if row else ({}, {})
+
     # ---- pruning and accounting ---------------------------------------------------------
 
     def drop(self, keys: list[str]) -> None:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from hull.build.state import State
 
 FS_STEPS = (ins.RunCommand, ins.CopyCommand, ins.WorkdirCommand)
-MANIFEST_LIMIT = 2000   # source paths remembered per COPY to say which changed
+MANIFEST_LIMIT = 100_000   # source paths remembered per COPY: which changed, and reuse
 
 
 def is_fs_step(cmd: ins.Command) -> bool:
@@ -337,10 +337,70 @@ class StageRun:
             ignored = self.b.context.ignored \
                 if self.b.context is not None and root == context_root else None
 
+            reusable = self._reusable(cmd, inputs, resolved, root == context_root)
+
             def execute(fs: StepFS, _v: int) -> None:
+                if reusable is not None and self._copy_changes(fs, reusable, full_dest,
+                                                               resolved[0], inputs):
+                    return
                 copystep.copy_step(fs.rootfs, root, resolved, full_dest, is_dir, cmd, chown,
                                    chmod, keep_owner, unpack, excludes, ignored)
             self._fs_step(cmd, f"{cmd.name} {shown}", created_by, inputs, execute, trigger)
+
+    def _reusable(self, cmd: ins.CopyCommand, inputs: dict[str, Any], resolved: list[str],
+                  from_context: bool) -> dict[str, Any] | None:
+        """The previous entry of this COPY when its layer can be the start of this one
+        (reuse.py): one directory from the context, no flags that change what is written,
+        everything but the files the same."""
+        if not from_context or len(resolved) != 1 or cmd.parents or cmd.is_add or \
+                "files" not in inputs or self.b.opts.no_cache:
+            return None
+        if inputs["chown"] or inputs["chmod"] or inputs["excludes"]:
+            return None
+        assert self.b.context is not None
+        if not os.path.isdir(os.path.join(self.b.context.root, resolved[0])):
+            return None
+        old, result = self.b.cache.previous(self.state.key,
+                                            f"{self.b.scope}:{self.index} {cmd.original}")
+        same = ("op", "sources", "dest", "from", "parents", "cwd")
+        if not result.get("chain") or "files" not in old or \
+                any(old.get(k) != inputs.get(k) for k in same) or \
+                not self.b.images.snapshotter.exists(str(result["chain"])):
+            return None
+        return {"files": old["files"], "chain": result["chain"]}
+
+    def _copy_changes(self, fs: StepFS, previous: dict[str, Any], dest: str, source: str,
+                      inputs: dict[str, Any]) -> bool:
+        """The COPY as the previous layer plus what changed (reuse.py); False when that
+        cannot be done (the snapshot is then as it was: empty and mounted)."""
+        from hull.build import reuse
+        from hull.build.copying import copy_into
+        assert self.b.context is not None
+        context = self.b.context
+        upper = self.b.images.snapshotter.upper_dir(fs.key)
+        prev = self.b.images.snapshotter.upper_dir(str(previous["chain"]))
+        fs.unmount()
+        try:
+            written, removed = reuse.changes(
+                previous["files"], inputs["files"],
+                lambda p: os.path.isfile(os.path.join(context.root, p)) and
+                not os.path.islink(os.path.join(context.root, p)))
+            reuse.relink(prev, upper)
+            reuse.apply_changes(upper, dest, context.root, source, written, removed,
+                                lambda src, dst: copy_into(upper, context.root, [src], dst,
+                                                           dest_is_dir=False, owner=None,
+                                                           mode=None, keep_owner=False))
+            return True
+        except (reuse.CannotReuse, OSError, BuildError):
+            for name in os.listdir(upper):
+                import shutil
+                path = os.path.join(upper, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
+            fs.mount()
+            return False
 
     def _fetch(self, cmd: ins.CopyCommand, sources: list[str]) -> tuple[str, list[str]]:
         from hull.build.fetching import fetch_url

@@ -41,20 +41,23 @@ class StepFS:
         self.committed = False
 
     def __enter__(self) -> StepFS:
-        from hull.linux.mounts import mount_all
-        sn = self.images.snapshotter
-        os.makedirs(self.rootfs)
-        mounts = sn.prepare(self.key, self.parent)
-        for m in mounts:   # the upper dir is read as the layer: no redirects, no
-            if m.type == "overlay":   # metadata-only copy-ups, whatever the kernel defaults
-                m.options = [*m.options, "redirect_dir=off", "metacopy=off"]
+        self.images.snapshotter.prepare(self.key, self.parent)
         try:
-            mount_all(mounts, self.rootfs)
-            self.mounted = True
+            self.mount()
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def mount(self) -> None:
+        from hull.linux.mounts import mount_all
+        os.makedirs(self.rootfs, exist_ok=True)
+        mounts = self.images.snapshotter.mounts(self.key)
+        for m in mounts:   # the upper dir is read as the layer: no redirects, no
+            if m.type == "overlay":   # metadata-only copy-ups, whatever the kernel defaults
+                m.options = [*m.options, "redirect_dir=off", "metacopy=off"]
+        mount_all(mounts, self.rootfs)
+        self.mounted = True
 
     def unmount(self) -> None:
         if self.mounted:
