@@ -228,11 +228,7 @@ class Builders:
     def timed_build(self, engine: str, context: Path, tag: str, no_cache: bool) -> float:
         """One build, timed. The dirty pages the previous build (of any engine) left are
         written out first, untimed, so that no engine's first fsync pays for writing the
-        previous engine's 10,000 files. That is not all the previous builds leave: hull's
-        one-changed-file build takes 1.6 s with hull alone (`--engines hull`) but 5.5–8.9 s
-        right after docker's and podman's builds, with or without the sync, and with
-        or without waiting for the CPUs to go idle first; its COPY step (10,000 files
-        written into the step's snapshot) is what slows down — unexplained so far."""
+        previous engine's 10,000 files."""
         os.sync()
         return timed(self.build(engine, context, tag, no_cache), env=self.env(engine))
 
