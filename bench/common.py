@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import subprocess
 import tempfile
@@ -43,7 +44,11 @@ def unmount_and_remove(work: Any) -> None:
     import shutil
     subprocess.run(["sh", "-c", f"grep -o ' {work}[^ ]*' /proc/self/mounts | sort -r | "
                     "xargs -r -n1 umount -l"], check=False)
-    shutil.rmtree(work, ignore_errors=True)
+    for _ in range(20):   # an engine service still on its way out may write a last file
+        shutil.rmtree(work, ignore_errors=True)
+        if not os.path.exists(work):
+            return
+        time.sleep(0.25)
 
 
 def pairwise_ratio(ours: list[float], theirs: list[float]) -> float:

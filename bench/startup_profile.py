@@ -9,7 +9,6 @@ which the report includes.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import timed
+from bench.common import timed, unmount_and_remove
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = str(REPO / ".venv" / "bin" / "python")
@@ -59,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([HULL, *root, "rm", "-f", "-a"], capture_output=True, env=env)
         subprocess.run([HULL, *root, "system", "service", "--stop"], capture_output=True,
                        env=env)
-        shutil.rmtree(work, ignore_errors=True)
+        unmount_and_remove(work)
     rows = []
     for line in imports.splitlines():
         parts = line.split("|")
