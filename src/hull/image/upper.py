@@ -84,7 +84,11 @@ def _add(tar: TarWriter, dir_fd: int, name: str, rel: str, info: os.stat_result,
         finally:
             os.close(fd)
     elif st.S_ISLNK(info.st_mode):
-        tar.add(rel, info, link=os.readlink(name, dir_fd=dir_fd), ids=ids)
+        try:
+            link = os.readlink(name, dir_fd=dir_fd)
+        except OSError:   # removed or swapped since the lstat (a running container)
+            return
+        tar.add(rel, info, link=link, ids=ids)
     else:
         tar.add(rel, info, ids=ids)
 
