@@ -42,25 +42,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 def cmd_ls(args: argparse.Namespace) -> int:
     from hull.cli.template import print_rows
     from hull.engine import networks
-    docs = networks.listed(_service(args))
-    for f in args.filter or []:
-        key, _, value = f.partition("=")
-        if key == "name":
-            docs = [d for d in docs if value in d["Name"]]
-        elif key == "id":
-            docs = [d for d in docs if d["Id"].startswith(value)]
-        elif key == "driver":
-            docs = [d for d in docs if d["Driver"] == value]
-        elif key == "label":
-            k, _, v = value.partition("=")
-            docs = [d for d in docs if k in (d.get("Labels") or {}) and
-                    (not v or d["Labels"][k] == v)]
-        elif key == "type":
-            custom = value == "custom"
-            docs = [d for d in docs if (d["Name"] not in ("bridge", "host", "none")) == custom]
-        else:
-            from hull.errors import InvalidArgument
-            raise InvalidArgument(f"invalid filter '{key}'")
+    docs = networks.selected(_service(args), args.filter or [])
     if args.quiet:
         for d in docs:
             print(d["Id"] if args.no_trunc else d["Id"][:12])

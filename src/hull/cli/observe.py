@@ -286,6 +286,9 @@ def cmd_service(args: argparse.Namespace) -> int:
             print("no engine service runs for this root", file=sys.stderr)
         return 0
     from hull.service import keeper
+    if args.socket is not None and keeper.KEEPER_FD not in os.environ:
+        from hull.cli.apiservice import serve_api
+        return serve_api(args, state)
     if keeper.KEEPER_FD not in os.environ:   # run as a command: become the root's keeper,
         argv = keeper.keeper_argv(os.path.abspath(args.root),   # which starts the service
                                   [] if args.time is None else ["--time", str(args.time)])
@@ -301,9 +304,20 @@ def register_system(ssub: Any) -> None:
     """`hull system …` commands about supervision and defaults."""
     service = ssub.add_parser("service", help="Run this root's engine service in the "
                               "foreground (hull starts one on demand)")
-    service.add_argument("--time", type=float, default=None,
-                         help="Seconds without a command before it leaves (0: never; "
-                         "default HULL_SERVICE_IDLE_EXIT or 300)")
+    service.add_argument("--time", "-t", type=float, default=None,
+                         help="Seconds without a command (with --socket: without an API "
+                         "request) before it leaves (0: never; default "
+                         "HULL_SERVICE_IDLE_EXIT or 300; with --socket 0)")
+    service.add_argument("--socket", "-H", nargs="?", const="", default=None,
+                         metavar="URL", help="Serve the Docker Engine API on URL: "
+                         "unix:///PATH (default /run/hull/docker.sock; <state>/docker.sock "
+                         "for another root), fd:// (systemd), or tcp://HOST:PORT with TLS")
+    for flag, text in (("--tlscacert", "CA certificate clients must be signed by"),
+                       ("--tlscert", "the API's TLS certificate"),
+                       ("--tlskey", "the API's TLS key")):
+        service.add_argument(flag, help=text)
+    service.add_argument("--tlsverify", action="store_true",
+                         help="TLS with client certificates verified (required for tcp://)")
     service.add_argument("--stop", action="store_true",
                          help="Ask the running service to leave once nothing runs (a "
                          "second --stop: at once)")

@@ -40,7 +40,7 @@ class RunOptions:
     workdir: str | None = None
     user: str | None = None
     hostname: str | None = None
-    entrypoint: str | None = None
+    entrypoint: str | list[str] | None = None   # the flag's one word, or the API's list
     memory: int | None = None
     nano_cpus: int | None = None
     pids_limit: int | None = None
@@ -56,6 +56,7 @@ class RunOptions:
     stop_timeout: int | None = None
     domainname: str = ""
     health_flags: dict[str, Any] = field(default_factory=dict)   # --health-*, as given
+    healthcheck: dict[str, Any] | None = None   # the API's Config.Healthcheck (replaces)
     # further HostConfig fields, already checked by hostconfig.py (Binds/Mounts/Tmpfs as
     # MountPoints in "MountPoints"; Devices, Ulimits, Sysctls, CapAdd, SecurityOpt, …)
     host: dict[str, Any] = field(default_factory=dict)
@@ -105,10 +106,7 @@ def create(service: ContainerService, opts: RunOptions) -> Container:
     cid = secrets.token_hex(32)
     name = opts.name or f"{secrets.choice(_NAMES)}_{secrets.choice(_SURNAMES)}"
     check_name(name.removeprefix("/"))
-    entrypoint = [opts.entrypoint] if opts.entrypoint else (cfg.get("Entrypoint") or [])
-    if opts.entrypoint == "":
-        entrypoint = []
-    cmd = opts.command or (cfg.get("Cmd") or [] if not opts.entrypoint else [])
+    entrypoint, cmd = _entrypoint_and_cmd(opts, cfg)
     args = list(entrypoint) + list(cmd)
     if not args:
         raise InvalidArgument("no command specified")
@@ -162,7 +160,7 @@ def create(service: ContainerService, opts: RunOptions) -> Container:
                    "ReadonlyRootfs": opts.read_only, **host}
     if opts.domainname:
         config["Domainname"] = opts.domainname
-    check = cfg.get("Healthcheck")
+    check = opts.healthcheck or cfg.get("Healthcheck")
     if opts.health_flags:
         from hull.engine import health
         check = health.from_flags(check, **opts.health_flags)
@@ -195,6 +193,19 @@ def create(service: ContainerService, opts: RunOptions) -> Container:
         raise
     service.event(container, "create")
     return container
+
+
+def _entrypoint_and_cmd(opts: RunOptions, cfg: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Docker's merge with the image: an entrypoint given drops the image's Cmd; an
+    empty one ("" from the flag, [] or [""] from the API) only resets the image's
+    entrypoint; none given keeps it, and the image's Cmd when no command is given."""
+    given = opts.entrypoint
+    if isinstance(given, str):
+        given = [given]
+    if given is None or all(a == "" for a in given):
+        entrypoint = list(cfg.get("Entrypoint") or []) if given is None else []
+        return entrypoint, opts.command or list(cfg.get("Cmd") or [])
+    return list(given), opts.command
 
 
 def _network_settings(service: ContainerService, mode: str, endpoint: dict[str, Any]

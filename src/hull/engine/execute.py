@@ -71,11 +71,11 @@ def start_quietly(service: Engine, c: Container, cmd: list[str], stdout: int) ->
         os.close(devnull)
 
 
-def run(service: ContainerService, name: str, cmd: list[str], env: list[str], user: str | None,
-         workdir: str | None, detach: bool, tty: bool = False,
-         interactive: bool = False, privileged: bool = False) -> int:
-    """Run one more process in a running container (its output goes to the caller, not
-    to the container's log, as with docker exec)."""
+def prepare(service: Engine, name: str, cmd: list[str], env: list[str], user: str | None,
+            workdir: str | None, tty: bool = False, privileged: bool = False
+            ) -> tuple[Container, Any, Any]:
+    """(container, its runtime state, the OCI process) for an exec, after Docker's checks:
+    the container runs and is not paused, a command is given."""
     c = service.store.get(name)
     if not c.state.get("Running"):
         raise FailedPrecondition(f"Container {c.id} is not running")
@@ -84,23 +84,21 @@ def run(service: ContainerService, name: str, cmd: list[str], env: list[str], us
                                  "before exec")
     if not cmd:
         raise InvalidArgument("exec: no command given")
-    rt = service.runtime()
-    st = rt.state(c.id)
-    process = _process(service, c, st, cmd, env, user, workdir, tty, privileged)
-    from hull.runtime.waiting import reap, wait_forwarding
-    service.event(c, f"exec_start: {' '.join(cmd)}")
-    if not tty:   # without -i, stdin is /dev/null, not the caller's (Docker's)
-        stdin = 0 if interactive else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            pid = _start_exec(st, process, rt.store, stdio=(stdin, 1, 2))
-        finally:
-            if stdin:
-                os.close(stdin)
-        return 0 if detach else wait_forwarding(pid)
+    st = service.runtime().state(c.id)
+    return c, st, _process(service, c, st, cmd, env, user, workdir, tty, privileged)
+
+
+def spawn(service: Engine, st: Any, process: Any, stdio: tuple[int, int, int]) -> int:
+    """The exec'd process started on these fds; its pid (a child of the caller)."""
+    return _start_exec(st, process, service.runtime().store, stdio=stdio)
+
+
+def spawn_terminal(service: Engine, st: Any, process: Any) -> tuple[int, int]:
+    """The exec'd process started on a new terminal: its pid and the terminal's master."""
     import socket
     import tempfile
 
-    from hull.engine.attach import proxy_master, socket_path
+    from hull.engine.attach import socket_path
     from hull.runtime.console import receive_master
     tmp = tempfile.mkdtemp(prefix="hull-exec-")
     path, dirfd = socket_path(tmp, "console.sock")
@@ -108,12 +106,32 @@ def run(service: ContainerService, name: str, cmd: list[str], env: list[str], us
     try:
         listener.bind(path)
         listener.listen(1)
-        pid = _start_exec(st, process, rt.store, console_socket=path)
-        master = receive_master(listener)
+        pid = _start_exec(st, process, service.runtime().store, console_socket=path)
+        return pid, receive_master(listener)
     finally:
         listener.close()
         os.close(dirfd)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(service: ContainerService, name: str, cmd: list[str], env: list[str], user: str | None,
+         workdir: str | None, detach: bool, tty: bool = False,
+         interactive: bool = False, privileged: bool = False) -> int:
+    """Run one more process in a running container (its output goes to the caller, not
+    to the container's log, as with docker exec)."""
+    c, st, process = prepare(service, name, cmd, env, user, workdir, tty, privileged)
+    from hull.runtime.waiting import reap, wait_forwarding
+    service.event(c, f"exec_start: {' '.join(cmd)}")
+    if not tty:   # without -i, stdin is /dev/null, not the caller's (Docker's)
+        stdin = 0 if interactive else os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            pid = spawn(service, st, process, (stdin, 1, 2))
+        finally:
+            if stdin:
+                os.close(stdin)
+        return 0 if detach else wait_forwarding(pid)
+    from hull.engine.attach import proxy_master
+    pid, master = spawn_terminal(service, st, process)
     try:
         proxy_master(master, forward_stdin=interactive)
     finally:

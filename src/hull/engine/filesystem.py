@@ -55,9 +55,11 @@ def export(service: ContainerService, name: str, out: IO[bytes]) -> None:
 
 
 def commit(service: ContainerService, name: str, repo: str | None, message: str = "",
-           author: str = "", changes: list[str] | None = None, pause: bool = True) -> str:
-    """`docker commit`: the rw layer — only what the container changed, deletions as
-    whiteouts — becomes a new layer on top of the container's image. The init layer's
+           author: str = "", changes: list[str] | None = None, pause: bool = True,
+           overrides: dict[str, Any] | None = None) -> str:
+    """`docker commit` (overrides: config fields POST /commit sets): the rw layer —
+    only what the container changed, deletions as whiteouts — becomes a new layer on top
+    of the container's image. The init layer's
     /etc/hosts, /etc/hostname and /etc/resolv.conf never go in, even if changed."""
 
     from hull.engine.images import _changes
@@ -65,8 +67,10 @@ def commit(service: ContainerService, name: str, repo: str | None, message: str 
     from hull.image.reference import parse
     c = service.store.get(name)
     ref = parse(repo) if repo else None   # a bad name fails before any work
-    config = _changes(changes or [], {k: v for k, v in c.config.items()
-                                      if k in _IMAGE_CONFIG_KEYS})
+    base_config = {k: v for k, v in c.config.items() if k in _IMAGE_CONFIG_KEYS}
+    base_config.update({k: v for k, v in (overrides or {}).items()   # the API's config
+                        if k in _IMAGE_CONFIG_KEYS and v not in (None, "", [], {})})
+    config = _changes(changes or [], base_config)
     upper = service.images.snapshotter.upper_dir(c.id)
     freeze = pause and c.state.get("Running") and not c.state.get("Paused")
     if freeze:

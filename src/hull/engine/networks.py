@@ -150,6 +150,30 @@ def listed(service: ContainerService) -> list[dict[str, Any]]:
     return sorted(docs, key=lambda d: d["Name"])
 
 
+def selected(service: ContainerService, filters: list[str]) -> list[dict[str, Any]]:
+    """`network ls --filter` and GET /networks?filters=: name= (a substring), id= (a
+    prefix), driver=, label=K[=V], type=custom|builtin."""
+    docs = listed(service)
+    for f in filters:
+        key, _, value = f.partition("=")
+        if key == "name":
+            docs = [d for d in docs if value in d["Name"]]
+        elif key == "id":
+            docs = [d for d in docs if d["Id"].startswith(value)]
+        elif key == "driver":
+            docs = [d for d in docs if d["Driver"] == value]
+        elif key == "label":
+            k, _, v = value.partition("=")
+            docs = [d for d in docs if k in (d.get("Labels") or {}) and
+                    (not v or d["Labels"][k] == v)]
+        elif key == "type":
+            custom = value == "custom"
+            docs = [d for d in docs if (d["Name"] not in PREDEFINED) == custom]
+        else:
+            raise InvalidArgument(f"invalid filter '{key}'")
+    return docs
+
+
 def users(service: ContainerService, net: Network) -> list[str]:
     """Containers configured to join net (running or not): Docker refuses to remove a
     network while a container is attached to it."""

@@ -58,7 +58,9 @@ PRELOAD = ("hull.cli.main", "hull.cli.containers", "hull.cli.run", "hull.cli.run
            "hull.service.supervision", "hull.cli.build", "hull.engine.building",
            "hull.engine.buildsteps", "hull.build.builder", "hull.build.dispatch",
            "hull.build.context", "hull.build.copying", "hull.build.frontend.instructions",
-           "sqlite3", "json", "tarfile")
+           "hull.api.server", "hull.api.routes", "hull.api.containers", "hull.api.streams",
+           "hull.api.images", "hull.api.execs", "hull.engine.createspec",
+           "hull.service.supervision", "sqlite3", "json", "tarfile")
 
 
 class Upgrade(Exception):
@@ -88,6 +90,8 @@ class Service:
         from hull.service.dnsserver import DnsServer
         self.dns = DnsServer(self.loop, root)
         self.supervisor.on_started = self.dns.started
+        from hull.service.apihost import ApiHost
+        self.api = ApiHost(self.loop, root, state, self._activity)
         self.commands: dict[int, Command] = {}   # by worker pid
         self.listener: socket.socket | None = None
         self.lock_fd = -1
@@ -139,10 +143,15 @@ class Service:
     # ---- the loop ---------------------------------------------------------------------
 
     def busy(self) -> bool:
-        return bool(self.commands) or self.supervisor.busy()
+        return bool(self.commands) or self.supervisor.busy() or self.api.busy()
+
+    def _activity(self) -> None:
+        self.last_activity = time.monotonic()
 
     def run(self) -> None:
         while True:
+            if self.handover:
+                self.api.close()
             if self.handover and not self.commands and not self.supervisor.in_flight():
                 assert self.supervisor.keeper is not None
                 self.supervisor.keeper.tell("handover", python=self.handover[0],
@@ -163,6 +172,7 @@ class Service:
 
     def drain(self) -> None:
         self.draining = True
+        self.api.close()   # the command holding the API socket hands it to the next service
         self.release()
 
     def accept(self) -> None:
@@ -197,7 +207,11 @@ class Service:
         kind, request, fds = _receive(conn)
         if kind == protocol.CALL:
             import json
-            self.supervisor.request(conn, json.loads(request), fds)
+            message = json.loads(request)
+            if message.get("op") == "api":
+                self.api.add(conn, fds, message)
+            else:
+                self.supervisor.request(conn, message, fds)
             return
         try:
             version, cwd, argv, env = protocol.decode_request(request)

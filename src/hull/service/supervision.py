@@ -36,9 +36,18 @@ class ServiceSupervision:
                           attach=attach, streams=streams or ["stdout", "stderr"],
                           stdin=stdin)
 
-    def attach(self, cid: str, stdin: bool, streams: list[str] | None = None) -> Session:
-        return self._call([], op="attach", cid=cid, stdin=stdin,
+    def attach(self, cid: str, stdin: bool, streams: list[str] | None = None,
+               next_start: bool = False) -> Session:
+        """next_start: a container not running yet is attached when it next starts (the
+        first message is then {"pending"}, and {"attached"} follows)."""
+        return self._call([], op="attach", cid=cid, stdin=stdin, next=next_start,
                           streams=streams or ["stdout", "stderr"])
+
+    def exit_session(self, cid: str, next_start: bool = False) -> Session:
+        """A session that hears {"exit": code} when cid ends: its current run, or with
+        next_start, the run after its next start ({"pending"} first, until it starts).
+        First message {"exit": None}: it does not run here (and next_start was not asked)."""
+        return self._call([], op="wait", cid=cid, next=next_start)
 
     def wait(self, cid: str, timeout: float | None = None) -> bool:
         """Until cid has ended and its exit is recorded (True), or timeout (False). True at

@@ -18,14 +18,14 @@ clients out. An attached client that does not keep up holds the container's outp
 
 from __future__ import annotations
 
-import errno
 import os
 from functools import partial
 
-from hull.engine.attach import ERR, INPUT, OUT, SIZE, Frames, frame, frame_json, set_size
+from hull.engine.attach import ERR, INPUT, OUT, SIZE, frame, frame_json, set_size
 from hull.engine.humanize import now
 from hull.service import jobs, tasks
 from hull.service.log import log
+from hull.service.watched import CLIENT_BUFFER, Client, Output, Watched
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,87 +33,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from hull.engine.logfile import LogWriter
     from hull.procfs.server import ViewServer
     from hull.service.keeper import KeeperLink
     from hull.service.loop import Loop, Timer
 
 VIEW = "view:"            # the keeper's key of a container's /proc view fds
-CLIENT_BUFFER = 1 << 20   # bytes queued for one client before the container waits
 EXIT_GRACE = 2.0          # seconds output may stay open after the container's PID 1 ended
-
-
-class Output:
-    """One output stream: a pipe's read end, or the pty master (whose end is EIO)."""
-
-    def __init__(self, fd: int, stream: bytes) -> None:
-        self.fd, self.stream = fd, stream
-        self.name = "stdout" if stream == OUT else "stderr"
-        os.set_blocking(fd, False)
-
-    def read(self) -> bytes | None:
-        """Bytes, b"" at the end, None when there is nothing right now."""
-        try:
-            return os.read(self.fd, 65536)
-        except BlockingIOError:
-            return None
-        except OSError as e:
-            if e.errno == errno.EIO:   # every slave end of the terminal closed
-                return b""
-            raise
-
-
-class Client:
-    """An attached connection: output frames out (buffered, never blocking the loop),
-    input frames in."""
-
-    def __init__(self, conn: socket.socket, streams: set[bytes], stdin: bool) -> None:
-        self.conn, self.streams, self.stdin = conn, streams, stdin
-        self.out = bytearray()
-        self.frames = Frames()
-        self.closing = False   # close once everything queued is sent
-        conn.setblocking(False)
-
-    def queue(self, data: bytes) -> None:
-        if not self.out:
-            try:
-                sent = self.conn.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                return   # gone: its end of file is noticed on the read side
-            data = data[sent:]
-        self.out += data
-
-    def flush(self) -> None:
-        try:
-            sent = self.conn.send(self.out)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            sent = len(self.out)
-        del self.out[:sent]
-
-
-class Watched:
-    """One running container under supervision."""
-
-    def __init__(self, cid: str, pid: int, tty: bool, outputs: list[Output], input_fd: int,
-                 log_writer: LogWriter) -> None:
-        self.cid, self.pid, self.tty = cid, pid, tty
-        self.outputs = outputs
-        self.input_fd = input_fd          # stdin pipe's write end or the master; -1: none
-        self.pending_input = bytearray()
-        self.log = log_writer
-        self.clients: list[Client] = []
-        self.waiters: list[Client] = []   # told {"exit": code} once it has finished
-        self.status: int | None = None    # exit code once PID 1 has ended
-        self.unknown_exit = False
-        self.held = False                 # output paused: a client is behind
-        self.grace: Timer | None = None
-        self.health: Timer | None = None
-        self.probing = False
-        self.finishing = False
 
 
 class Supervisor:
@@ -129,6 +54,8 @@ class Supervisor:
         self.keeper: KeeperLink | None = None   # set by the service (server.claim)
         self.orphans: dict[int, tuple[Watched, int]] = {}   # pid -> (container, start time)
         self.reaped: dict[int, tuple[int, int]] = {}   # the keeper's: pid -> (status, start)
+        # attaches and waits for a container's next start: cid -> (op, conn, streams, stdin)
+        self.pending: dict[str, list[tuple[str, socket.socket, set[str], bool]]] = {}
         self.unrecorded: dict[str, int] = {}   # cid -> status a dead service had reaped
         # calls that came while recover() surveys (commands already run meanwhile)
         self.recovering: list[tuple[socket.socket, dict[str, Any], list[int]]] | None = None
@@ -171,6 +98,10 @@ class Supervisor:
         for fd in fds:
             os.close(fd)
         w = self.watched.get(cid)
+        if w is None and message.get("next") and op in ("wait", "attach"):
+            self._pend(cid, conn, str(op), set(message.get("streams") or ["stdout", "stderr"]),
+                       bool(message.get("stdin")))
+            return
         if op == "wait":
             if w is None:
                 _reply(conn, exit=None)   # not running here: the record says the rest
@@ -191,6 +122,51 @@ class Supervisor:
                          bool(message.get("stdin")))
         else:
             _reply(conn, error=f"unknown request {op!r}", code=125)
+            conn.close()
+
+    def _pend(self, cid: str, conn: socket.socket, op: str, streams: set[str], stdin: bool
+              ) -> None:
+        """An attach or wait for the container's next start (the Docker API attaches and
+        waits before it starts a container): {"pending"} now, {"attached"} or the exit
+        once it has started; forgotten if the caller hangs up first."""
+        _reply(conn, pending=True)
+        entry = (op, conn, streams, stdin)
+        self.pending.setdefault(cid, []).append(entry)
+
+        def hung_up() -> None:
+            try:
+                if conn.recv(4096):
+                    return   # nothing is expected before the start: ignored
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                pass
+            self.loop.forget(conn)
+            conn.close()
+            waiting = self.pending.get(cid, [])
+            if entry in waiting:
+                waiting.remove(entry)
+            if not waiting:
+                self.pending.pop(cid, None)
+        conn.setblocking(False)
+        self.loop.add_reader(conn, hung_up)
+
+    def _take_pending(self, w: Watched) -> None:
+        """The attaches and waits that came before this start: served from now on."""
+        for op, conn, streams, stdin in self.pending.pop(w.cid, []):
+            self.loop.forget(conn)
+            if op == "attach":
+                _reply(conn, attached=True)
+                self._attach(w, conn, streams, stdin)
+            else:
+                client = Client(conn, set(), False)
+                w.waiters.append(client)
+                self.loop.add_reader(conn, partial(self._client_input, w, client))
+
+    def _fail_pending(self, cid: str, message: str, code: int) -> None:
+        for _op, conn, _streams, _stdin in self.pending.pop(cid, []):
+            self.loop.forget(conn)
+            _reply(conn, exit=None, error=message, code=code)
             conn.close()
 
     def _attach(self, w: Watched, conn: socket.socket, streams: set[str], stdin: bool
@@ -216,6 +192,8 @@ class Supervisor:
         while (got := client.frames.next()) is not None:
             kind, payload = got
             if kind == INPUT and client.stdin and w.input_fd >= 0:
+                if not payload and not w.tty:   # the client's input ended (API attach)
+                    w.stdin_eof = True
                 w.pending_input += payload
                 self._write_input(w)
             elif kind == SIZE and w.tty and w.input_fd >= 0 and len(payload) == 4:
@@ -237,6 +215,12 @@ class Supervisor:
             self.loop.add_writer(w.input_fd, lambda: self._write_input(w))
         else:
             self.loop.remove_writer(w.input_fd)
+            if w.stdin_eof:   # everything written: the container reads its end of file
+                if self.keeper is not None and len(w.outputs) == 2:   # its copy too
+                    self.keeper.tell("hold", [o.fd for o in w.outputs], cid=w.cid, tty=False)
+                self.loop.forget(w.input_fd)
+                os.close(w.input_fd)
+                w.input_fd = -1
 
     def _drop(self, w: Watched, client: Client) -> None:
         self.loop.forget(client.conn)
@@ -276,6 +260,9 @@ class Supervisor:
             elif kind in ("failed", "error", "skipped"):
                 outcome["failed"] = True
                 self.views.close(cid)
+                if kind != "skipped":
+                    self._fail_pending(cid, str(msg.get("error") or msg.get("message")),
+                                       int(msg.get("code", 125)))
                 if requester is not None and kind != "skipped":
                     _reply(requester, error=msg.get("error") or msg.get("message"),
                            code=int(msg.get("code", 125)))
@@ -321,6 +308,7 @@ class Supervisor:
                 self.on_started(msg.get("host_config") or {})
             except Exception as e:   # DNS trouble must not cost the client its answer
                 log(f"dns: {type(e).__name__}: {e}")
+        self._take_pending(w)
         if requester is not None:
             _reply(requester, started=w.pid)
             if attach:

@@ -1,0 +1,86 @@
+"""The Docker Engine API on one connection, in a process the engine service forked for
+it (service/apihost.py): requests are read and answered one after another until the
+client closes, or until a handler hijacks the connection (attach, exec start).
+
+    client ──HTTP/1.1──► Connection (http.py) ──► route (routes.py): the path's API
+    version checked and stripped, the handler found by method and path
+                                      ──► handler (system, containers, images, …)
+                                             ──► the engine, as the CLI calls it
+
+A handler raises ApiError/HullError for Docker's {"message"} with its status; anything
+else is a bug: logged with its traceback, answered 500, and the next request still served.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from hull.api.context import Context
+from hull.api.errors import ApiError, Hijacked, NotModified, status_of
+from hull.api.http import ClientGone, Connection
+from hull.api.routes import dispatch
+from hull.errors import HullError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Callable
+
+def serve(sock: socket.socket, ctx: Context, log: Callable[[str], None]) -> None:
+    """Serve one client connection to its end (in a forked worker: its own process);
+    log: where a bug's traceback goes (the service's log)."""
+    from hull import __version__
+    from hull.api.versions import API_VERSION
+    _fresh_process()
+    conn = Connection(sock, f"hull/{__version__}")
+    conn.extra_headers = [("Api-Version", API_VERSION), ("Docker-Experimental", "false"),
+                          ("Ostype", "linux")]
+    while True:
+        try:
+            request = conn.next_request()
+        except ApiError as e:   # not HTTP: answered once, then closed
+            conn.error(e.status, str(e))
+            break
+        except ClientGone:
+            break
+        if request is None:
+            break
+        try:
+            dispatch(ctx, conn, request)
+        except Hijacked:
+            break
+        except ClientGone:
+            break
+        except NotModified:
+            conn.respond(304)
+        except (ApiError, HullError) as e:
+            status = e.status if isinstance(e, ApiError) else status_of(e)
+            if not conn.error(status, str(e)):
+                log(f"api: {request.method} {request.path}: failed mid-response: {e}")
+                break
+        except Exception as e:   # a bug: on record, answered, the connection goes on
+            import traceback
+            log(f"api: {request.method} {request.path}: {traceback.format_exc()}")
+            if not conn.error(500, f"{type(e).__name__}: {e}"):
+                break
+        try:
+            if not request.finish():
+                break
+        except (ClientGone, ApiError):
+            break
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+def _fresh_process() -> None:
+    """A worker of its own: signals as a fresh process has them, the service's loop
+    wakeup fd not ours."""
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGQUIT,
+                   signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
