@@ -118,13 +118,11 @@ def start(ctx: Context, conn: Connection, req: Request) -> None:
         return
     size = body.get("ConsoleSize")
     sock, early = conn.hijack(req, content_type(req, tty))
-    try:
-        if tty:
-            _run_terminal(ctx, r, st, process, sock, early, size)
-        else:
-            _run_pipes(ctx, r, st, process, sock, early)
-    finally:
-        raise Hijacked()
+    if tty:
+        _run_terminal(ctx, r, st, process, sock, early, size)
+    else:
+        _run_pipes(ctx, r, st, process, sock, early)
+    raise Hijacked()
 
 
 def _started(ctx: Context, r: dict[str, Any], pid: int) -> None:
@@ -251,11 +249,10 @@ def _run_terminal(ctx: Context, r: dict[str, Any], st: Any, process: Any,
                     client_open = False
     finally:
         os.close(master)
-        path = resizes.getsockname()
         resizes.close()
         try:
-            os.unlink(path)
-        except (FileNotFoundError, TypeError):
+            os.unlink(_resize_path(ctx, r["ID"]))
+        except FileNotFoundError:
             pass
         _ended(ctx, r, pid)
 
@@ -267,14 +264,29 @@ def _recv(sock: socket.socket) -> bytes:
         return b""
 
 
+def _resize_path(ctx: Context, exec_id: str) -> str:
+    return os.path.join(_dir(ctx), exec_id[:16] + ".sock")
+
+
+def _short(path: str) -> tuple[str, int]:
+    """path through an O_PATH fd of its directory: a socket's address holds 108 bytes,
+    and a state directory can be deep (the caller closes the fd)."""
+    from hull.engine.attach import socket_path
+    return socket_path(os.path.dirname(path), os.path.basename(path))
+
+
 def _resize_listener(ctx: Context, exec_id: str) -> socket.socket:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    path = os.path.join(_dir(ctx), exec_id + ".sock")
+    path = _resize_path(ctx, exec_id)
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
-    s.bind(path)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    short, dirfd = _short(path)
+    try:
+        s.bind(short)
+    finally:
+        os.close(dirfd)
     return s
 
 
@@ -295,12 +307,15 @@ def resize(ctx: Context, conn: Connection, req: Request) -> None:
     if not r["Tty"]:
         conn.respond(200)
         return
-    path = os.path.join(_dir(ctx), r["ID"] + ".sock")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dirfd = -1
     try:
-        s.sendto(struct.pack(">HH", height, width), path)
+        short, dirfd = _short(_resize_path(ctx, r["ID"]))
+        s.sendto(struct.pack(">HH", height, width), short)
     except OSError:   # not started yet (the docker command retries its first resize)
         raise ApiError(409, f"exec {r['ID']} is not running") from None
     finally:
         s.close()
+        if dirfd >= 0:
+            os.close(dirfd)
     conn.respond(201)

@@ -157,6 +157,7 @@ class Connection:
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         self.server_header = server_header
         self.extra_headers: list[tuple[str, str]] = []   # sent with every response
+        self.hijacked = False   # the raw socket was handed to a handler
 
     # ---- reading -----------------------------------------------------------------------
 
@@ -244,6 +245,7 @@ class Connection:
         for an upgrade, else 200 and the raw stream, as Docker answers older clients.
         Returns the socket and any bytes the client already sent past the request."""
         request.finish()
+        self.hijacked = True
         if request.headers.get("upgrade"):
             self._send(h11.InformationalResponse(status_code=101, headers=[
                 ("Content-Type", content_type), ("Connection", "Upgrade"),

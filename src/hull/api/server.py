@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 
 from hull.api.context import Context
 from hull.api.errors import ApiError, Hijacked, NotModified, status_of
@@ -24,7 +25,6 @@ from hull.errors import HullError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import socket
     from collections.abc import Callable
 
 def serve(sock: socket.socket, ctx: Context, log: Callable[[str], None]) -> None:
@@ -47,9 +47,20 @@ def serve(sock: socket.socket, ctx: Context, log: Callable[[str], None]) -> None
         if request is None:
             break
         try:
-            dispatch(ctx, conn, request)
+            try:
+                dispatch(ctx, conn, request)
+            except Hijacked:
+                raise
+            except Exception as e:
+                if not conn.hijacked:
+                    raise
+                import traceback  # a raw stream cannot carry an error: on record
+                log(f"api: {request.method} {request.path}: {type(e).__name__} after "
+                    f"the hijack:\n{traceback.format_exc()}")
+                raise Hijacked() from None
         except Hijacked:
-            break
+            _close_gently(sock)
+            return
         except ClientGone:
             break
         except NotModified:
@@ -73,6 +84,22 @@ def serve(sock: socket.socket, ctx: Context, log: Callable[[str], None]) -> None
         sock.close()
     except OSError:
         pass
+
+
+def _close_gently(sock: socket.socket) -> None:
+    """The end of a hijacked stream: our side closed first, then what the client still
+    sends (a last resize, its own close) read away — closing with unread input would
+    reset the connection, and the client would report the reset instead of the exit."""
+    import time
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(0.5)
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and sock.recv(65536):
+            pass
+    except OSError:
+        pass
+    sock.close()
 
 
 def _fresh_process() -> None:

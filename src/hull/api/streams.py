@@ -176,7 +176,7 @@ def attach(ctx: Context, conn: Connection, req: Request) -> None:
         if session is not None:
             relay(sock, early, session, tty, stdin, EscapeWatch(keys) if keys else None)
     except OSError:
-        pass
+        pass   # the client went away: the container runs on
     finally:
         if session is not None:
             session.close()

@@ -193,12 +193,13 @@ def _host_config(s: Spec, network: str, memory: int | None) -> dict[str, Any]:
     mounts = [hc.volume(b) for b in binds] + [hc.mount(_mount_text(m))
                                                for m in s.items("Mounts", host)]
     tmpfs = dict(hc.tmpfs(f"{k}:{v}" if v else str(k)) for k, v in s.obj("Tmpfs", host).items())
-    for dest in s.obj("Volumes"):   # Config.Volumes: anonymous volumes
-        mounts.append(hc.volume(str(dest)))
     dests = [m["Destination"] for m in mounts] + list(tmpfs)
     dupe = next((d for i, d in enumerate(dests) if d in dests[:i]), None)
     if dupe:
         raise InvalidArgument(f"Duplicate mount point: {dupe}")
+    for dest in s.obj("Volumes"):   # Config.Volumes: anonymous volumes where nothing else is
+        if str(dest) not in dests:  # (compose lists its named volumes' targets here too)
+            mounts.append(hc.volume(str(dest)))
     log = s.obj("LogConfig", host)
     out: dict[str, Any] = {
         "Binds": binds, "MountPoints": mounts, "Tmpfs": tmpfs,

@@ -81,7 +81,7 @@ class ImageService:
             "RepoDigests": [parse(d, default_tag=None).familiar()
                             for d in self.store.repo_digests_of(image.id)],
             "Parent": "", "Comment": config.get("comment", ""),
-            "Created": config.get("created", ""),
+            "Created": config.get("created") or "0001-01-01T00:00:00Z",
             "Container": "", "ContainerConfig": {}, "DockerVersion": "",
             "Author": config.get("author", ""),
             "Config": {"Hostname": "", "Domainname": "", "User": cfg.get("User", ""),
@@ -99,7 +99,7 @@ class ImageService:
             "Os": config.get("os", ""), "Size": image.size, "VirtualSize": image.size,
             "GraphDriver": {"Name": "overlay2", "Data": self._graph_data(image)},
             "RootFS": {"Type": "layers", "Layers": self.store.diff_ids(image)},
-            "Metadata": {"LastTagTime": ""},
+            "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},   # Go's zero time
         }
 
     def _graph_data(self, image: Image) -> dict[str, str]:
