@@ -119,8 +119,14 @@ def test_always_after_boot_even_if_stopped(hull: Hull) -> None:
 
 def test_install_service_writes_units(hull: Hull, tmp_path: Path) -> None:
     out = hull("system", "install-service", "--dir", str(tmp_path)).stdout.split()
-    assert sorted(Path(p).name for p in out) == ["hull-reconcile.service", "hull.service",
+    assert sorted(Path(p).name for p in out) == ["hull-api.service", "hull-api.socket",
+                                                 "hull-reconcile.service", "hull.service",
                                                  "hull.socket"]
+    api_socket = (tmp_path / "hull-api.socket").read_text()   # the Docker API, activated
+    assert f"ListenStream={hull.root}/state/docker.sock" in api_socket
+    assert "SocketMode=0660" in api_socket and "SocketGroup=hull" in api_socket
+    assert "system service --socket fd:// --time 0" in \
+        (tmp_path / "hull-api.service").read_text()
     socket_unit = (tmp_path / "hull.socket").read_text()   # the engine service, activated
     assert f"ListenStream={hull.root}/state/hull.sock" in socket_unit   # on first use
     assert f"--root {hull.root} system service" in (tmp_path / "hull.service").read_text()

@@ -27,12 +27,23 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-def serve(sock: socket.socket, ctx: Context, log: Callable[[str], None]) -> None:
-    """Serve one client connection to its end (in a forked worker: its own process);
-    log: where a bug's traceback goes (the service's log)."""
+def warm_up(ctx: Context) -> None:
+    """A worker forked ahead of its connection runs the common requests once on a pair
+    of its own: what a first request costs in a fresh fork (pages copied on write,
+    lazy imports, the database opened) is paid before a client waits."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(b"GET /_ping HTTP/1.1\r\nHost: w\r\n\r\n"
+                       b"GET /containers/json?all=1&limit=1 HTTP/1.1\r\nHost: w\r\n\r\n"
+                       b"GET /version HTTP/1.1\r\nHost: w\r\nConnection: close\r\n\r\n")
+        theirs.shutdown(socket.SHUT_WR)   # the answers are small: they wait in the pair
+        serve_connection(ours, ctx, lambda _message: None)
+
+
+def serve_connection(sock: socket.socket, ctx: Context, log: Callable[[str], None]) -> None:
+    """Requests on one connection until it closes or a handler hijacks it."""
     from hull import __version__
     from hull.api.versions import API_VERSION
-    _fresh_process()
     conn = Connection(sock, f"hull/{__version__}")
     conn.extra_headers = [("Api-Version", API_VERSION), ("Docker-Experimental", "false"),
                           ("Ostype", "linux")]
@@ -102,7 +113,7 @@ def _close_gently(sock: socket.socket) -> None:
     sock.close()
 
 
-def _fresh_process() -> None:
+def fresh_process() -> None:
     """A worker of its own: signals as a fresh process has them, the service's loop
     wakeup fd not ours."""
     os.setsid()

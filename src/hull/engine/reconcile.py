@@ -52,7 +52,34 @@ KillMode=process
 [Install]
 WantedBy=multi-user.target
 """
-    return {"hull-reconcile.service": service, "hull.socket": socket, "hull.service": engine}
+    api_path = "/run/hull/docker.sock" if root == "/var/lib/hull" else f"{state}/docker.sock"
+    api_socket = f"""[Unit]
+Description=hull: the Docker Engine API socket for {root} (its group `hull` is root-equivalent)
+
+[Socket]
+ListenStream={api_path}
+SocketMode=0660
+SocketUser=root
+SocketGroup=hull
+DirectoryMode=0755
+
+[Install]
+WantedBy=sockets.target
+"""
+    api = f"""[Unit]
+Description=hull: the Docker Engine API for {root}
+Requires=hull-api.socket
+After=hull-api.socket
+
+[Service]
+ExecStart={hull} --root {root} system service --socket fd:// --time 0
+KillMode=process
+
+[Install]
+WantedBy=multi-user.target
+"""
+    return {"hull-reconcile.service": service, "hull.socket": socket, "hull.service": engine,
+            "hull-api.socket": api_socket, "hull-api.service": api}
 
 
 def boot_time() -> float:
