@@ -35,6 +35,7 @@ SUITES = (
     ("network", ["--runs", "15"], ["--runs", "2", "--containers", "2", "--ports", "2",
                                    "--seconds", "1", "--lookups", "2", "--no-docker"]),
     ("build", ["--runs", "10"], ["--quick"]),
+    ("api", ["--runs", "15"], ["--quick"]),
     ("startup_profile", ["--runs", "15"], ["--runs", "1"]),
 )
 

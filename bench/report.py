@@ -359,6 +359,9 @@ def write_report(results: Path, command: str) -> Path:
     bd = _load(results, "build")
     if bd:
         out += _build_section(bd, plots, targets)
+    api = _load(results, "api")
+    if api:
+        out += _api_section(api, plots, targets)
     out += ["## Targets", "", *_table(["what", "target", "measured", "verdict"], targets)]
     if plots.plt is None:
         out += ["(matplotlib is not installed: no plots. scripts/install installs it.)", ""]
@@ -405,6 +408,44 @@ def _build_section(bd: dict[str, Any], plots: Plots, targets: list[list[Any]]) -
                            (bd["warm"].get("hull") or {}).get("median_ms"), 100, unit=" ms"))
     targets.append(_target("build, one changed file / docker classic", "≤ 0.3",
                            bd["one_changed_file"].get("ratio hull/docker"), 0.3))
+    return out
+
+
+def _api_section(api: dict[str, Any], plots: Plots, targets: list[list[Any]]) -> list[str]:
+    """`api`: docker run through hull's API socket and dockerd's, containers/json with many
+    containers, concurrent clients, the service's memory."""
+    run, listing = api["run --rm true"], api["GET /containers/json"]
+    kept, fresh = listing["kept-alive"], listing["new connection"]
+    pings, mem = api["100 concurrent pings"], api["memory"]
+    rows = [["`docker run --rm --network none busybox true`, median ms",
+             run["hull"]["median_ms"], run["dockerd"]["median_ms"],
+             run["ratio hull/dockerd"]],
+            [f"GET /containers/json ({listing['containers']} containers), kept-alive, p50 ms",
+             kept["hull"]["p50_ms"], kept["dockerd"]["p50_ms"],
+             kept["ratio hull/dockerd (p50)"]],
+            ["the same, a new connection per request, p50 ms", fresh["hull"]["p50_ms"],
+             fresh["dockerd"]["p50_ms"], fresh["ratio hull/dockerd (p50)"]],
+            ["100 concurrent GET /_ping: answered 200 / until the last, ms",
+             f"{pings['hull']['ok']} / {pings['hull']['all_answered_ms']}",
+             f"{pings['dockerd']['ok']} / {pings['dockerd']['all_answered_ms']}", ""],
+            ["engine PSS with the API on, MiB", mem["service_pss_mib"],
+             mem["dockerd_pss_mib"], ""]]
+    out = ["## Docker Engine API", "", f"The same docker command ({api['client']}) against "
+           "hull's socket (`hull system service --socket`) and a private dockerd's, in one "
+           "run, rotating order; the `system service` command itself holds "
+           f"{mem['system_service_command_pss_mib']} MiB PSS.", "",
+           *_table(["what", "hull", "dockerd", "hull/dockerd"], rows), "",
+           plots.bars("api", "Docker API", {"docker run --rm": {
+               "hull": run["hull"]["median_ms"], "dockerd": run["dockerd"]["median_ms"]}},
+               "ms"), f"`{api['command']}`", ""]
+    targets.append(_target("API: docker run --rm true / dockerd", "≤ 0.5",
+                           run["ratio hull/dockerd"], 0.5))
+    targets.append(_target("API: GET /containers/json p50 / dockerd", "≤ 0.5",
+                           kept["ratio hull/dockerd (p50)"], 0.5))
+    targets.append(_target("API: engine service PSS", "≤ 30 MiB", mem["service_pss_mib"],
+                           30, unit=" MiB"))
+    targets.append(_target("API: 100 concurrent pings without error", "100",
+                           pings["hull"]["ok"], 100, lower_is_better=False))
     return out
 
 
