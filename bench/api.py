@@ -223,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         args.runs, args.containers, args.requests = 2, 10, 5
     with scratch("api") as work, Sockets(work) as s:
         result: dict[str, Any] = {"client": subprocess.run(
-            [DOCKER, "--version"], capture_output=True, text=True).stdout.strip()}
+            [DOCKER, "--version"], capture_output=True, text=True).stdout.strip(),
+            "command": "python -m bench.api " + " ".join(argv if argv is not None
+                                                         else sys.argv[1:])}
         result["run --rm true"] = bench_run(s, args.runs)
         result["GET /containers/json"] = bench_list(s, args.containers, args.requests)
         result["100 concurrent pings"] = bench_concurrency(s, 100)

@@ -78,7 +78,7 @@ def _unpack(req: Request, into: str) -> None:
     from hull.image.layer import Applier
     applier = Applier(into, whiteouts="none", owner=(os.getuid(), os.getgid()))
     try:
-        with tarfile.open(fileobj=req.reader(), mode="r|*") as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=req.reader(), mode="r|*") as tar:
             applier.apply(tar)
     except (tarfile.TarError, EOFError) as e:
         raise ApiError(400, tar_error(e)) from None
@@ -109,6 +109,8 @@ def _options(req: Request, context: str) -> BuildOptions:
             dockerfile = f.read()
     except OSError:
         raise ApiError(400, f"Cannot locate specified Dockerfile: {name}") from None
+    if not dockerfile:   # refused before the progress stream starts, as dockerd does
+        raise ApiError(400, f"the Dockerfile ({name}) cannot be empty")
     tags = req.args("t")
     for tag in tags:
         parse(tag)
@@ -123,7 +125,8 @@ def _options(req: Request, context: str) -> BuildOptions:
     if wanted and wanted not in (mine, platform["architecture"]) and \
             not wanted.startswith(mine + "/"):
         raise ApiError(400, f"hull builds for this machine's platform only ({mine})")
-    hosts = [h for h in (req.arg("extrahosts") or "").split(",") if h]
+    # each extrahosts parameter is a host:ip (docker-py repeats it; dockerd reads them all)
+    hosts = [h for value in req.args("extrahosts") for h in value.split(",") if h]
     return BuildOptions(
         dockerfile=dockerfile, dockerfile_name=os.path.relpath(path, context),
         context_dir=context, tags=tags, build_args=build_args,

@@ -33,8 +33,19 @@ def create(ctx: Context, conn: Connection, req: Request) -> None:
         raise ApiError(404, f"No such image: {opts.image}") from None
     if platform:
         _check_platform(ctx, opts.image, platform)
+    _check_endpoints(ctx, body)
     c = create_container(ctx.containers, opts)
     conn.json(201, {"Id": c.id, "Warnings": warnings})
+
+
+def _check_endpoints(ctx: Context, body: Any) -> None:
+    """Every network NetworkingConfig names must exist, as dockerd checks at create (a
+    404 "network X not found" before anything is made)."""
+    net = body.get("NetworkingConfig") if isinstance(body, dict) else None
+    endpoints = net.get("EndpointsConfig") if isinstance(net, dict) else None
+    for name in endpoints or {}:
+        if str(name) not in ("bridge", "default", "host", "none"):   # always there
+            ctx.containers.networks.get(str(name))
 
 
 def _check_platform(ctx: Context, image: str, platform: str) -> None:
@@ -86,12 +97,18 @@ def restart(ctx: Context, conn: Connection, req: Request) -> None:
 
 
 def kill(ctx: Context, conn: Connection, req: Request) -> None:
+    """As dockerd: SIGKILL answers once the container has ended (its exit recorded), so a
+    client inspecting right after sees it exited; other signals answer at once."""
+    import signal
+
     from hull.runtime.signals import parse_signal
     signum = parse_signal(req.arg("signal") or "SIGKILL")
     c = ctx.containers.store.get(req.params["id"])
     if not c.state.get("Running"):
         raise FailedPrecondition(f"Container {c.id} is not running")
     ctx.containers.kill(c.id, signum)
+    if signum == signal.SIGKILL:
+        ctx.containers._ended_within(c.id, 10)
     conn.respond(204)
 
 

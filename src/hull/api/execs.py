@@ -19,7 +19,7 @@ import socket
 import struct
 
 from hull.api.errors import ApiError
-from hull.errors import FailedPrecondition, NotFound
+from hull.errors import CannotInvoke, FailedPrecondition, NotFound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,10 +53,18 @@ def _save(ctx: Context, record: dict[str, Any]) -> None:
     os.replace(path + ".tmp", path)
 
 
+_EXEC_FIELDS = ("Cmd", "Env", "User", "WorkingDir", "Tty", "AttachStdin", "AttachStdout",
+                "AttachStderr", "Privileged", "DetachKeys")
+
+
 def create(ctx: Context, conn: Connection, req: Request) -> None:
     body = req.json({}) or {}
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
+    # dockerd decodes with Go's encoding/json, which matches field names case-insensitively:
+    # docker-py sends the config file's detach keys as "detachKeys"
+    canonical = {k.lower(): k for k in _EXEC_FIELDS}
+    body = {canonical.get(k.lower(), k): v for k, v in body.items()}
     c = ctx.containers.store.get(req.params["id"])
     if not c.state.get("Running"):
         raise FailedPrecondition(f"Container {c.id} is not running")
@@ -107,8 +115,10 @@ def start(ctx: Context, conn: Connection, req: Request) -> None:
     body = req.json({}) or {}
     if r["Started"]:
         raise FailedPrecondition(f"Error: Exec command {r['ID']} has already run")
-    tty = bool(body.get("Tty", r["Tty"]))
-    r["Tty"] = tty
+    # the process has a terminal if the exec was created with one; the start's Tty only
+    # says how the output travels (dockerd: raw, or multiplexed frames when it is false)
+    framed_tty = bool(r["Tty"]) and not body.get("Tty", True)
+    tty = r["Tty"] = bool(r["Tty"]) or bool(body.get("Tty"))
     c, st, process = _process(ctx, r)
     r["Started"] = True
     ctx.containers.event(c, f"exec_start: {' '.join(r['Cmd'])}", execID=r["ID"])
@@ -117,9 +127,9 @@ def start(ctx: Context, conn: Connection, req: Request) -> None:
         conn.respond(200)
         return
     size = body.get("ConsoleSize")
-    sock, early = conn.hijack(req, content_type(req, tty))
-    if tty:
-        _run_terminal(ctx, r, st, process, sock, early, size)
+    sock, early = conn.hijack(req, content_type(req, tty and not framed_tty))
+    if r["Tty"]:
+        _run_terminal(ctx, r, st, process, sock, early, size, framed_tty)
     else:
         _run_pipes(ctx, r, st, process, sock, early)
     raise Hijacked()
@@ -148,6 +158,9 @@ def _detached(ctx: Context, r: dict[str, Any], st: Any, process: Any) -> None:
         pid = execute.spawn(ctx.containers, st, process, (devnull, devnull, devnull))
         _started(ctx, r, pid)
         _ended(ctx, r, pid)
+    except CannotInvoke:   # as dockerd records it: 126
+        r.update(Running=False, ExitCode=126)
+        _save(ctx, r)
     except BaseException:
         code = 1
     finally:
@@ -163,6 +176,11 @@ def _run_pipes(ctx: Context, r: dict[str, Any], st: Any, process: Any,
     err_r, err_w = os.pipe()
     try:
         pid = execute.spawn(ctx.containers, st, process, (in_r, out_w, err_w))
+    except CannotInvoke as e:
+        for fd in (out_r, err_r) + ((in_w,) if in_w >= 0 else ()):
+            os.close(fd)
+        _not_started(ctx, r, e, sock, framed=True)
+        return
     finally:
         for fd in (in_r, out_w, err_w):
             os.close(fd)
@@ -208,10 +226,17 @@ def _run_pipes(ctx: Context, r: dict[str, Any], st: Any, process: Any,
 
 
 def _run_terminal(ctx: Context, r: dict[str, Any], st: Any, process: Any,
-                  sock: socket.socket, early: bytes, size: Any) -> None:
+                  sock: socket.socket, early: bytes, size: Any, framed: bool) -> None:
+    """The process on a terminal; its output to the client raw, or (framed) in stdout
+    frames as dockerd sends a terminal's output to a start that asked for no Tty."""
+    from hull.api.streams import mux
     from hull.engine import execute
     from hull.engine.attach import EscapeWatch, parse_detach_keys, set_size
-    pid, master = execute.spawn_terminal(ctx.containers, st, process)
+    try:
+        pid, master = execute.spawn_terminal(ctx.containers, st, process)
+    except CannotInvoke as e:
+        _not_started(ctx, r, e, sock, framed)
+        return
     _started(ctx, r, pid)
     if isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) for n in size):
         set_size(master, size[0], size[1])
@@ -234,7 +259,8 @@ def _run_terminal(ctx: Context, r: dict[str, Any], st: Any, process: Any,
                     data, detached = escape.feed(data)
                     if data:
                         os.write(master, data)
-                    if detached:
+                    if detached:   # the client's connection ends now; the process runs on
+                        _hang_up(sock)
                         return
             if master in ready:
                 try:
@@ -244,7 +270,7 @@ def _run_terminal(ctx: Context, r: dict[str, Any], st: Any, process: Any,
                 if not data:
                     return
                 try:
-                    sock.sendall(data)
+                    sock.sendall(mux(1, data) if framed else data)
                 except OSError:
                     client_open = False
     finally:
@@ -255,6 +281,27 @@ def _run_terminal(ctx: Context, r: dict[str, Any], st: Any, process: Any,
         except FileNotFoundError:
             pass
         _ended(ctx, r, pid)
+
+
+def _not_started(ctx: Context, r: dict[str, Any], error: CannotInvoke, sock: socket.socket,
+                 framed: bool) -> None:
+    """A process that could not start (no such command): as dockerd, the error on the
+    client's stdout and exit code 126 for exec inspect."""
+    from hull.api.streams import mux
+    r.update(Running=False, ExitCode=126)
+    _save(ctx, r)
+    message = f"{error}\r\n".encode()
+    try:
+        sock.sendall(mux(1, message) if framed else message)
+    except OSError:
+        pass
+
+
+def _hang_up(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _recv(sock: socket.socket) -> bytes:

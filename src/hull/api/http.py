@@ -10,6 +10,7 @@ before the next request.
 
 from __future__ import annotations
 
+import io
 import json
 import select
 import socket
@@ -50,8 +51,10 @@ class Request:
     # ---- query --------------------------------------------------------------------------
 
     def arg(self, name: str, default: str | None = None) -> str | None:
+        """The parameter's first value, as Go's FormValue gives dockerd (docker-py sends
+        an out-of-context Dockerfile as dockerfile=NAME&dockerfile=CONTENT)."""
         values = self.query.get(name)
-        return values[-1] if values else default
+        return values[0] if values else default
 
     def args(self, name: str) -> list[str]:
         return self.query.get(name, [])
@@ -123,22 +126,30 @@ class Request:
         return True
 
 
-class BodyReader:
-    """A request body as a file (read(n)), for tar streams: load, import, build, PUT."""
+class BodyReader(io.RawIOBase):
+    """A request body as a file (read(n)), for tar streams: load, import, build, PUT. A
+    raw file (readinto), so io.BufferedReader can wrap it where the engine peeks at a
+    stream's first bytes (import's compression sniffing)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
         self._chunks, self._buf = chunks, b""
 
-    def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buf) < n:
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buf) < size:
             chunk = next(self._chunks, None)
             if chunk is None:
                 break
             self._buf += chunk
-        if n < 0:
+        if size < 0:
             out, self._buf = self._buf, b""
         else:
-            out, self._buf = self._buf[:n], self._buf[n:]
+            out, self._buf = self._buf[:size], self._buf[size:]
         return out
 
     def readable(self) -> bool:
@@ -265,7 +276,7 @@ class Connection:
         """{"message": …} with the status, if a response can still be started; False
         when a response was under way (the connection must then be closed: a client
         sees its body cut short rather than complete)."""
-        if self.h11.our_state is h11.SEND_RESPONSE:
+        if self.h11.our_state in (h11.SEND_RESPONSE, h11.IDLE):   # IDLE: not even HTTP
             try:
                 self.json(status, {"message": message})
                 return True

@@ -223,11 +223,16 @@ def load(ctx: Context, conn: Connection, req: Request) -> None:
     import tarfile
 
     from hull.engine.copy import tar_error
+    # as dockerd: 200 and the progress, a failure as the stream's last line (docker-py
+    # raises ImageLoadError on it)
+    stream = conn.stream()
     try:
         lines = ctx.images.load(as_file(req.reader()))
-    except (tarfile.TarError, EOFError) as e:
-        raise ApiError(400, tar_error(e)) from None
-    stream = conn.stream()
+    except (tarfile.TarError, EOFError, HullError) as e:
+        message = tar_error(e) if not isinstance(e, HullError) else str(e)
+        stream.json({"errorDetail": {"message": message}, "error": message})
+        stream.end()
+        return
     for line in lines:
         stream.json({"stream": line + "\n"})
     stream.end()
@@ -254,4 +259,8 @@ def commit(ctx: Context, conn: Connection, req: Request) -> None:
 
 
 def distribution(ctx: Context, conn: Connection, req: Request) -> None:
-    raise ApiError(501, "hull does not implement the distribution endpoint yet")
+    """GET /distribution/{name}/json: the registry's descriptor and platforms for name."""
+    from hull.image.distribution import describe
+    from hull.image.reference import parse
+    from hull.registry.config import load
+    conn.json(200, describe(parse(req.params["name"]), load()))

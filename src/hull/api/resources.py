@@ -57,7 +57,9 @@ def network_create(ctx: Context, conn: Connection, req: Request) -> None:
         ip_range=v4.get("IPRange", ""), internal=bool(body.get("Internal")),
         ipv6=bool(body.get("EnableIPv6")), subnet6=v6.get("Subnet", ""),
         gateway6=v6.get("Gateway", ""), labels=dict(body.get("Labels") or {}),
-        options=dict(body.get("Options") or {}))
+        options=dict(body.get("Options") or {}),
+        aux_addresses={str(k): str(v) for k, v in
+                       (v4.get("AuxiliaryAddresses") or {}).items()})
     conn.json(201, {"Id": net.id, "Warning": ""})
 
 
@@ -80,7 +82,7 @@ def network_connect(ctx: Context, conn: Connection, req: Request) -> None:
     ipam = config.get("IPAMConfig") or {}
     connect(ctx.containers, req.params["id"], str(body.get("Container") or ""),
             aliases=list(config.get("Aliases") or []), ip=ipam.get("IPv4Address") or "",
-            ip6=ipam.get("IPv6Address") or "")
+            ip6=ipam.get("IPv6Address") or "", mac=str(config.get("MacAddress") or ""))
     conn.respond(200)
 
 
@@ -110,9 +112,11 @@ def volume_create(ctx: Context, conn: Connection, req: Request) -> None:
         raise ApiError(404, f'plugin "{driver}" not found')
     if body.get("DriverOpts"):
         raise ApiError(400, "hull's local volumes take no driver options")
-    meta, _ = ctx.containers.volumes.create(str(body.get("Name") or ""),
-                                            labels=dict(body.get("Labels") or {}))
-    conn.json(201, meta)
+    name = str(body.get("Name") or "")
+    # as dockerd: a volume created without a name is anonymous (volume prune takes it)
+    meta, _ = ctx.containers.volumes.create(name, labels=dict(body.get("Labels") or {}),
+                                            anonymous=not name)
+    conn.json(201, ctx.containers.volumes.inspect(meta["Name"]))
 
 
 def volume_inspect(ctx: Context, conn: Connection, req: Request) -> None:

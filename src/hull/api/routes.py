@@ -82,6 +82,12 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/volumes/prune", resources.volume_prune),
     ("GET", "/volumes/{name}", resources.volume_inspect),
     ("DELETE", "/volumes/{name}", resources.volume_delete),
+    # swarm mode: never in one (system.no_swarm)
+    *((m, p, system.no_swarm) for p in ("/swarm", "/swarm/{op*}", "/nodes", "/nodes/{id*}",
+                                         "/services", "/services/{id*}", "/tasks",
+                                         "/tasks/{id*}", "/secrets", "/secrets/{id*}",
+                                         "/configs", "/configs/{id*}")
+      for m in ("GET", "POST", "DELETE")),
 ]
 
 _VERSION = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")

@@ -128,3 +128,20 @@ def _filter_map(req: Request) -> dict[str, list[str]]:
 def filter_items(req: Request) -> list[str]:
     """The filters as the CLI's --filter items ("key=value"), for the engine's Filters."""
     return [f"{k}={v}" for k, values in _filter_map(req).items() for v in values]
+
+
+NOT_A_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm '
+                 'join" to connect this node to swarm and try again.')
+
+
+def no_swarm(ctx: Context, conn: Connection, req: Request) -> None:
+    """Swarm mode's endpoints (swarm, nodes, services, tasks, secrets, configs): hull is
+    never part of a swarm, and answers as a dockerd that is not: 503 with dockerd's words,
+    which clients know (docker-py's `leave_swarm(force=True)` takes the 503 as "nothing to
+    leave"). Joining or making one is not implemented (501)."""
+    path = req.path.split("/swarm", 1)[-1] if "/swarm" in req.path else ""
+    if req.method == "POST" and path in ("/init", "/join"):
+        raise ApiError(501, "hull does not implement swarm mode")
+    if req.method == "POST" and path == "/leave":
+        raise ApiError(503, "This node is not part of a swarm")
+    raise ApiError(503, NOT_A_MANAGER)

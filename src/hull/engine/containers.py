@@ -149,7 +149,9 @@ class ContainerService(Engine):
         with self.locked(name) as c:
             if not status.can_remove(c.status, force=False):
                 if not force:
-                    raise FailedPrecondition(f"You cannot remove a running container {c.id}. "
+                    word = "restarting" if c.status is status.Status.RESTARTING else \
+                        "running"
+                    raise FailedPrecondition(f"You cannot remove a {word} container {c.id}. "
                                              "Stop the container before attempting removal "
                                              "or force remove")
                 self._stop(c, timeout=0)

@@ -80,20 +80,19 @@ def check_name(name: str) -> None:
 def _merge_env(image_env: list[str], extra: list[str]) -> list[str]:
     """Config.Env as Docker's daemon merges it: the -e variables first, in their order,
     then the image's that they do not name; a bare NAME (the client found no such
-    variable in its own environment) keeps the image's NAME out."""
-    out: dict[str, str] = {}
-    named = {item.partition("=")[0] for item in extra}
+    variable in its own environment) keeps the image's NAME out, and stays in Config.Env
+    as dockerd keeps it (the process's environment leaves it out: ocispec.process_env)."""
+    out: dict[str, str | None] = {}
     for item in extra:
         key, eq, value = item.partition("=")
-        if eq:
-            out[key] = value
+        out[key] = value if eq else None
     for item in image_env:
         key, eq, value = item.partition("=")
-        if eq and key not in named:
+        if eq and key not in out:
             out[key] = value
     if "PATH" not in out:
         out["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    return [f"{k}={v}" for k, v in out.items()]
+    return [k if v is None else f"{k}={v}" for k, v in out.items()]
 
 
 def create(service: ContainerService, opts: RunOptions) -> Container:
@@ -213,12 +212,21 @@ def _network_settings(service: ContainerService, mode: str, endpoint: dict[str, 
     """The networks the container will join; a missing one is an engine error (125)."""
     from hull.engine import networking
     try:
-        return networking.settings_at_create(
+        out = networking.settings_at_create(
             service, mode, list(endpoint.get("Aliases") or []),
             endpoint.get("IPv4Address") or "", endpoint.get("IPv6Address") or "",
             endpoint.get("MacAddress") or "")
     except NotFound as e:
         raise HullError(str(e)) from None
+    if networking.own_network(mode):
+        for conf in out["Networks"].values():
+            if endpoint.get("DriverOpts"):   # kept as given: the bridge reads none
+                conf["DriverOpts"] = dict(endpoint["DriverOpts"])
+            if endpoint.get("LinkLocalIPs"):   # added to the interface at each start
+                conf["IPAMConfig"] = {**(conf.get("IPAMConfig") or {"IPv4Address": "",
+                                                                    "IPv6Address": ""}),
+                                      "LinkLocalIPs": list(endpoint["LinkLocalIPs"])}
+    return out
 
 
 def _volumes_from(service: ContainerService, sources: list[str], own: list[dict[str, Any]]

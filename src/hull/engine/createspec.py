@@ -10,6 +10,7 @@ ulimit, a mount is written back into the flag's text and parsed by the same func
 from __future__ import annotations
 
 import os
+import re
 
 from hull.engine import hostconfig as hc
 from hull.errors import InvalidArgument
@@ -30,12 +31,12 @@ class Spec:
         if not isinstance(body, dict):
             raise InvalidArgument("the container config must be a JSON object")
         self.config = body
-        self.host = _obj(body.get("HostConfig"), "HostConfig")
-        self.net = _obj(body.get("NetworkingConfig"), "NetworkingConfig")
+        self.host = _obj(_field(body, "HostConfig"), "HostConfig")
+        self.net = _obj(_field(body, "NetworkingConfig"), "NetworkingConfig")
         self.warnings: list[str] = []
 
     def text(self, key: str, where: dict[str, Any] | None = None) -> str:
-        value = (self.config if where is None else where).get(key)
+        value = _field(self.config if where is None else where, key)
         if value is None:
             return ""
         if not isinstance(value, str):
@@ -44,7 +45,7 @@ class Spec:
         return value
 
     def number(self, key: str, where: dict[str, Any] | None = None) -> int:
-        value = (self.config if where is None else where).get(key)
+        value = _field(self.config if where is None else where, key)
         if value is None:
             return 0
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -53,7 +54,7 @@ class Spec:
         return int(value)
 
     def flag(self, key: str, where: dict[str, Any] | None = None) -> bool:
-        value = (self.config if where is None else where).get(key)
+        value = _field(self.config if where is None else where, key)
         if value is None:
             return False
         if not isinstance(value, bool):
@@ -63,7 +64,7 @@ class Spec:
 
     def words(self, key: str, where: dict[str, Any] | None = None) -> list[str] | None:
         """A list of strings (Docker's StrSlice also takes one string); None if absent."""
-        value = (self.config if where is None else where).get(key)
+        value = _field(self.config if where is None else where, key)
         if value is None:
             return None
         if isinstance(value, str):
@@ -74,16 +75,25 @@ class Spec:
         return list(value)
 
     def obj(self, key: str, where: dict[str, Any] | None = None) -> dict[str, Any]:
-        return _obj((self.config if where is None else where).get(key), key)
+        return _obj(_field(self.config if where is None else where, key), key)
 
     def items(self, key: str, where: dict[str, Any] | None = None) -> list[Any]:
-        value = (self.config if where is None else where).get(key)
+        value = _field(self.config if where is None else where, key)
         if value is None:
             return []
         if not isinstance(value, list):
             raise InvalidArgument(f"json: cannot unmarshal {_kind(value)} into Go struct "
                                   f"field of type list ({key})")
         return value
+
+
+def _field(where: dict[str, Any], key: str) -> Any:
+    """where[key], the name matched as Go's encoding/json matches it for dockerd: exactly,
+    else regardless of case (docker-py sends CPURealtimePeriod for CpuRealtimePeriod)."""
+    if key in where:
+        return where[key]
+    folded = key.lower()
+    return next((v for k, v in where.items() if k.lower() == folded), None)
 
 
 def _obj(value: Any, key: str) -> dict[str, Any]:
@@ -209,12 +219,12 @@ def _host_config(s: Spec, network: str, memory: int | None) -> dict[str, Any]:
         "CapAdd": hc.capabilities(s.words("CapAdd", host), "CapAdd"),
         "CapDrop": hc.capabilities(s.words("CapDrop", host), "CapDrop"),
         "SecurityOpt": hc.security_opts(s.words("SecurityOpt", host)),
-        "Privileged": s.flag("Privileged", host), "Init": bool(host.get("Init")),
+        "Privileged": s.flag("Privileged", host), "Init": bool(_field(host, "Init")),
         "GroupAdd": s.words("GroupAdd", host) or [],
         "OomScoreAdj": hc.integer(s.number("OomScoreAdj", host), "OomScoreAdj", -1000, 1000) or 0,
         "IpcMode": ipc or "private", "PidMode": pid, "UTSMode": uts,
         "MemorySwap": swap or 0, "MemoryReservation": reservation or 0,
-        "MemorySwappiness": hc.integer(host.get("MemorySwappiness"), "MemorySwappiness", -1,
+        "MemorySwappiness": hc.integer(_field(host, "MemorySwappiness"), "MemorySwappiness", -1,
                                        100),
         "OomKillDisable": s.flag("OomKillDisable", host),
         "CpuPeriod": hc.integer(s.number("CpuPeriod", host) or None, "CpuPeriod", 1000,
@@ -222,6 +232,11 @@ def _host_config(s: Spec, network: str, memory: int | None) -> dict[str, Any]:
         "CpuQuota": hc.integer(s.number("CpuQuota", host) or None, "CpuQuota", -1) or 0,
         "CpuShares": hc.integer(s.number("CpuShares", host), "CpuShares", 0) or 0,
         "CpusetMems": s.text("CpusetMems", host),
+        # the realtime scheduler's budget (cgroup v1 cpu.rt_*; the parent must grant it)
+        "CpuRealtimePeriod": hc.integer(s.number("CpuRealtimePeriod", host), "CpuRealtimePeriod",
+                                        0) or 0,
+        "CpuRealtimeRuntime": hc.integer(s.number("CpuRealtimeRuntime", host),
+                                         "CpuRealtimeRuntime", -1) or 0,
         "BlkioWeight": hc.integer(s.number("BlkioWeight", host) or None, "BlkioWeight", 10,
                                   1000) or 0,
         "BlkioWeightDevice": [hc.weight_device(f"{d.get('Path')}:{d.get('Weight')}")
@@ -234,6 +249,34 @@ def _host_config(s: Spec, network: str, memory: int | None) -> dict[str, Any]:
         "RestartPolicy": _restart(s),
         "LogConfig": _log_config(s, log),
     }
+    volume_driver = s.text("VolumeDriver", host)
+    if volume_driver not in ("", "local"):
+        # hull's volumes are local ones: only a container that needs none may name another
+        # driver (dockerd too records it at create and looks for the plugin per volume)
+        if any(m.get("Type") == "volume" for m in mounts):
+            from hull.errors import NotFound
+            raise NotFound(f'error looking up volume plugin {volume_driver}: plugin '
+                           f'"{volume_driver}" not found')
+        out["VolumeDriver"] = volume_driver
+    rules = s.words("DeviceCgroupRules", host) or []
+    bad = next((r for r in rules if not _DEVICE_RULE.match(r)), None)
+    if bad is not None:
+        raise InvalidArgument(f"invalid device cgroup format '{bad}'")
+    if rules:
+        out["DeviceCgroupRules"] = rules
+    cgroupns = s.text("CgroupnsMode", host)
+    if cgroupns not in ("", "private", "host"):
+        raise InvalidArgument(f"invalid cgroup namespace mode: {cgroupns}")
+    if cgroupns == "host":
+        raise InvalidArgument("cgroup namespace mode 'host' is not supported: hull gives "
+                              "every container a cgroup namespace of its own")
+    out["CgroupnsMode"] = "private"   # what every hull container has (ocispec.py)
+    isolation = s.text("Isolation", host)
+    if isolation not in ("", "default"):
+        raise InvalidArgument(f"Invalid isolation: {isolation!r} - linux only supports "
+                              "'default'")
+    if isolation:   # Linux has the one isolation; recorded as asked, as dockerd does
+        out["Isolation"] = isolation
     if s.words("VolumesFrom", host):
         out["VolumesFrom"] = s.words("VolumesFrom", host)
     storage = s.obj("StorageOpt", host)
@@ -246,8 +289,21 @@ def _host_config(s: Spec, network: str, memory: int | None) -> dict[str, Any]:
     return out
 
 
+# the log drivers dockerd has built in: a name outside them is unknown to Docker too, and
+# gets its words; one of them that hull lacks gets hull's own ("hull has json-file, none")
+_DOCKER_LOG_DRIVERS = ("awslogs", "etwlogs", "fluentd", "gcplogs", "gelf", "journald",
+                       "json-file", "local", "logentries", "none", "splunk", "syslog")
+
+
+# Docker's --device-cgroup-rule: type, major:minor (either "*"), access
+_DEVICE_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
+
+
 def _log_config(s: Spec, log: dict[str, Any]) -> dict[str, Any]:
     from hull.engine.logfile import parse_opts
+    driver = s.text("Type", log)
+    if driver and driver not in _DOCKER_LOG_DRIVERS:
+        raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
     return parse_opts(s.text("Type", log) or None,
                       [f"{k}={v}" for k, v in s.obj("Config", log).items()])
 
@@ -308,7 +364,7 @@ def _network_config(s: Spec, mode: str) -> dict[str, Any]:
     endpoints = s.obj("EndpointsConfig", s.net)
     endpoint = _obj(endpoints.get(mode) or (next(iter(endpoints.values()))
                                             if len(endpoints) == 1 else {}), "EndpointsConfig")
-    ipam = _obj(endpoint.get("IPAMConfig"), "IPAMConfig")
+    ipam = _obj(_field(endpoint, "IPAMConfig"), "IPAMConfig")
     if mode == "host" and (bindings or s.flag("PublishAllPorts", host)):
         s.warnings.append("Published ports are discarded when using host network mode")
         bindings = []
@@ -325,8 +381,22 @@ def _network_config(s: Spec, mode: str) -> dict[str, Any]:
                               "IPv4Address": s.text("IPv4Address", ipam),
                               "IPv6Address": s.text("IPv6Address", ipam),
                               "MacAddress": s.text("MacAddress", endpoint) or
-                              s.text("MacAddress")},
+                              s.text("MacAddress"),
+                              "DriverOpts": {str(k): str(v) for k, v in
+                                             s.obj("DriverOpts", endpoint).items()},
+                              "LinkLocalIPs": _addresses(s.words("LinkLocalIPs", ipam) or [],
+                                                         "LinkLocalIPs")},
             "hull.ExposedPorts": exposed + [b.key for b in bindings]}
+
+
+def _addresses(values: list[str], what: str) -> list[str]:
+    import ipaddress
+    for value in values:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise InvalidArgument(f"invalid {what} address: {value!r}") from None
+    return values
 
 
 def _proc_view(s: Spec) -> tuple[str, bool]:

@@ -10,7 +10,7 @@ import os
 import secrets
 
 from hull.engine import userns
-from hull.errors import NotFound
+from hull.errors import FailedPrecondition, NotFound
 from hull.image.upper import add_entry, at, layer_from_upper
 
 TYPE_CHECKING = False
@@ -74,7 +74,10 @@ def commit(service: ContainerService, name: str, repo: str | None, message: str 
     upper = service.images.snapshotter.upper_dir(c.id)
     freeze = pause and c.state.get("Running") and not c.state.get("Paused")
     if freeze:
-        service.pause(c.id, True)
+        try:
+            service.pause(c.id, True)
+        except (NotFound, FailedPrecondition):   # it ended since its state was read
+            freeze = False
 
     idmap = userns.of(c.host_config)
 

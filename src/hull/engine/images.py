@@ -80,7 +80,7 @@ class ImageService:
             "RepoTags": [parse(t).familiar() for t in self.store.tags_of(image.id)],
             "RepoDigests": [parse(d, default_tag=None).familiar()
                             for d in self.store.repo_digests_of(image.id)],
-            "Parent": "", "Comment": config.get("comment", ""),
+            "Parent": self.store.parent_of(image.id), "Comment": config.get("comment", ""),
             "Created": config.get("created") or "0001-01-01T00:00:00Z",
             "Container": "", "ContainerConfig": {}, "DockerVersion": "",
             "Author": config.get("author", ""),

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 
 def connect(service: ContainerService, network: str, container: str, *,
-            aliases: list[str], ip: str = "", ip6: str = "") -> None:
+            aliases: list[str], ip: str = "", ip6: str = "", mac: str = "") -> None:
+    """mac: the endpoint's MAC address (else one derived from its IP); asked for a
+    container that is not running, it is recorded and used at its start."""
     net = service.networks.get(network)
     with service.locked(container) as c:
         mode = str(c.host_config.get("NetworkMode") or "none")
@@ -31,11 +33,11 @@ def connect(service: ContainerService, network: str, container: str, *,
         if net.name in nets:
             raise FailedPrecondition(f"endpoint with name {c.name} already exists in "
                                      f"network {net.name}")
-        conf = networking.endpoint_config(net, aliases, ip, ip6, "")
+        conf = networking.endpoint_config(net, aliases, ip, ip6, mac)
         pid = int(c.state.get("Pid") or 0)
         if c.state.get("Running") and pid:
             net = service.networks.up(net.name)
-            ep = service.networks.store.attach(net, c.id, c.name, aliases, ip, ip6)
+            ep = service.networks.store.attach(net, c.id, c.name, aliases, ip, ip6, mac)
             v6 = net.subnet6
             interface = links.Interface(
                 links.host_end_name(c.id, net.id), _free_name(pid), net.bridge, ep.mac,
@@ -59,9 +61,7 @@ def disconnect(service: ContainerService, network: str, container: str,
     with service.locked(container) as c:
         ns = dict(c.state.get("NetworkSettings") or {})
         nets = dict(ns.get("Networks") or {})
-        if net.name not in nets:
-            if force:
-                return
+        if net.name not in nets:   # force or not, as dockerd says it
             raise FailedPrecondition(f"container {c.id} is not connected to network "
                                      f"{net.name}")
         del nets[net.name]

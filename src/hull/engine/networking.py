@@ -104,7 +104,7 @@ def endpoint_config(net: Network, aliases: list[str], ip: str, ip6: str, mac: st
             "Links": None, "Aliases": aliases or None, "MacAddress": mac,
             "NetworkID": net.id, "EndpointID": "", "Gateway": "", "IPAddress": "",
             "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0, "DNSNames": None}
+            "GlobalIPv6PrefixLen": 0, "DNSNames": None, "DriverOpts": None}
 
 
 def prepare(engine: Engine, c: Container) -> Plan:
@@ -130,13 +130,15 @@ def prepare(engine: Engine, c: Container) -> Plan:
             ep = engine.networks.store.attach(
                 net, c.id, c.name, list(conf.get("Aliases") or []),
                 ipam_conf.get("IPv4Address") or "", ipam_conf.get("IPv6Address") or "",
-                str(c.config.get("MacAddress") or "") if index == 0 else "")
+                str(c.config.get("MacAddress") or "") if index == 0 else
+                str(conf.get("MacAddress") or ""))   # one asked at connect
             plan.endpoints.append((net, ep))
             v6 = net.subnet6
             plan.interfaces.append(links.Interface(
                 links.host_end_name(c.id, net.id), f"eth{index}", net.bridge, ep.mac, ep.ip,
                 net.subnet.prefixlen, net.gateway, ep.ip6, v6.prefixlen if v6 else 0,
-                net.gateway6, default_route=index == 0, mtu=net.mtu or links.DEFAULT_MTU))
+                net.gateway6, default_route=index == 0, mtu=net.mtu or links.DEFAULT_MTU,
+                link_local=tuple(str(a) for a in ipam_conf.get("LinkLocalIPs") or [])))
         first = plan.endpoints[0][1]
         plan.ports = engine.networks.store.claim_ports(c.id, _bindings(c), first.ip)
         if first.ip6 and plan.ports:   # dual stack: the same ports on IPv6 too
@@ -187,12 +189,14 @@ def _shares_namespace(engine: Engine) -> bool:
 
 
 def stopped_settings(state: dict[str, Any]) -> dict[str, Any]:
-    """NetworkSettings of a container that stopped: its networks without addresses."""
+    """NetworkSettings of a container that stopped: its networks without addresses (and
+    without the MAC it had, as dockerd: the next start derives one again, unless asked)."""
     ns = dict(state.get("NetworkSettings") or {})
     nets = {}
     for name, conf in (ns.get("Networks") or {}).items():
         conf = dict(conf)
-        for key in ("EndpointID", "Gateway", "IPAddress", "IPv6Gateway", "GlobalIPv6Address"):
+        for key in ("EndpointID", "Gateway", "IPAddress", "IPv6Gateway", "GlobalIPv6Address",
+                    "MacAddress"):
             conf[key] = ""
         conf["IPPrefixLen"] = conf["GlobalIPv6PrefixLen"] = 0
         nets[name] = conf
@@ -207,6 +211,7 @@ def settings(plan: Plan, pid: int, asked: dict[str, Any] | None = None) -> dict[
         v6 = net.subnet6
         nets[net.name] = {
             "IPAMConfig": ((asked or {}).get(net.name) or {}).get("IPAMConfig"),
+            "DriverOpts": ((asked or {}).get(net.name) or {}).get("DriverOpts"),
             "Links": None, "Aliases": ep.aliases or None,
             "MacAddress": ep.mac, "NetworkID": net.id, "EndpointID": ep.id,
             "Gateway": net.gateway, "IPAddress": ep.ip, "IPPrefixLen": net.subnet.prefixlen,

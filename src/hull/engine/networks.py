@@ -21,7 +21,10 @@ PREDEFINED = {"bridge": "bridge", "host": "host", "none": "null"}
 def create(service: ContainerService, name: str, *, driver: str = "bridge", subnet: str = "",
            gateway: str = "", ip_range: str = "", internal: bool = False, ipv6: bool = False,
            subnet6: str = "", gateway6: str = "", labels: dict[str, str] | None = None,
-           options: dict[str, str] | None = None) -> Network:
+           options: dict[str, str] | None = None,
+           aux_addresses: dict[str, str] | None = None) -> Network:
+    """aux_addresses: IPAM's reserved addresses by name (Docker's --aux-address), inside
+    the subnet, never handed to a container."""
     from hull.network import links
     if driver != "bridge":
         raise InvalidArgument(f"plugin \"{driver}\" not found" if driver not in
@@ -63,6 +66,13 @@ def create(service: ContainerService, name: str, *, driver: str = "bridge", subn
             if not (r.version == 4 and r.subnet_of(net)):
                 raise InvalidArgument(f"invalid ip-range {ip_range}: it must be inside the "
                                       f"subnet {net}")
+        for host, address in (aux_addresses or {}).items():
+            try:
+                inside = ipaddress.ip_address(address) in net
+            except ValueError:
+                raise InvalidArgument(f"invalid aux-address {host}={address}") from None
+            if not inside:
+                raise InvalidArgument(f"no matching subnet for aux-address {address}")
         net6: ipaddress.IPv6Network | None = None
         gw6 = ""
         nid = store.new_id()
@@ -82,7 +92,7 @@ def create(service: ContainerService, name: str, *, driver: str = "bridge", subn
         from hull.engine.humanize import now
         doc = network_doc(nid, name, net, gw, bridge=bridge, mtu=mtu, ip_range=ip_range,
                           internal=internal, labels=labels, options=opts, subnet6=net6,
-                          gateway6=gw6, created=now())
+                          gateway6=gw6, created=now(), aux_addresses=aux_addresses)
         return doc
     store.db.execute("BEGIN IMMEDIATE")   # two creates at once never pick one subnet
     try:

@@ -73,7 +73,10 @@ def resources(host: dict[str, Any], device_rules: list[dict[str, Any]]) -> dict[
         cpu.update(quota=host["NanoCpus"] * 100000 // 10**9, period=100000)
     cpu.update({k: host[h] for h, k in (("CpuQuota", "quota"), ("CpuPeriod", "period"),
                                         ("CpuShares", "shares"), ("CpusetCpus", "cpus"),
-                                        ("CpusetMems", "mems")) if host.get(h)})
+                                        ("CpusetMems", "mems"),
+                                        ("CpuRealtimePeriod", "realtimePeriod"),
+                                        ("CpuRealtimeRuntime", "realtimeRuntime"))
+                if host.get(h)})
     block: dict[str, Any] = {}
     if host.get("BlkioWeight"):
         block["weight"] = host["BlkioWeight"]
@@ -122,6 +125,12 @@ def devices(host: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, 
         made.append(entry)
         rules.append({"allow": True, "type": entry["type"], "major": entry["major"],
                       "minor": entry["minor"], "access": d["CgroupPermissions"]})
+    for text in host.get("DeviceCgroupRules") or []:   # "c 7:* rwm" (checked at create)
+        kind, numbers, access = text.split()
+        major, _, minor = numbers.partition(":")
+        rules.append({"allow": True, "type": kind,
+                      "major": None if major == "*" else int(major),
+                      "minor": None if minor == "*" else int(minor), "access": access})
     return made, rules
 
 

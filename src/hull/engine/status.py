@@ -54,8 +54,9 @@ def can_unpause(status: Status) -> bool:
 
 
 def can_remove(status: Status, force: bool) -> bool:
-    """rm: a live container only with -f (which stops it first)."""
-    return force or status not in LIVE
+    """rm: a live container, or one about to run again (dockerd counts a restarting
+    container as running), only with -f (which stops it first)."""
+    return force or (status not in LIVE and status is not Status.RESTARTING)
 
 
 def can_prune(status: Status) -> bool:

@@ -382,6 +382,8 @@ def new_image(store: ImageStore, base: Image | None, ref: Reference | None,
                 "layers": [*layers, layer]}
     digest = store.content.add(fastjson.dumps(manifest).encode())
     image = store.add(digest, None)
+    if base is not None and base.id != image.id:
+        store.set_parent(image.id, base.id)
     if ref is not None:
         store.tag(image.id, ref)
     return image

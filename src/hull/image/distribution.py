@@ -21,6 +21,8 @@ from hull.registry.config import RegistryConfig
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import httpx
 
 PARALLEL_LAYERS = 3
@@ -93,6 +95,49 @@ def pull(store: ImageStore, ref: Reference, config: RegistryConfig, platform: di
     finally:
         if http is None:
             client.close()
+
+
+def describe(ref: Reference, config: RegistryConfig, http: httpx.Client | None = None
+             ) -> dict[str, Any]:
+    """What a pull of ref would resolve to, without pulling (GET /distribution/…/json):
+    the manifest's or index's descriptor and the platforms it offers (a single manifest's
+    from its config), on the first endpoint that has it, as pull looks."""
+    endpoints = config.endpoints(ref.registry)
+    if not endpoints:
+        raise NotFound(f"{ref.familiar()}: registry {ref.registry} is mirror-only and has no "
+                       "mirror configured")
+    client = http or _http()
+    try:
+        misses = []
+        for endpoint in endpoints:
+            reg = Registry(endpoint, client)
+            try:
+                return _describe(reg, ref)
+            except (NotFound, Unavailable) as e:
+                misses.append(f"{endpoint.host}: {e}")
+        raise NotFound(f"{ref.familiar()}: not found ({'; '.join(misses)})")
+    finally:
+        if http is None:
+            client.close()
+
+
+def _describe(reg: Registry, ref: Reference) -> dict[str, Any]:
+    repo = ref.repository
+    body, media_type, digest = reg.manifest(repo, ref.digest or ref.tag or "latest",
+                                            mf.ACCEPT)
+    raw = mf.load_json(body, str(ref))
+    media_type = media_type or mf.media_type_of(raw, str(ref))
+    if media_type in mf.INDEXES:
+        platforms = [{k: v for k, v in (m.get("platform") or {}).items() if v}
+                     for m in raw.get("manifests") or []]
+    else:
+        manifest = mf.parse_manifest(body, f"manifest of {ref.familiar()}")
+        config = mf.load_json(b"".join(reg.blob(repo, manifest.config.digest)),
+                              f"config of {ref.familiar()}")
+        platforms = [{k: config[k] for k in ("architecture", "os", "variant")
+                      if config.get(k)}]
+    return {"Descriptor": {"mediaType": media_type, "digest": digest, "size": len(body)},
+            "Platforms": platforms}
 
 
 def _pull_from(store: ImageStore, reg: Registry, ref: Reference, platform: dict[str, str],

@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS repo_digests (
     image TEXT NOT NULL REFERENCES images(id),
     PRIMARY KEY (name, image)
 );
+CREATE TABLE IF NOT EXISTS parents (  -- Docker's Parent: the image a commit was made on
+    image TEXT PRIMARY KEY REFERENCES images(id),
+    parent TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS leases (  -- what gc keeps besides images (containerd's leases)
     owner TEXT NOT NULL,            -- e.g. "build-cache:<key>"
     snapshot TEXT NOT NULL,         -- a layer's chain ID
@@ -351,12 +355,24 @@ class ImageStore:
         """Forget one repo@digest name of an image (its RepoDigests entry)."""
         self.db.execute("DELETE FROM repo_digests WHERE name = ?", (name,))
 
+    def set_parent(self, image_id: str, parent: str) -> None:
+        """Record the local image `image_id` was made from (commit, a build step): Docker
+        shows it as Parent; pulled and loaded images have none."""
+        self.db.execute("INSERT OR REPLACE INTO parents (image, parent) VALUES (?, ?)",
+                        (image_id, parent))
+
+    def parent_of(self, image_id: str) -> str:
+        row = self.db.execute("SELECT parent FROM parents WHERE image = ?",
+                              (image_id,)).fetchone()
+        return str(row[0]) if row else ""
+
     def delete(self, image_id: str) -> None:
         """Forget an image and its tags; its blobs and snapshots go at gc()."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.execute("DELETE FROM tags WHERE image = ?", (image_id,))
             self.db.execute("DELETE FROM repo_digests WHERE image = ?", (image_id,))
+            self.db.execute("DELETE FROM parents WHERE image = ?", (image_id,))
             self.db.execute("DELETE FROM images WHERE id = ?", (image_id,))
             self.db.execute("COMMIT")
         except BaseException:

@@ -41,6 +41,7 @@ class Interface:
     gateway6: str = ""
     default_route: bool = True
     mtu: int = DEFAULT_MTU
+    link_local: tuple[str, ...] = ()   # Docker's LinkLocalIPs: extra host addresses
 
 
 def host_end_name(container_id: str, network_id: str) -> str:
@@ -160,6 +161,8 @@ def attach(pid: int, interfaces: list[Interface]) -> None:
                     nl.add_address(i.name, i.address6, i.prefixlen6)
                 else:   # as Docker does for a network without IPv6
                     _no_ipv6(i.name)
+                for extra in i.link_local:   # each a host address, as libnetwork adds it
+                    nl.add_address(i.name, extra, 128 if ":" in extra else 32)
                 nl.set_link(i.name, up=True)
                 if i.default_route:
                     nl.add_route(gateway=i.gateway)

@@ -124,6 +124,14 @@ class Network:
         return (c or {}).get("IPRange", "")
 
     @property
+    def aux_addresses(self) -> set[str]:
+        """The addresses IPAM reserves for the host side (never handed to a container)."""
+        for c in self.doc["IPAM"]["Config"]:
+            if ipaddress.ip_network(c["Subnet"]).version == 4:
+                return {str(a) for a in (c.get("AuxiliaryAddresses") or {}).values()}
+        return set()
+
+    @property
     def subnet6(self) -> ipaddress.IPv6Network | None:
         c = self._config(6)
         return ipaddress.IPv6Network(c["Subnet"]) if c else None
@@ -138,10 +146,13 @@ def network_doc(nid: str, name: str, subnet: ipaddress.IPv4Network, gateway: str
                 bridge: str, mtu: int = 0, ip_range: str = "", internal: bool = False,
                 labels: dict[str, str] | None = None, options: dict[str, str] | None = None,
                 subnet6: ipaddress.IPv6Network | None = None, gateway6: str = "",
-                default: bool = False, created: str = "") -> dict[str, Any]:
+                default: bool = False, created: str = "",
+                aux_addresses: dict[str, str] | None = None) -> dict[str, Any]:
     """Docker's `network inspect` document (without Containers)."""
-    configs: list[dict[str, str]] = [{"Subnet": str(subnet), "Gateway": gateway,
-                                      **({"IPRange": ip_range} if ip_range else {})}]
+    configs: list[dict[str, Any]] = [{"Subnet": str(subnet), "Gateway": gateway,
+                                      **({"IPRange": ip_range} if ip_range else {}),
+                                      **({"AuxiliaryAddresses": aux_addresses}
+                                         if aux_addresses else {})}]
     if subnet6 is not None:
         configs.append({"Subnet": str(subnet6), "Gateway": gateway6})
     opts = {**(options or {}), BRIDGE_OPTION: bridge}
@@ -229,7 +240,7 @@ class NetworkStore:
                                          f"network {net.name}")
             rows = self.db.execute("SELECT ip, ip6 FROM endpoints WHERE network = ?",
                                    (net.id,)).fetchall()
-            in_use = {r[0] for r in rows}
+            in_use = {r[0] for r in rows} | net.aux_addresses
             ip = ipam.check_address(net.subnet, wanted_ip, net.gateway, in_use) \
                 if wanted_ip else ipam.allocate(net.subnet, in_use, net.gateway, net.ip_range)
             ip6 = ""

@@ -367,6 +367,9 @@ def preload(prepare: Callable[[], None] | None) -> None:
             log(f"preload {name}: {e}")
     if prepare is not None:
         prepare()
+    import gc  # what is loaded now is never collected: a forked worker's or job's
+    gc.collect()   # collector then leaves those objects' pages alone (no copy on write)
+    gc.freeze()
 
 
 def serve(root: str, state: str, command: Callable[[list[str]], int],
