@@ -32,7 +32,7 @@ def test_what_each_status_allows() -> None:
         Status.CREATED:    (False, False, False, True,  True,  True),
         Status.RUNNING:    (True,  True,  False, False, False, False),
         Status.PAUSED:     (True,  False, True,  False, False, False),
-        Status.RESTARTING: (False, False, False, True,  False, False),
+        Status.RESTARTING: (False, False, False, False, False, False),   # rm: as dockerd
         Status.REMOVING:   (False, False, False, True,  True,  False),
         Status.EXITED:     (False, False, False, True,  True,  True),
         Status.DEAD:       (False, False, False, True,  True,  True),
