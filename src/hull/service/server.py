@@ -59,8 +59,12 @@ PRELOAD = ("hull.cli.main", "hull.cli.containers", "hull.cli.run", "hull.cli.run
            "hull.engine.buildsteps", "hull.build.builder", "hull.build.dispatch",
            "hull.build.context", "hull.build.copying", "hull.build.frontend.instructions",
            "hull.api.server", "hull.api.routes", "hull.api.containers", "hull.api.streams",
-           "hull.api.images", "hull.api.execs", "hull.engine.createspec",
-           "hull.service.supervision", "sqlite3", "json", "tarfile")
+           "hull.api.images", "hull.api.execs", "hull.api.system", "hull.api.resources",
+           "hull.api.archive", "hull.api.build", "hull.api.versions", "hull.api.listen",
+           "hull.engine.createspec", "hull.engine.about", "hull.engine.volumes",
+           "hull.engine.settings", "hull.engine.remapped_layers", "hull.linux.capabilities",
+           "hull.procfs.support", "hull.procfs.server", "hull.snapshot.overlay",
+           "hull.service.supervision", "sqlite3", "json", "tarfile", "http", "platform")
 
 
 class Upgrade(Exception):
