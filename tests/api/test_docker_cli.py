@@ -223,3 +223,17 @@ def test_socket_is_not_world_accessible(api: Api) -> None:
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(str(api.sock))
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_search_the_configured_registry(api: Api, cli: str, tmp_path: Path) -> None:
+    from tests.registry import run_registry
+    with run_registry(tmp_path / "registry") as host:
+        for name in ("me/busybox-tools:1", "other/thing:1"):
+            api.docker("tag", "busybox", f"{host}/{name}", cli=cli)
+            api.docker("push", f"{host}/{name}", cli=cli)
+        out = api.docker("search", f"{host}/busybox", cli=cli).stdout.splitlines()
+        assert out[0].split()[:2] == ["NAME", "DESCRIPTION"]
+        assert [line.split()[0] for line in out[1:]] == [f"{host}/me/busybox-tools"]
+        assert api.hull("search", f"{host}/thing").stdout.splitlines()[1].split()[0] == \
+            f"{host}/other/thing"

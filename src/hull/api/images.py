@@ -239,7 +239,17 @@ def load(ctx: Context, conn: Connection, req: Request) -> None:
 
 
 def search(ctx: Context, conn: Connection, req: Request) -> None:
-    raise ApiError(501, "hull does not implement image search yet")
+    """GET /images/search: the configured registry's catalog, filtered as docker's
+    --filter is-official=, is-automated=, stars= (a registry has no stars: 0)."""
+    from hull.engine.filters import Filters
+    filters = Filters(filter_items(req), ("is-official", "is-automated", "stars"))
+    found = ctx.images.search(req.arg("term") or "", req.integer("limit", 25) or 25)
+    official, automated = filters.boolean("is-official"), filters.boolean("is-automated")
+    stars = [int(v) for v in filters.get("stars") if v.isdigit()]
+    conn.json(200, [r for r in found
+                    if (official is None or r["is_official"] == official)
+                    and (automated is None or r["is_automated"] == automated)
+                    and all(r["star_count"] >= n for n in stars)])
 
 
 def commit(ctx: Context, conn: Connection, req: Request) -> None:

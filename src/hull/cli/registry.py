@@ -65,6 +65,18 @@ def _progress(args: argparse.Namespace) -> Any:
     return Progress()
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    """`docker search`, against the registry catalog (docker.io's mirrors, or the
+    registry the term names: REGISTRY/TERM)."""
+    from hull.engine.images import ImageService
+    rows = ImageService(args.root).search(args.term, args.limit)
+    print(f"{'NAME':<30} {'DESCRIPTION':<40} {'STARS':<7} OFFICIAL")
+    for r in rows:
+        print(f"{r['name']:<30} {r['description']:<40} {r['star_count']:<7} "
+              f"{'[OK]' if r['is_official'] else ''}".rstrip())
+    return 0
+
+
 def cmd_login(args: argparse.Namespace) -> int:
     from hull.engine.login import login
     from hull.errors import InvalidArgument
@@ -119,3 +131,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("logout", help="Log out from a registry")
     p.add_argument("server", nargs="?")
     p.set_defaults(run=cmd_logout)
+    p = sub.add_parser("search", help="Search the configured registry for images")
+    p.add_argument("--limit", type=int, default=25, help="Max number of search results")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("term")
+    p.set_defaults(run=cmd_search)

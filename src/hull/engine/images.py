@@ -303,6 +303,13 @@ class ImageService:
             raise FailedPrecondition(f"push {name}: push a tag, not a digest")
         return push(self.store, image, ref, load(), progress)
 
+    def search(self, term: str, limit: int = 25) -> list[dict[str, Any]]:
+        from hull.image.distribution import search
+        from hull.registry.config import load
+        if not term:
+            raise InvalidArgument("a search term is required")
+        return search(term, limit, load())
+
     def save(self, names: list[str], out: IO[bytes], fmt: str) -> None:
         from hull.image.archive import save
         save(self.store, names, out, fmt)

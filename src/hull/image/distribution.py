@@ -227,3 +227,46 @@ def _known_sources(store: ImageStore, ref: Reference) -> list[str]:
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+
+def search(term: str, limit: int, config: RegistryConfig, http: httpx.Client | None = None
+           ) -> list[dict[str, Any]]:
+    """`docker search` against the configured registry: the repositories of its catalog
+    whose name contains the term (REGISTRY/TERM searches that registry, else docker.io's
+    endpoints: its mirrors first), in Docker's result shape. A registry has no stars,
+    descriptions or automated builds: those are 0, "" and false."""
+    head, sep, rest = term.partition("/")
+    registry, words = (head, rest) if sep and _is_host(head) else ("docker.io", term)
+    endpoints = config.endpoints(registry)
+    if not endpoints:
+        raise NotFound(f"search {term}: registry {registry} is mirror-only and has no "
+                       "mirror configured")
+    client = http or _http()
+    try:
+        names: list[str] = []
+        misses = []
+        for endpoint in endpoints:
+            try:
+                names = Registry(endpoint, client).catalog()
+                break
+            except (NotFound, Unavailable) as e:
+                misses.append(f"{endpoint.host}: {e}")
+        else:
+            raise Unavailable(f"search {term}: no endpoint answered ({'; '.join(misses)})")
+    finally:
+        if http is None:
+            client.close()
+    out = []
+    for name in names:
+        shown = name.removeprefix("library/") if registry == "docker.io" else \
+            f"{registry}/{name}"
+        if words.lower() in name.lower():
+            out.append({"name": shown, "description": "", "star_count": 0,
+                        "is_official": registry == "docker.io" and name.startswith("library/"),
+                        "is_automated": False})
+    return out[:limit]
+
+
+def _is_host(part: str) -> bool:
+    return "." in part or ":" in part or part == "localhost"
+

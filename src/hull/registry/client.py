@@ -135,6 +135,15 @@ class Registry:
     def ping(self) -> None:
         self.request("GET", "/v2/", "", ok=(200,))
 
+    def catalog(self, limit: int = 1000) -> list[str]:
+        """The repositories the registry lists (GET /v2/_catalog), at most limit."""
+        resp = self.request("GET", f"/v2/_catalog?n={limit}", "registry:catalog:*")
+        try:
+            names = resp.json().get("repositories") or []
+        finally:
+            resp.close()
+        return [str(n) for n in names]
+
     def manifest(self, repo: str, reference: str, accept: str) -> tuple[bytes, str, str]:
         """(body, media type, digest) of a manifest or index."""
         resp = self.request("GET", f"/v2/{repo}/manifests/{reference}",
