@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,7 +35,9 @@ from tests.api.environment import (
     unmount_under,
 )
 
-HULL = os.environ.get("HULL_BIN", "hull")
+# this checkout's own launcher (scripts/install writes it next to the interpreter), not
+# whichever `hull` PATH finds: another checkout's install may own /usr/local/bin/hull
+HULL = os.environ.get("HULL_BIN") or str(Path(sys.executable).parent / "hull")
 
 
 @dataclass

@@ -202,7 +202,8 @@ def test_devices(hull: Hull) -> None:
     (["--pid", "container:missing"], "No such container: missing"),
     (["-p", "99999:80"], "invalid hostPort: 99999"),
     (["--network", "nope"], "network nope not found"),
-    (["--memory-swap", "10m", "-m", "20m"], "--memory-swap"),
+    (["--memory-swap", "10m", "-m", "20m"], "Minimum memoryswap limit should be larger"),
+    (["-m", "1m"], "Minimum memory limit allowed is 6MB"),   # the engine's words, as the API's
     (["--blkio-weight", "5"], "--blkio-weight"),
     (["-v", "/tmp:/x", "--tmpfs", "/x"], "Duplicate mount point"),
 ])

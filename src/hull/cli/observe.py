@@ -152,8 +152,8 @@ def cmd_update(args: argparse.Namespace) -> int:
             changes[key] = getattr(args, flag)
     if args.memory is not None:
         memory = hc.size(args.memory, "-m/--memory") or 0
-        if 0 < memory < 6 << 20:
-            raise InvalidArgument("-m/--memory: minimum memory limit allowed is 6MB")
+        from hull.engine.createspec import check_memory
+        check_memory(memory, None, None)
         changes["Memory"] = memory
     if args.memory_swap is not None:
         changes["MemorySwap"] = -1 if args.memory_swap == "-1" else \

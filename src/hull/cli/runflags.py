@@ -74,37 +74,24 @@ def _health_flags(args: argparse.Namespace) -> dict[str, Any]:
 def _host_config(args: argparse.Namespace) -> dict[str, Any]:
     """The HostConfig fields beyond the basic ones, each checked with its flag's name."""
     from hull.engine import hostconfig as hc
-    from hull.errors import InvalidArgument
+    from hull.engine.createspec import check_hostname, check_memory, check_mount_points
     memory = hc.size(args.memory, "-m/--memory")
-    if memory is not None and 0 < memory < 6 << 20:
-        raise InvalidArgument("-m/--memory: minimum memory limit allowed is 6MB")
     swap = -1 if args.memory_swap == "-1" else hc.size(args.memory_swap, "--memory-swap")
-    if swap is not None and swap != -1:
-        if not memory:
-            raise InvalidArgument("--memory-swap: you should always set the memory limit (-m) "
-                                  "when using --memory-swap")
-        if swap < memory:
-            raise InvalidArgument("--memory-swap: minimum memoryswap limit should be larger "
-                                  "than memory limit, see usage")
     reservation = hc.size(args.memory_reservation, "--memory-reservation")
-    if reservation and memory and reservation > memory:
-        raise InvalidArgument("--memory-reservation: must be smaller than the memory limit")
+    check_memory(memory, swap, reservation)   # the engine's rules, as the API's create
     ipc = hc.namespace_mode(args.ipc, "--ipc", ("private", "shareable", "host", "none",
                                                 "container"))
     pid = hc.namespace_mode(args.pid, "--pid", ("host", "container"))
     uts = hc.namespace_mode(args.uts, "--uts", ("host",))
-    if uts == "host" and args.hostname:
-        raise InvalidArgument("Conflicting options: --hostname and --uts=host")
+    check_hostname(args.hostname, uts)
     if args.oom_kill_disable and not memory:
         print("WARNING: Disabling the OOM killer on containers without setting a '-m/--memory' "
               "limit may be dangerous.", file=sys.stderr)
     sysctls = dict(hc.sysctl(s, args.network, ipc, uts) for s in args.sysctl or [])
     args.volume = [_absolute_bind(v) for v in args.volume or []]
     mounts = [hc.volume(v) for v in args.volume] + [hc.mount(m) for m in args.mount or []]
-    dests = [m["Destination"] for m in mounts] + [hc.tmpfs(t)[0] for t in args.tmpfs or []]
-    dupe = next((d for i, d in enumerate(dests) if d in dests[:i]), None)
-    if dupe:
-        raise InvalidArgument(f"Duplicate mount point: {dupe}")
+    check_mount_points([m["Destination"] for m in mounts] +
+                       [hc.tmpfs(t)[0] for t in args.tmpfs or []])
     out: dict[str, Any] = {
         "Binds": args.volume or [], "MountPoints": mounts,
         "Tmpfs": dict(hc.tmpfs(t) for t in args.tmpfs or []),

@@ -110,6 +110,36 @@ def _kind(value: Any) -> str:
             dict: "object"}.get(type(value), "null")
 
 
+# ---- the rules every front end's create is held to (the CLI's flags and the API's JSON) --
+
+def check_memory(memory: int | None, swap: int | None, reservation: int | None) -> None:
+    """dockerd's memory rules, with its words: at least 6 MB; swap (memory+swap, -1
+    unlimited) only with a memory limit and not below it; a reservation not above it."""
+    if memory is not None and 0 < memory < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    if swap is not None and swap not in (0, -1):
+        if not memory:
+            raise InvalidArgument("You should always set the Memory limit when using "
+                                  "Memoryswap limit")
+        if swap < memory:
+            raise InvalidArgument("Minimum memoryswap limit should be larger than memory "
+                                  "limit, see usage")
+    if reservation and memory and reservation > memory:
+        raise InvalidArgument("Minimum memory limit can not be less than memory reservation "
+                              "limit, see usage")
+
+
+def check_hostname(hostname: str | None, uts: str | None) -> None:
+    if hostname and uts == "host":
+        raise InvalidArgument("Conflicting options: hostname and the UTS mode")
+
+
+def check_mount_points(destinations: list[str]) -> None:
+    dupe = next((d for i, d in enumerate(destinations) if d in destinations[:i]), None)
+    if dupe:
+        raise InvalidArgument(f"Duplicate mount point: {dupe}")
+
+
 def run_options(body: dict[str, Any], name: str | None, cgroup_parent: str
                 ) -> tuple[RunOptions, list[str]]:
     """The request as RunOptions for create(), and the warnings Docker would give."""
@@ -120,8 +150,7 @@ def run_options(body: dict[str, Any], name: str | None, cgroup_parent: str
     if not image:
         raise InvalidArgument("no image specified")
     memory = s.number("Memory", host) or None
-    if memory is not None and 0 < memory < MIN_MEMORY:
-        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    check_memory(memory, None, None)
     network = s.text("NetworkMode", host) or "default"
     if network == "default":
         network = "bridge"
@@ -129,8 +158,7 @@ def run_options(body: dict[str, Any], name: str | None, cgroup_parent: str
     if stop_signal:
         from hull.runtime.signals import parse_signal
         parse_signal(stop_signal)
-    if s.text("Hostname") and s.text("UTSMode", host) == "host":
-        raise InvalidArgument("Conflicting options: hostname and the UTS mode")
+    check_hostname(s.text("Hostname"), s.text("UTSMode", host))
     nano = s.number("NanoCpus", host) or None
     if nano and (s.number("CpuPeriod", host) or s.number("CpuQuota", host)):
         raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be "
@@ -179,17 +207,8 @@ def _host_config(s: Spec, network: str, memory: int | None) -> dict[str, Any]:
     makes it from the command line's flags)."""
     host = s.host
     swap = s.number("MemorySwap", host) or None
-    if swap is not None and swap != -1:
-        if not memory:
-            raise InvalidArgument("You should always set the Memory limit when using "
-                                  "Memoryswap limit")
-        if swap < memory:
-            raise InvalidArgument("Minimum memoryswap limit should be larger than memory "
-                                  "limit, see usage")
     reservation = s.number("MemoryReservation", host) or None
-    if reservation and memory and reservation > memory:
-        raise InvalidArgument("Minimum memory limit can not be less than memory reservation "
-                              "limit, see usage")
+    check_memory(memory, swap, reservation)
     ipc = hc.namespace_mode(s.text("IpcMode", host) or None, "IpcMode",
                             ("private", "shareable", "host", "none", "container"))
     pid = hc.namespace_mode(s.text("PidMode", host) or None, "PidMode", ("host", "container"))
@@ -204,9 +223,7 @@ def _host_config(s: Spec, network: str, memory: int | None) -> dict[str, Any]:
                                                for m in s.items("Mounts", host)]
     tmpfs = dict(hc.tmpfs(f"{k}:{v}" if v else str(k)) for k, v in s.obj("Tmpfs", host).items())
     dests = [m["Destination"] for m in mounts] + list(tmpfs)
-    dupe = next((d for i, d in enumerate(dests) if d in dests[:i]), None)
-    if dupe:
-        raise InvalidArgument(f"Duplicate mount point: {dupe}")
+    check_mount_points(dests)
     for dest in s.obj("Volumes"):   # Config.Volumes: anonymous volumes where nothing else is
         if str(dest) not in dests:  # (compose lists its named volumes' targets here too)
             mounts.append(hc.volume(str(dest)))

@@ -52,15 +52,9 @@ def _check(host: dict[str, Any], changes: dict[str, Any]) -> None:
     if "Memory" in changes and "MemorySwap" not in changes and swap > 0 and memory > swap:
         raise InvalidArgument("Memory limit should be smaller than already set memoryswap "
                               "limit, update the memoryswap at the same time")
-    if swap > 0 and not memory:
-        raise InvalidArgument("--memory-swap: you should always set the memory limit (-m) "
-                              "when using --memory-swap")
-    if swap > 0 and swap < memory:
-        raise InvalidArgument("--memory-swap: minimum memoryswap limit should be larger than "
-                              "memory limit")
-    reservation = host.get("MemoryReservation") or 0
-    if reservation and memory and reservation > memory:
-        raise InvalidArgument("--memory-reservation: must be smaller than the memory limit")
+    from hull.engine.createspec import check_memory  # create's rules, with dockerd's words
+    check_memory(memory or None, swap if swap > 0 else None,
+                 host.get("MemoryReservation") or None)
     if changes.get("NanoCpus") and (host.get("CpuQuota") or host.get("CpuPeriod")):
         raise InvalidArgument("Conflicting options: --cpus and --cpu-period/--cpu-quota "
                               "cannot both be set")
