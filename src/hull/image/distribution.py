@@ -21,9 +21,12 @@ from hull.registry.config import RegistryConfig
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable
+    from typing import Any, TypeVar
 
     import httpx
+
+    T = TypeVar("T")
 
 PARALLEL_LAYERS = 3
 CHUNKED_ABOVE = 32 << 20
@@ -73,28 +76,34 @@ def fetch_blob(store: ImageStore, reg: Registry, repo: str, desc: Descriptor,
         raise
 
 
-def pull(store: ImageStore, ref: Reference, config: RegistryConfig, platform: dict[str, str],
-         progress: Progress | None = None, http: httpx.Client | None = None) -> Image:
-    progress = progress or Progress()
-    endpoints = config.endpoints(ref.registry)
+def _first_answer(registry: str, what: str, config: RegistryConfig,
+                  http: httpx.Client | None, ask: Callable[[Registry], T]) -> T:
+    """ask() of the registry's endpoints in order (mirrors first) until one answers: only
+    "not there" and "not reachable" move on to the next endpoint; an integrity or auth
+    error is the answer."""
+    endpoints = config.endpoints(registry)
     if not endpoints:
-        raise NotFound(f"{ref.familiar()}: registry {ref.registry} is mirror-only and has no "
-                       "mirror configured")
+        raise NotFound(f"{what}: registry {registry} is mirror-only and has no mirror "
+                       "configured")
     client = http or _http()
     try:
         misses = []
         for endpoint in endpoints:
-            reg = Registry(endpoint, client)
             try:
-                return _pull_from(store, reg, ref, platform, progress)
+                return ask(Registry(endpoint, client))
             except (NotFound, Unavailable) as e:
-                # only "not there" and "not reachable" move on to the next endpoint; an
-                # integrity or auth error is the answer
                 misses.append(f"{endpoint.host}: {e}")
-        raise NotFound(f"{ref.familiar()}: not found ({'; '.join(misses)})")
+        raise NotFound(f"{what}: not found ({'; '.join(misses)})")
     finally:
         if http is None:
             client.close()
+
+
+def pull(store: ImageStore, ref: Reference, config: RegistryConfig, platform: dict[str, str],
+         progress: Progress | None = None, http: httpx.Client | None = None) -> Image:
+    progress = progress or Progress()
+    return _first_answer(ref.registry, ref.familiar(), config, http,
+                         lambda reg: _pull_from(store, reg, ref, platform, progress))
 
 
 def describe(ref: Reference, config: RegistryConfig, http: httpx.Client | None = None
@@ -102,23 +111,8 @@ def describe(ref: Reference, config: RegistryConfig, http: httpx.Client | None =
     """What a pull of ref would resolve to, without pulling (GET /distribution/…/json):
     the manifest's or index's descriptor and the platforms it offers (a single manifest's
     from its config), on the first endpoint that has it, as pull looks."""
-    endpoints = config.endpoints(ref.registry)
-    if not endpoints:
-        raise NotFound(f"{ref.familiar()}: registry {ref.registry} is mirror-only and has no "
-                       "mirror configured")
-    client = http or _http()
-    try:
-        misses = []
-        for endpoint in endpoints:
-            reg = Registry(endpoint, client)
-            try:
-                return _describe(reg, ref)
-            except (NotFound, Unavailable) as e:
-                misses.append(f"{endpoint.host}: {e}")
-        raise NotFound(f"{ref.familiar()}: not found ({'; '.join(misses)})")
-    finally:
-        if http is None:
-            client.close()
+    return _first_answer(ref.registry, ref.familiar(), config, http,
+                         lambda reg: _describe(reg, ref))
 
 
 def _describe(reg: Registry, ref: Reference) -> dict[str, Any]:
@@ -237,25 +231,8 @@ def search(term: str, limit: int, config: RegistryConfig, http: httpx.Client | N
     descriptions or automated builds: those are 0, "" and false."""
     head, sep, rest = term.partition("/")
     registry, words = (head, rest) if sep and _is_host(head) else ("docker.io", term)
-    endpoints = config.endpoints(registry)
-    if not endpoints:
-        raise NotFound(f"search {term}: registry {registry} is mirror-only and has no "
-                       "mirror configured")
-    client = http or _http()
-    try:
-        names: list[str] = []
-        misses = []
-        for endpoint in endpoints:
-            try:
-                names = Registry(endpoint, client).catalog()
-                break
-            except (NotFound, Unavailable) as e:
-                misses.append(f"{endpoint.host}: {e}")
-        else:
-            raise Unavailable(f"search {term}: no endpoint answered ({'; '.join(misses)})")
-    finally:
-        if http is None:
-            client.close()
+    names = _first_answer(registry, f"search {term}", config, http,
+                          lambda reg: reg.catalog())
     out = []
     for name in names:
         shown = name.removeprefix("library/") if registry == "docker.io" else \
