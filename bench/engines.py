@@ -41,13 +41,17 @@ class Engines:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from tests.clients.conftest import _stop
+        from tests.clients.conftest import _remove_cgroup_tree, _stop
         for name in self.names:
             ids = self.run(name, "ps", "-aq", check=False).stdout.split()
             if ids:
                 self.run(name, "rm", "-f", *ids, check=False)
         if "hull" in self.names:
             self.stop_hull_service()
+            parent = self.hull_env["HULL_CGROUP_PARENT"].lstrip("/")   # ours: it goes too
+            for base in Path("/sys/fs/cgroup").iterdir():
+                if (base / parent).is_dir():
+                    _remove_cgroup_tree(base / parent)
         if self.docker is not None:
             _stop(self.docker.proc)
 
