@@ -106,20 +106,10 @@ def remove_cgroup(parent: str) -> None:
             except ProcessLookupError:
                 pass
         time.sleep(0.1)
+    from tests.clients.conftest import _remove_cgroup_tree
     for base in CGROUP_ROOT.iterdir():
-        top = base / parent.strip("/")
-        if not top.is_dir():
-            continue
-        for sub in sorted((p for p in top.rglob("*") if p.is_dir()),
-                          key=lambda p: len(p.parts), reverse=True):
-            try:
-                sub.rmdir()
-            except OSError:
-                pass
-        try:
-            top.rmdir()
-        except OSError:
-            pass
+        if (base / parent.strip("/")).is_dir():
+            _remove_cgroup_tree(base / parent.strip("/"))
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 60) -> None:

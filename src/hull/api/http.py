@@ -169,6 +169,7 @@ class Connection:
         self.server_header = server_header
         self.extra_headers: list[tuple[str, str]] = []   # sent with every response
         self.hijacked = False   # the raw socket was handed to a handler
+        self.quiet = 0.0        # seconds a following stream has sent nothing
 
     # ---- reading -----------------------------------------------------------------------
 
@@ -203,6 +204,15 @@ class Connection:
         if isinstance(event, h11.Request):
             return Request(self, event)
         return None
+
+    def quiet_for(self, seconds: float) -> bool:
+        """A following stream (logs -f, events) sent nothing for `seconds` more: every
+        second of quiet it looks whether the client is still there. False: it left."""
+        self.quiet += seconds
+        if self.quiet < 1.0:
+            return True
+        self.quiet = 0.0
+        return not self.peer_closed()
 
     def peer_closed(self) -> bool:
         """The client hung up (checked during long streams that send nothing for a while)."""

@@ -105,7 +105,6 @@ def _follow(ctx: Context, conn: Connection, cid: str, send: Any) -> None:
     service = ctx.containers
     follower = Follower(service._readable_log(cid))
     follower.poll()   # what the log held was sent already
-    quiet = 0.0
     try:
         while True:
             got = follower.poll()
@@ -113,7 +112,7 @@ def _follow(ctx: Context, conn: Connection, cid: str, send: Any) -> None:
                 if not send(entry):
                     return
             if got:
-                quiet = 0.0
+                conn.quiet = 0.0
                 continue
             try:
                 running = service.store.get(cid).state.get("Running")
@@ -123,11 +122,8 @@ def _follow(ctx: Context, conn: Connection, cid: str, send: Any) -> None:
                 for entry in follower.poll():
                     send(entry)
                 return
-            quiet += FOLLOW_POLL
-            if quiet >= 1.0:
-                quiet = 0.0
-                if conn.peer_closed():
-                    return
+            if not conn.quiet_for(FOLLOW_POLL):
+                return
             time.sleep(FOLLOW_POLL)
     finally:
         follower.close()

@@ -88,7 +88,6 @@ def events(ctx: Context, conn: Connection, req: Request) -> None:
         os.close(os.open(ev.path(ctx.root), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
     follower = Follower(ev.path(ctx.root))
     follower.poll()   # what is recorded already was sent above (since=) or is not wanted
-    quiet = 0.0
     try:
         while until is None or time.time() <= until:
             got = follower.poll()
@@ -98,11 +97,8 @@ def events(ctx: Context, conn: Connection, req: Request) -> None:
                 if ev.matches(event, filters):
                     stream.json(event)
             if not got:
-                quiet += EVENT_POLL
-                if quiet >= 1.0:   # a quiet stream still notices a client that left
-                    quiet = 0.0
-                    if conn.peer_closed():
-                        return
+                if not conn.quiet_for(EVENT_POLL):
+                    return
                 time.sleep(EVENT_POLL)
     finally:
         follower.close()
